@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` and `make test`. Both set up what is missing.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PSHCTL := $(VENV)/bin/pshctl
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup system-deps lint typecheck completions docs bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) system-deps
+
+# sshd and runit are real parts of the sandbox and of the integration tests.
+system-deps:
+	@./scripts/system-deps
+
+demo: setup
+	./scripts/demo
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pshctl tests bench
+	$(VENV)/bin/mypy
+
+completions: $(STAMP)
+	$(PY) -m pshctl.devtools completions
+
+docs: $(STAMP)
+	$(PY) -m pshctl.devtools docs
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

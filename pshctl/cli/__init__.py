@@ -1,0 +1,113 @@
+"""The command line: a thin typer layer over the domain modules.
+
+:func:`main` is the one place where exceptions become exit codes. Command modules
+import nothing heavy at module level, so ``--help``, ``--version`` and Tab completion
+stay fast (a test checks it).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from pshctl import __version__
+from pshctl.cli import output
+from pshctl.cli.options import AppOpt, EnvironmentOpt, GlobalState, ProjectOpt
+from pshctl.context import Selection
+from pshctl.errors import ExitCode, PshctlError
+
+app = typer.Typer(
+    name="pshctl",
+    help="Manage the background workers of Platform.sh-style apps over SSH.",
+    no_args_is_help=True,
+    add_completion=False,  # `pshctl completion SHELL` prints the scripts instead
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pshctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    environment: EnvironmentOpt = None,
+    app_name: AppOpt = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Show an SSH debug trail on stderr.")
+    ] = 0,
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    ctx.obj = GlobalState(
+        selection=Selection(project=project, environment=environment, app=app_name),
+        verbose=verbose,
+    )
+
+
+def _register_commands() -> None:
+    from pshctl.cli import auth, completion, lifecycle, logs, sandbox, ssh, workers
+
+    for module in (workers, lifecycle, logs, ssh, sandbox, auth, completion):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turn every user error into its exit code."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    try:
+        result = app(args=argv, prog_name="pshctl", standalone_mode=False)
+    except PshctlError as exc:
+        output.error(exc.message, exc.hint)
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        output.info("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except typer.TyperException as exc:  # click's usage errors, vendored by typer
+        _show_usage_error(exc)
+        return int(exc.exit_code)
+    except BrokenPipeError:
+        _silence_broken_pipe()
+        return int(ExitCode.OK)
+    if result == ExitCode.INTERRUPTED:
+        output.info("interrupted")
+    return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _show_usage_error(exc: typer.TyperException) -> None:
+    if output.console(stderr=True).is_terminal:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+    else:
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            output.error(exc.format_message())
+
+
+def _silence_broken_pipe() -> None:
+    """The reader went away (``| head``): stop quietly, as cat does."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass

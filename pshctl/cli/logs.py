@@ -1,0 +1,9 @@
+"""(placeholder: this command module is being written)"""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""

@@ -1,0 +1,79 @@
+"""Options shared by commands, and how pre- and post-command copies merge.
+
+``-p/-e/-A`` are accepted before the command (``pshctl -e main restart mail``) and after
+it (``pshctl restart mail -e main``); the one given after the command wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Optional
+
+import typer
+
+from pshctl.context import Selection
+
+PANEL_TARGET = "Target"
+
+ProjectOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--project", "-p", help="Project ID (env: PSHCTL_PROJECT, PLATFORM_PROJECT).",
+        show_default=False, rich_help_panel=PANEL_TARGET,
+    ),
+]
+EnvironmentOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--environment", "-e",
+        help="Environment (env: PSHCTL_ENVIRONMENT, PLATFORM_BRANCH; default: git branch).",
+        show_default=False, rich_help_panel=PANEL_TARGET,
+    ),
+]
+AppOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--app", "-A", help="Application name (env: PSHCTL_APP, PLATFORM_APPLICATION_NAME).",
+        show_default=False, rich_help_panel=PANEL_TARGET,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+AcceptNewOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-new",
+        help="Trust and record the host key of a host never seen before "
+        "(as OpenSSH's StrictHostKeyChecking=accept-new). A changed key is still refused.",
+    ),
+]
+
+
+@dataclass
+class GlobalState:
+    """What the top-level callback saw, kept on ``ctx.obj``."""
+
+    selection: Selection = field(default_factory=Selection)
+    verbose: int = 0
+    accept_new: bool = False
+
+
+def global_state(ctx: typer.Context) -> GlobalState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, GlobalState):
+        root.obj = GlobalState()
+    return root.obj
+
+
+def selection(
+    ctx: typer.Context,
+    project: str | None = None,
+    environment: str | None = None,
+    app: str | None = None,
+) -> Selection:
+    """The -p/-e/-A flags, command-level values over pre-command ones."""
+    before = global_state(ctx).selection
+    return Selection(
+        project=project or before.project,
+        environment=environment or before.environment,
+        app=app or before.app,
+    )

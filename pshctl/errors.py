@@ -1,0 +1,116 @@
+"""Every error a user can meet, and the exit code it maps to.
+
+Domain modules raise these; exactly one place (``pshctl.cli.main``) turns them into
+a message on stderr and an exit status. Anything else that escapes is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Stable exit statuses, documented in docs/exit-codes.md."""
+
+    OK = 0
+    FAILED = 1  # an operation failed on at least one worker
+    USAGE = 2  # bad command line
+    CONFIG = 3  # configuration or name error
+    CONNECTION = 4  # connection, authentication or host-key error
+    TIMEOUT = 5  # a wait ran out of time
+    INTERRUPTED = 130  # Ctrl-C / SIGTERM
+    SSH_CONNECTION = 255  # `pshctl ssh -- CMD` could not connect, as `ssh` does
+
+
+class PshctlError(Exception):
+    """Base of user-facing errors: a message, an optional hint, an exit code."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(PshctlError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(PshctlError):
+    """A broken definition or config file; ``file:line:`` prefixes the message when known."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        where = file if line is None else f"{file}:{line}"
+        super().__init__(f"{where}: {message}" if file else message, hint=hint)
+
+
+class NameNotFound(ConfigError):
+    """A worker, environment or app name that does not exist: list the valid ones."""
+
+    def __init__(
+        self, kind: str, name: str, valid: Iterable[str], *, hint: str | None = None
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.valid = sorted(valid)
+        message = f"unknown {kind} '{name}'"
+        close = difflib.get_close_matches(name, self.valid, n=1, cutoff=0.5)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+        listing = ", ".join(self.valid) if self.valid else "(none defined)"
+        super().__init__(message, hint=hint or f"valid {kind} names: {listing}")
+
+
+class ConnectionFailed(PshctlError):
+    """Could not reach or log in to an SSH destination."""
+
+    exit_code = ExitCode.CONNECTION
+
+
+class HostKeyError(ConnectionFailed):
+    """Unknown or changed host key: refused unless the user opted in."""
+
+
+class AuthenticationFailed(ConnectionFailed):
+    pass
+
+
+class OperationTimeout(PshctlError):
+    exit_code = ExitCode.TIMEOUT
+
+
+class OperationFailed(PshctlError):
+    """An operation failed on at least one worker (the others may have succeeded)."""
+
+    exit_code = ExitCode.FAILED
+
+
+class Interrupted(PshctlError):
+    exit_code = ExitCode.INTERRUPTED
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """The exit status for an exception met while working on one worker."""
+    if isinstance(exc, PshctlError):
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED

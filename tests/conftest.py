@@ -1,0 +1,41 @@
+"""Shared fixtures: every test runs isolated from the user's real home and keyring."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import CliRunner
+
+pytest_plugins = ["tests.testbed"]
+
+
+@pytest.fixture(autouse=True)
+def isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private HOME, XDG dirs and keyring; no PSHCTL_/PLATFORM_ variables; no colour."""
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith(("PSHCTL_", "PLATFORM_")) or name in {"SSH_AUTH_SOCK", "FORCE_COLOR"}:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in [
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ]:
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(home.parent))
+    return home
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    """Run pshctl in-process: ``cli("workers", "--json", cwd=path)``."""
+    return CliRunner()

@@ -1,0 +1,1 @@
+"""The test bed of real servers (being written)."""
