@@ -1,0 +1,99 @@
+"""Load YAML files and remember where every mapping and key was written.
+
+Error messages must point at a line (``.platform.app.yaml:14: ...``), so mappings are
+loaded as :class:`LineDict`, a ``dict`` that also knows its own line and each key's line.
+PyYAML is imported inside functions only: this module is reachable from the CLI and
+``--help`` must not pay for the parser.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pshctl.errors import ConfigError
+
+
+class LineDict(dict):  # type: ignore[type-arg]
+    """A mapping from a YAML file, with 1-based line numbers for itself and its keys."""
+
+    line: int | None = None
+    key_lines: dict[Any, int]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_lines = {}
+
+    def line_of(self, key: Any) -> int | None:
+        """The line of ``key``, else of the mapping itself."""
+        return self.key_lines.get(key, self.line)
+
+
+def line_of(value: Any, key: Any = None) -> int | None:
+    """Where ``value`` (or its ``key``) was written, when it came from a YAML file."""
+    if isinstance(value, LineDict):
+        return value.line if key is None else value.line_of(key)
+    return None
+
+
+@lru_cache(maxsize=None)
+def _loader_class() -> type:
+    import yaml
+
+    class LineLoader(yaml.SafeLoader):
+        """SafeLoader whose mappings are LineDicts; duplicate keys are errors."""
+
+    def construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> Any:
+        result = LineDict()
+        result.line = node.start_mark.line + 1
+        yield result  # yielded first so that recursive anchors still resolve
+        _refuse_duplicates(node)
+        loader.flatten_mapping(node)  # `<<` merge keys; the mapping's own keys win
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            result[key] = loader.construct_object(value_node, deep=True)
+            result.key_lines[key] = key_node.start_mark.line + 1
+
+    def _refuse_duplicates(node: yaml.MappingNode) -> None:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key_node.value}'", key_node.start_mark
+                )
+            seen.add(key_node.value)
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return LineLoader
+
+
+def loads(text: str, *, file: str) -> Any:
+    """Parse YAML text; syntax errors become ``file:line: problem`` ConfigErrors."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_loader_class())  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            problem = f"{exc.problem} ({exc.context})"
+        raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+
+
+def load_file(path: Path, *, display: str | None = None) -> Any:
+    """Read and parse a YAML file; ``display`` is the name used in error messages."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=name) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=name) from None
+    return loads(text, file=name)
