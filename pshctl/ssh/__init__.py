@@ -1,0 +1,42 @@
+"""The SSH layer: ``connect(target, options) -> Session``.
+
+Importing this package is cheap: paramiko, keyring and friends are imported only when
+a connection is actually opened (``pshctl.cli`` imports this on every run).
+
+    with connect(target, SshOptions(accept_new=True)) as session:
+        result = session.run(["sv", "status", "app"])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pshctl.ssh.options import CommandResult, SshOptions
+
+if TYPE_CHECKING:
+    from pshctl.ssh.session import Session
+    from pshctl.targets import Target
+
+__all__ = ["CommandResult", "Session", "SshOptions", "connect", "options_for"]
+
+
+def connect(target: Target, options: SshOptions | None = None) -> Session:
+    """Open an authenticated connection to ``target`` (see :mod:`pshctl.ssh.session`)."""
+    from pshctl.ssh.session import connect as _connect
+
+    return _connect(target, options)
+
+
+def options_for(settings: object = None, **overrides: object) -> SshOptions:
+    """SshOptions from a settings object's ``ssh:`` section, then explicit overrides."""
+    from dataclasses import replace
+
+    return replace(SshOptions().with_settings(settings), **overrides)  # type: ignore[arg-type]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Session":
+        from pshctl.ssh.session import Session
+
+        return Session
+    raise AttributeError(name)

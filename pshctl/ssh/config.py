@@ -1,0 +1,140 @@
+"""Where and as whom to connect: a Target merged over the user's ``~/.ssh/config``.
+
+Precedence per field: the Target's value > ``~/.ssh/config`` > OpenSSH's default.
+"""
+
+from __future__ import annotations
+
+import getpass
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pshctl.ssh.trail import log
+
+if TYPE_CHECKING:
+    from pshctl.targets import Target
+
+DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A private key file to offer, and the certificate to present with it, if any."""
+
+    path: Path
+    certificate: Path | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Everything needed to open one SSH connection."""
+
+    alias: str  # the name the user gave (ssh config ``Host``)
+    hostname: str  # where to connect (ssh config ``HostName``)
+    port: int
+    user: str
+    identities: tuple[Identity, ...] = ()
+    identities_only: bool = False
+    proxy_jump: str | None = None
+    proxy_command: str | None = None
+    extra_known_hosts: str | None = None
+    config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key_name(self) -> str:
+        from pshctl.ssh.hostkeys import host_key_name
+
+        return host_key_name(self.hostname, self.port)
+
+
+def ssh_config_path() -> Path:
+    return Path.home() / ".ssh" / "config"
+
+
+def lookup(alias: str) -> dict[str, Any]:
+    """``~/.ssh/config`` options for a host alias (empty when there is no file)."""
+    import paramiko
+
+    path = ssh_config_path()
+    if not path.is_file():
+        return {}
+    try:
+        config = paramiko.SSHConfig.from_path(str(path))
+        return dict(config.lookup(alias))
+    except Exception as exc:  # noqa: BLE001 - a broken config is reported, not fatal
+        log.warning("ignoring %s: %s", path, exc)
+        return {}
+
+
+def platformsh_certificate() -> Identity | None:
+    """The Platform.sh CLI's session key and certificate, when it has logged in."""
+    pattern = str(Path.home() / ".platformsh" / ".session" / "*" / "ssh" / "id_ed25519")
+    for key in sorted(glob.glob(pattern)):
+        cert = Path(key + "-cert.pub")
+        if cert.is_file():
+            return Identity(Path(key), cert)
+    return None
+
+
+def _expand(path: str) -> Path:
+    return Path(os.path.expanduser(path))
+
+
+def _identity(path: Path, certificate: str | None = None) -> Identity:
+    if certificate:
+        cert: Path | None = _expand(certificate)
+    else:
+        auto = Path(str(path) + "-cert.pub")
+        cert = auto if auto.is_file() else None
+    return Identity(path, cert)
+
+
+def _identities(target: Target, options: dict[str, Any]) -> tuple[Identity, ...]:
+    cert_file = options.get("certificatefile")
+    explicit = ([target.identity_file] if target.identity_file else []) + list(
+        options.get("identityfile", [])
+    )
+    found: list[Identity] = []
+    for raw in explicit:
+        path = _expand(raw)
+        if path.is_file() and all(i.path != path for i in found):
+            found.append(_identity(path, cert_file))
+        elif not path.is_file():
+            log.debug("identity file %s not found", path)
+    platform = platformsh_certificate()
+    if platform and all(i.path != platform.path for i in found):
+        found.append(platform)
+    if not explicit:
+        for name in DEFAULT_IDENTITIES:
+            path = Path.home() / ".ssh" / name
+            if path.is_file():
+                found.append(_identity(path))
+    return tuple(found)
+
+
+def resolve(target: Target) -> Endpoint:
+    """The endpoint for a target, with ``~/.ssh/config`` filling what the target leaves."""
+    options = lookup(target.host)
+    user = target.user or options.get("user") or getpass.getuser()
+    if target.instance is not None and not user.startswith(f"{target.instance}."):
+        user = f"{target.instance}.{user}"
+    proxy_command = options.get("proxycommand")
+    return Endpoint(
+        alias=target.host,
+        hostname=options.get("hostname") or target.host,
+        port=int(target.port or options.get("port") or 22),
+        user=user,
+        identities=_identities(target, options),
+        identities_only=str(options.get("identitiesonly", "no")).lower() == "yes",
+        proxy_jump=None if proxy_command else _none(options.get("proxyjump")),
+        proxy_command=_none(proxy_command),
+        extra_known_hosts=target.known_hosts,
+        config=options,
+    )
+
+
+def _none(value: str | None) -> str | None:
+    return None if value is None or value.lower() == "none" else value

@@ -1,0 +1,59 @@
+"""Plain data shared by the SSH layer and its callers (no paramiko here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+SETTINGS_KEYS = ("connect_timeout", "banner_timeout", "auth_timeout", "keepalive")
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    """How to connect: host-key trust, timeouts (seconds), prompting, debug trail.
+
+    ``interactive=None`` means "prompt for a passphrase only when stdin is a terminal".
+    ``keepalive`` is the interval of SSH keepalive messages; 0 turns them off.
+    """
+
+    accept_new: bool = False
+    connect_timeout: float = 10
+    banner_timeout: float = 15
+    auth_timeout: float = 15
+    keepalive: int = 15
+    interactive: bool | None = None
+    verbose: int = 0
+
+    def with_settings(self, settings: Any) -> SshOptions:
+        """These options with the timeouts of a settings ``ssh:`` section applied.
+
+        Tolerates a missing section and either a mapping or an object with attributes,
+        so that it keeps working whatever shape ``pshctl.settings`` gives the section.
+        """
+        section = getattr(settings, "ssh", None) if settings is not None else None
+        if section is None and isinstance(settings, dict):
+            section = settings.get("ssh")
+        if section is None:
+            return self
+        changes: dict[str, Any] = {}
+        for key in SETTINGS_KEYS:
+            value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
+            if value is not None:
+                changes[key] = value
+        return replace(self, **changes)
+
+    def describe(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one remote command did. ``exit_status`` is -1 when the server sent none."""
+
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0

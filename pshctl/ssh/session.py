@@ -1,0 +1,329 @@
+"""Connections: open, verify, authenticate, run commands; one transport per Session."""
+
+from __future__ import annotations
+
+import random
+import select
+import shlex
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pshctl.errors import ConnectionFailed, OperationTimeout
+from pshctl.ssh import trail
+from pshctl.ssh.auth import authenticate
+from pshctl.ssh.config import Endpoint, resolve
+from pshctl.ssh.hostkeys import KnownHosts, known_hosts_files
+from pshctl.ssh.options import CommandResult, SshOptions
+from pshctl.ssh.trail import log
+from pshctl.targets import Target
+
+if TYPE_CHECKING:
+    import paramiko
+
+# sshd's MaxStartups drops unauthenticated connections before the banner when many
+# arrive at once; those are retried after a short, jittered pause.
+HANDSHAKE_RETRIES = 3
+RETRY_BASE_DELAY = 0.5
+MAX_JUMPS = 5
+_READ_SIZE = 32768
+_POLL = 0.05
+
+Sink = Callable[[bytes], None]
+
+
+class _Dropped(Exception):
+    """The server closed the connection before it sent its banner."""
+
+
+def command_line(command: Sequence[str] | str) -> str:
+    """The remote command line: argv lists are quoted, strings are taken as written."""
+    if isinstance(command, str):
+        return command
+    return shlex.join(command)
+
+
+class Session:
+    """One authenticated SSH connection to one target; reuse it for every command."""
+
+    def __init__(
+        self,
+        target: Target,
+        endpoint: Endpoint,
+        transport: paramiko.Transport,
+        parent: Session | None = None,
+    ) -> None:
+        self.target = target
+        self.endpoint = endpoint
+        self.transport = transport
+        self._parent = parent  # the jump host's session, closed with this one
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Session({self.endpoint.user}@{self.endpoint.hostname}:{self.endpoint.port})"
+
+    @property
+    def where(self) -> str:
+        return f"{self.endpoint.user}@{self.endpoint.hostname}:{self.endpoint.port}"
+
+    def close(self) -> None:
+        self.transport.close()
+        if self._parent is not None:
+            self._parent.close()
+
+    def _channel(self) -> paramiko.Channel:
+        import paramiko
+
+        if not self.transport.is_active():
+            raise ConnectionFailed(f"the connection to {self.where} is closed")
+        try:
+            return self.transport.open_session(timeout=30)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ConnectionFailed(f"cannot open a channel on {self.where}: {exc}") from None
+
+    def open_exec(self, command: str) -> paramiko.Channel:
+        """Start a command and hand back its raw channel (for streaming readers)."""
+        channel = self._channel()
+        log.debug("exec on %s: %s", self.where, command)
+        channel.exec_command(command)
+        return channel
+
+    def open_shell(self, term: str | None, width: int, height: int) -> paramiko.Channel:
+        """A login shell; with a PTY of the given size when ``term`` is set."""
+        channel = self._channel()
+        if term is not None:
+            channel.get_pty(term=term, width=width, height=height)
+        channel.invoke_shell()
+        return channel
+
+    def stream(
+        self,
+        command: Sequence[str] | str,
+        *,
+        on_stdout: Sink,
+        on_stderr: Sink,
+        timeout: float | None = None,
+    ) -> int:
+        """Run a command, passing output chunks on as they come; return its exit status.
+
+        The remote stdin is closed at once. ``-1`` means the server sent no exit status
+        (e.g. the command was killed by a signal).
+        """
+        channel = self.open_exec(command_line(command))
+        channel.shutdown_write()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self._pump(channel, on_stdout, on_stderr):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise OperationTimeout(
+                        f"command on {self.where} still running after {timeout:g}s: "
+                        f"{command_line(command)}"
+                    )
+                if not self.transport.is_active():
+                    raise ConnectionFailed(f"lost the connection to {self.where}")
+        finally:
+            channel.close()
+        return channel.recv_exit_status()
+
+    @staticmethod
+    def _pump(channel: paramiko.Channel, on_stdout: Sink, on_stderr: Sink) -> bool:
+        """Move what has arrived; True once the command finished and all is read."""
+        moved = False
+        while channel.recv_ready():
+            on_stdout(channel.recv(_READ_SIZE))
+            moved = True
+        while channel.recv_stderr_ready():
+            on_stderr(channel.recv_stderr(_READ_SIZE))
+            moved = True
+        if channel.exit_status_ready() and not (
+            channel.recv_ready() or channel.recv_stderr_ready()
+        ):
+            return True
+        if not moved:
+            select.select([channel], [], [], _POLL)
+        return False
+
+    def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> CommandResult:
+        """Run a command to completion; stdout and stderr are kept apart."""
+        out: list[bytes] = []
+        err: list[bytes] = []
+        status = self.stream(argv, on_stdout=out.append, on_stderr=err.append, timeout=timeout)
+        return CommandResult(
+            status,
+            b"".join(out).decode("utf-8", "replace"),
+            b"".join(err).decode("utf-8", "replace"),
+        )
+
+
+def connect(target: Target, options: SshOptions | None = None) -> Session:
+    """Open an authenticated connection to ``target`` or raise a ConnectionFailed."""
+    options = options or SshOptions()
+    trail.configure(options.verbose)
+    return _connect(target, resolve(target), options, depth=0)
+
+
+def _connect(target: Target, endpoint: Endpoint, options: SshOptions, depth: int) -> Session:
+    parent = _jump(endpoint, options, depth) if endpoint.proxy_jump else None
+    try:
+        for attempt in range(HANDSHAKE_RETRIES + 1):
+            try:
+                return _open(target, endpoint, options, parent)
+            except _Dropped:
+                if attempt == HANDSHAKE_RETRIES:
+                    break
+                delay = RETRY_BASE_DELAY * 2**attempt + random.uniform(0, 0.25)
+                log.debug(
+                    "%s dropped the connection before its banner; retrying in %.1fs",
+                    endpoint.key_name,
+                    delay,
+                )
+                time.sleep(delay)
+    except BaseException:
+        if parent is not None:
+            parent.close()
+        raise
+    if parent is not None:
+        parent.close()
+    raise ConnectionFailed(
+        f"{endpoint.hostname}:{endpoint.port} closed the connection before the SSH banner "
+        f"({HANDSHAKE_RETRIES + 1} attempts)",
+        hint="the server may be refusing connections (sshd MaxStartups) or not be an SSH server",
+    )
+
+
+def _jump(endpoint: Endpoint, options: SshOptions, depth: int) -> Session:
+    """Connect through ``ProxyJump`` hops (``[user@]host[:port]``, comma-separated)."""
+    if depth >= MAX_JUMPS:
+        raise ConnectionFailed(f"too many ProxyJump hops to reach {endpoint.alias}")
+    assert endpoint.proxy_jump is not None
+    via: Session | None = None
+    for hop in endpoint.proxy_jump.split(","):
+        hop_target = _hop_target(hop.strip())
+        hop_endpoint = resolve(hop_target)
+        if via is not None:  # later hops are reached through the previous one
+            hop_endpoint = replace(hop_endpoint, proxy_jump=None, proxy_command=None)
+            via = _open_retrying(hop_target, hop_endpoint, options, via)
+        else:
+            via = _connect(hop_target, hop_endpoint, options, depth + 1)
+    assert via is not None
+    return via
+
+
+def _open_retrying(
+    target: Target, endpoint: Endpoint, options: SshOptions, parent: Session
+) -> Session:
+    for attempt in range(HANDSHAKE_RETRIES + 1):
+        try:
+            return _open(target, endpoint, options, parent)
+        except _Dropped:
+            if attempt == HANDSHAKE_RETRIES:
+                raise ConnectionFailed(
+                    f"{endpoint.key_name} closed the connection before the SSH banner"
+                ) from None
+            time.sleep(RETRY_BASE_DELAY * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _hop_target(spec: str) -> Target:
+    user, _, hostport = spec.rpartition("@")
+    host, port = hostport, None
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else None
+    elif hostport.count(":") == 1:
+        host, raw = hostport.split(":")
+        port = int(raw)
+    return Target(name=host, worker=None, host=host, user=user or None, port=port)
+
+
+def _socket(endpoint: Endpoint, options: SshOptions, parent: Session | None) -> Any:
+    """A connected socket-like object: direct, through a jump host, or a ProxyCommand."""
+    import paramiko
+
+    where = f"{endpoint.hostname}:{endpoint.port}"
+    if parent is not None:
+        try:
+            return parent.transport.open_channel(
+                "direct-tcpip",
+                (endpoint.hostname, endpoint.port),
+                ("127.0.0.1", 0),
+                timeout=options.connect_timeout,
+            )
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ConnectionFailed(
+                f"jump host {parent.where} cannot reach {where}: {exc}"
+            ) from None
+    if endpoint.proxy_command:
+        log.debug("connecting to %s through ProxyCommand %s", where, endpoint.proxy_command)
+        try:
+            return paramiko.ProxyCommand(endpoint.proxy_command)
+        except paramiko.SSHException as exc:
+            raise ConnectionFailed(f"ProxyCommand for {where} failed: {exc}") from None
+    log.debug("connecting to %s (timeout %gs)", where, options.connect_timeout)
+    try:
+        return socket.create_connection(
+            (endpoint.hostname, endpoint.port), timeout=options.connect_timeout
+        )
+    except socket.gaierror as exc:
+        raise ConnectionFailed(f"cannot resolve host {endpoint.hostname}: {exc.strerror}") from None
+    except ConnectionRefusedError:
+        raise ConnectionFailed(
+            f"connection refused by {where}", hint="is sshd running and listening on that port?"
+        ) from None
+    except TimeoutError:
+        raise ConnectionFailed(
+            f"timed out connecting to {where} after {options.connect_timeout:g}s"
+        ) from None
+    except OSError as exc:
+        raise ConnectionFailed(f"cannot connect to {where}: {exc.strerror or exc}") from None
+
+
+def _open(
+    target: Target, endpoint: Endpoint, options: SshOptions, parent: Session | None
+) -> Session:
+    import paramiko
+
+    sock = _socket(endpoint, options, parent)
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = options.banner_timeout
+        transport.auth_timeout = options.auth_timeout
+        known = KnownHosts(known_hosts_files(endpoint.extra_known_hosts))
+        known.prefer_known_types(transport, endpoint.key_name)
+        _handshake(transport, endpoint, options)
+        server_key = transport.get_remote_server_key()
+        known.verify(endpoint.key_name, server_key, accept_new=options.accept_new)
+        authenticate(transport, endpoint, options.interactive)
+        if options.keepalive > 0:
+            transport.set_keepalive(int(options.keepalive))
+    except BaseException:
+        transport.close()
+        raise
+    log.debug("connected to %s", endpoint.key_name)
+    return Session(target, endpoint, transport, parent)
+
+
+def _handshake(transport: paramiko.Transport, endpoint: Endpoint, options: SshOptions) -> None:
+    import paramiko
+
+    where = f"{endpoint.hostname}:{endpoint.port}"
+    try:
+        transport.start_client(timeout=options.banner_timeout + options.connect_timeout)
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        cause = exc.__context__ or exc
+        if isinstance(exc, EOFError) or isinstance(cause, (EOFError, ConnectionResetError)):
+            raise _Dropped() from None
+        if isinstance(cause, (socket.timeout, TimeoutError)):
+            raise ConnectionFailed(
+                f"{where} sent no SSH banner within {options.banner_timeout:g}s",
+                hint="is an SSH server listening on that port? (banner_timeout in the ssh: "
+                "section of the config file sets the wait)",
+            ) from None
+        raise ConnectionFailed(f"SSH handshake with {where} failed: {exc}") from None
