@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, Union
 
 from pshctl.errors import ExitCode
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Cell = Union[str, "tuple[str, str]"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 

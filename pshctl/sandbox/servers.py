@@ -1,0 +1,372 @@
+"""Real server processes on this machine: OpenSSH's sshd and runit's runsvdir.
+
+The sandbox and the test bed both run them. Every process is started with a known PID
+and stopped by that PID; nothing here searches the process table by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pshctl.errors import PshctlError
+
+# Which Debian package brings each program we drive.
+PACKAGES = {
+    "sshd": "openssh-server",
+    "ssh-keygen": "openssh-client",
+    "runsvdir": "runit",
+    "runsv": "runit",
+    "sv": "runit",
+}
+
+
+class MissingProgram(PshctlError):
+    """A system program the sandbox needs is not installed."""
+
+
+def find_program(name: str) -> str | None:
+    """``name`` on PATH, or in the sbin directories a user's PATH often lacks."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for directory in ("/usr/sbin", "/sbin", "/usr/local/sbin"):
+        candidate = Path(directory) / name
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def require_programs(*names: str) -> dict[str, str]:
+    """Absolute paths of ``names``; one clear error naming every missing one."""
+    found = {name: find_program(name) for name in names}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        packages = sorted({PACKAGES.get(name, name) for name in missing})
+        sudo = "" if os.geteuid() == 0 else "sudo "
+        raise MissingProgram(
+            f"missing system program(s): {', '.join(missing)}",
+            hint=f"install them with: {sudo}apt-get install -y {' '.join(packages)}",
+        )
+    return {name: path for name, path in found.items() if path}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def generate_key(path: Path, comment: str = "pshctl") -> Path:
+    """An ed25519 key pair without passphrase at ``path`` / ``path.pub`` (kept if present)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keygen = require_programs("ssh-keygen")["ssh-keygen"]
+        subprocess.run(
+            [keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+    return path
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True when ``pid`` runs and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _reap(pid: int) -> None:
+    """Collect our own child's exit status so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def terminate(pid: int | None, *, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
+    """Send ``sig``, wait up to ``timeout`` s, then SIGKILL. Safe on a gone PID."""
+    if not pid or not pid_alive(pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not pid_alive(pid):
+            return
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        _reap(pid)
+        if not pid_alive(pid):
+            return
+        time.sleep(0.02)
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc)."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            kids.append(int(entry.name))
+    return kids
+
+
+def _spawn(argv: list[str], log: Path | None = None) -> int:
+    """Start a detached process (own session, no terminal) and return its PID."""
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]
+    return proc.pid
+
+
+def _wait_listening(host: str, port: int, pid: int, log: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            _reap(pid)
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            raise PshctlError(f"sshd exited at start (log {log}):\n{tail.strip()}")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.02)
+    terminate(pid)
+    raise PshctlError(f"sshd did not listen on {host}:{port} within {timeout:.0f} s (log {log})")
+
+
+@dataclass
+class SshServer:
+    """One OpenSSH sshd on a loopback port, with its own config, host key and log."""
+
+    workdir: Path
+    port: int
+    pid: int
+    host: str = "127.0.0.1"
+
+    @property
+    def config_file(self) -> Path:
+        return self.workdir / "sshd_config"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "sshd.log"
+
+    @property
+    def host_key(self) -> Path:
+        return self.workdir / "ssh_host_ed25519_key"
+
+    @classmethod
+    def start(
+        cls,
+        workdir: Path,
+        *,
+        authorized_keys: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        extra_config: str = "",
+        log_level: str = "VERBOSE",
+    ) -> SshServer:
+        """Write the config, make a host key if needed, start sshd and wait for it."""
+        sshd = require_programs("sshd", "ssh-keygen")["sshd"]
+        workdir = workdir.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # root sshd's privsep dir
+        server = cls(workdir=workdir, port=port or free_port(host), pid=0, host=host)
+        generate_key(server.host_key, comment="pshctl-host")
+        server.config_file.write_text(
+            server._config(authorized_keys.resolve(), log_level) + extra_config
+        )
+        server.pid = _spawn(
+            [sshd, "-D", "-e", "-f", str(server.config_file), "-E", str(server.log_file)],
+            log=server.log_file,
+        )
+        (workdir / "sshd.pid").write_text(f"{server.pid}\n")
+        _wait_listening(host, server.port, server.pid, server.log_file)
+        return server
+
+    def _config(self, authorized_keys: Path, log_level: str) -> str:
+        # StrictModes no: the keys live under temp or state dirs whose modes sshd
+        # would otherwise judge; every path is absolute because sshd re-executes itself.
+        return "\n".join(
+            [
+                f"Port {self.port}",
+                f"ListenAddress {self.host}",
+                f"HostKey {self.host_key}",
+                f"PidFile {self.workdir / 'sshd.pidfile'}",
+                f"AuthorizedKeysFile {authorized_keys}",
+                "StrictModes no",
+                "PubkeyAuthentication yes",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "PermitRootLogin prohibit-password",
+                f"AllowUsers {getpass.getuser()}",
+                "PrintMotd no",
+                "PrintLastLog no",
+                f"LogLevel {log_level}",
+                "",
+            ]
+        )
+
+    def known_hosts_line(self) -> str:
+        """The line that makes an OpenSSH or paramiko client trust this server."""
+        keytype, key = self.host_key.with_suffix(".pub").read_text().split()[:2]
+        name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        return f"{name} {keytype} {key}"
+
+    def running(self) -> bool:
+        return pid_alive(self.pid)
+
+    def session_pids(self) -> list[int]:
+        """The per-connection sshd processes (children of the listener)."""
+        return children_of(self.pid)
+
+    def accepted_logins(self) -> int:
+        """How many logins succeeded so far, read from the server's log."""
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except OSError:
+            return 0
+        return text.count("Accepted publickey")
+
+    def stop(self) -> None:
+        for child in self.session_pids():
+            terminate(child, timeout=2)
+        terminate(self.pid)
+
+
+@dataclass
+class RunitServer:
+    """runsvdir supervising every service directory in ``scan_dir``."""
+
+    scan_dir: Path
+    pid: int
+    services: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, scan_dir: Path) -> RunitServer:
+        runsvdir = require_programs("runsvdir", "runsv", "sv")["runsvdir"]
+        scan_dir = scan_dir.resolve()
+        scan_dir.mkdir(parents=True, exist_ok=True)
+        pid = _spawn([runsvdir, "-P", str(scan_dir)])
+        (scan_dir.parent / f"{scan_dir.name}.runsvdir.pid").write_text(f"{pid}\n")
+        return cls(scan_dir=scan_dir, pid=pid)
+
+    def add_service(self, name: str, run_script: str, *, finish_script: str | None = None) -> Path:
+        """Create ``scan_dir/name`` with an executable ``run``; runsvdir picks it up."""
+        service = make_service(self.scan_dir / name, run_script, finish_script=finish_script)
+        self.services.append(service)
+        return service
+
+    def running(self) -> bool:
+        return pid_alive(self.pid)
+
+    def stop(self, grace: float = 15.0) -> None:
+        """Stop every service (TERM, then KILL after ``grace``), its runsv, then runsvdir."""
+        services = sorted(p for p in self.scan_dir.iterdir() if (p / "run").exists())
+        stop_services(services, grace=grace)
+        runsv_pids = children_of(self.pid)
+        # runsvdir acts on TERM only when it next wakes up (up to 5 s later); its
+        # services are already stopped, so a KILL after a short grace loses nothing.
+        terminate(self.pid, timeout=0.3)
+        for pid in runsv_pids:
+            terminate(pid, timeout=2)
+
+
+def make_service(path: Path, run_script: str, *, finish_script: str | None = None) -> Path:
+    """A runit service directory with ``run`` (and ``finish``) scripts, mode 755."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name, body in (("run", run_script), ("finish", finish_script)):
+        if body is None:
+            continue
+        script = path / name
+        tmp = path / f".{name}.tmp"
+        tmp.write_text(body if body.startswith("#!") else "#!/bin/sh\n" + body)
+        tmp.chmod(0o755)
+        tmp.replace(script)
+    return path
+
+
+def service_supervised(path: Path) -> bool:
+    """runsv runs for this service: its ``supervise/ok`` fifo has a reader."""
+    try:
+        fd = os.open(path / "supervise" / "ok", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def wait_supervised(paths: list[Path], timeout: float = 15.0) -> None:
+    """Wait until runsv runs for every service in ``paths``.
+
+    runsvdir scans its directory at start, then only every few seconds: create the
+    services before starting it when you can.
+    """
+    deadline = time.monotonic() + timeout
+    pending = list(paths)
+    while pending and time.monotonic() < deadline:
+        pending = [p for p in pending if not service_supervised(p)]
+        if pending:
+            time.sleep(0.05)
+    if pending:
+        names = ", ".join(p.name for p in pending)
+        raise PshctlError(f"runsvdir did not take service(s) {names} within {timeout:.0f} s")
+
+
+def stop_services(services: list[Path], *, grace: float = 15.0) -> None:
+    """``sv`` force-stop then exit, all services at once; each gets ``grace`` s after TERM."""
+    sv = find_program("sv")
+    live = [s for s in services if service_supervised(s)]
+    if not sv or not live:
+        return
+    env = {**os.environ, "SVWAIT": str(int(max(grace, 1)))}
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        subprocess.run(
+            [sv, "-w", str(int(max(grace, 1))), "force-stop", *map(str, live)],
+            env=env, capture_output=True, timeout=grace + 10, check=False,
+        )
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        subprocess.run(
+            [sv, "exit", *map(str, live)], capture_output=True, timeout=10, check=False
+        )
