@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -174,8 +174,13 @@ def load_apps(project_root: Path) -> dict[str, AppDefinition]:
     return apps
 
 
-def load_app(project_root: Path, name: str | None = None) -> AppDefinition:
-    """One app: ``name``, or the only one. NameNotFound lists the valid names."""
+def load_app(
+    project_root: Path, name: str | None = None, *, cwd: Path | None = None
+) -> AppDefinition:
+    """One app: ``name``, else the only one, else the one whose directory holds ``cwd``.
+
+    NameNotFound lists the valid names.
+    """
     apps = load_apps(project_root)
     if name is not None:
         if name not in apps:
@@ -183,10 +188,27 @@ def load_app(project_root: Path, name: str | None = None) -> AppDefinition:
         return apps[name]
     if len(apps) == 1:
         return next(iter(apps.values()))
+    around = _app_around(apps.values(), Path(project_root), cwd)
+    if around is not None:
+        return around
     raise UsageError(
         "this project has several apps; choose one with -A/--app or PSHCTL_APP",
         hint=f"apps: {', '.join(apps)}",
     )
+
+
+def _app_around(
+    apps: Iterable[AppDefinition], project_root: Path, cwd: Path | None
+) -> AppDefinition | None:
+    """The app with the deepest source directory (below the project root) holding ``cwd``."""
+    if cwd is None:
+        return None
+    here = Path(cwd).resolve()
+    holding = [
+        app for app in apps
+        if app.root.resolve() != project_root.resolve() and here.is_relative_to(app.root.resolve())
+    ]
+    return max(holding, key=lambda app: len(app.root.resolve().parts), default=None)
 
 
 def _display(project_root: Path, path: Path) -> str:
@@ -297,7 +319,8 @@ def _workers(data: Mapping[str, Any], top: dict[str, Any], file: str) -> dict[st
     section = data.get("workers")
     if section is None:
         return {}
-    _expect(isinstance(section, dict), "'workers' must be a mapping", file, line_of(data, "workers"))
+    at = line_of(data, "workers")
+    _expect(isinstance(section, dict), "'workers' must be a mapping", file, at)
     workers = {}
     for name, body in section.items():
         line = line_of(section, name) or 1

@@ -8,7 +8,7 @@ PyYAML is imported inside functions only: this module is reachable from the CLI 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def line_of(value: Any, key: Any = None) -> int | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _loader_class() -> type:
     import yaml
 
@@ -75,7 +75,7 @@ def loads(text: str, *, file: str) -> Any:
     import yaml
 
     try:
-        return yaml.load(text, Loader=_loader_class())  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_loader_class())  # SafeLoader subclass: plain data only
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
