@@ -1,9 +1,249 @@
-"""(placeholder: this command module is being written)"""
+"""``pshctl ssh``: a shell or one command in a worker's container, or a command on all.
+
+Exit status: the remote shell's or command's own; 255 when the connection itself fails
+(as OpenSSH's ``ssh`` does); with ``--all``, 0 when every worker's command exited 0,
+else 1 with a summary on stderr.
+"""
 
 from __future__ import annotations
 
+import sys
+import threading
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
+
+from pshctl.cli import output
+from pshctl.cli.options import (
+    AcceptNewOpt,
+    AppOpt,
+    EnvironmentOpt,
+    ProjectOpt,
+    global_state,
+    selection,
+)
+from pshctl.errors import ConnectionFailed, ExitCode, OperationTimeout, UsageError
+
+if TYPE_CHECKING:
+    from pshctl.context import Context
+    from pshctl.parallel import Outcome
+    from pshctl.ssh import SshOptions
+    from pshctl.targets import Target
+
+EPILOG = (
+    "Examples: pshctl ssh --worker queue  |  pshctl ssh --worker queue -- ls -la /app  |  "
+    "pshctl ssh --all -- uptime  |  ssh $(pshctl ssh --pipe --worker queue). "
+    "Arguments after -- are quoted and arrive as written; for shell syntax run "
+    "`-- sh -c 'A | B'`."
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command(
+        "ssh",
+        epilog=EPILOG,
+        context_settings={"allow_interspersed_args": False},
+    )(ssh)
+
+
+def ssh(
+    ctx: typer.Context,
+    command: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            help="A command to run instead of a shell (put it after --).", show_default=False
+        ),
+    ] = None,
+    worker: Annotated[
+        Optional[str],
+        typer.Option(
+            "--worker",
+            help="The worker's container (default: the app container).",
+            show_default=False,
+        ),
+    ] = None,
+    instance: Annotated[
+        Optional[int],
+        typer.Option(
+            "--instance",
+            "-I",
+            help="Instance number, on multi-instance hosts.",
+            show_default=False,
+            min=0,
+        ),
+    ] = None,
+    pipe: Annotated[
+        bool, typer.Option("--pipe", help="Print the SSH destination (user@host) only.")
+    ] = False,
+    all_workers: Annotated[
+        bool, typer.Option("--all", help="Run the command on every worker, in parallel.")
+    ] = False,
+    accept_new: AcceptNewOpt = False,
+    project: ProjectOpt = None,
+    environment: EnvironmentOpt = None,
+    app_name: AppOpt = None,
+) -> int:
+    """Open a shell in a worker's container, or run one command there."""
+    _check_usage(worker, pipe, all_workers, command)
+    from dataclasses import replace
+
+    from pshctl.context import resolve_context
+    from pshctl.targets import resolve_targets
+
+    context = resolve_context(selection(ctx, project, environment, app_name))
+    targets = resolve_targets(context, [worker] if worker else [], all_workers=all_workers)
+    if instance is not None:
+        targets = [replace(t, instance=instance) for t in targets]
+    if pipe:
+        from pshctl.ssh.config import destination
+
+        sys.stdout.write(destination(targets[0]) + "\n")
+        return ExitCode.OK
+    options = _options(ctx, context, accept_new)
+    if all_workers:
+        return _run_everywhere(targets, list(command or ()), options)
+    if command:
+        return _run_one(targets[0], list(command), options)
+    return _shell(targets[0], options)
+
+
+def _check_usage(
+    worker: str | None, pipe: bool, all_workers: bool, command: list[str] | None
+) -> None:
+    if all_workers and worker:
+        raise UsageError("--all and --worker exclude each other")
+    if all_workers and pipe:
+        raise UsageError("--pipe prints one destination; it does not combine with --all")
+    if all_workers and not command:
+        raise UsageError("--all needs a command", hint="pshctl ssh --all -- CMD [ARGS...]")
+    if pipe and command:
+        raise UsageError("--pipe prints the destination only; it takes no command")
+
+
+def _options(ctx: typer.Context, context: Context, accept_new: bool) -> SshOptions:
+    from pshctl.ssh import SshOptions
+
+    state = global_state(ctx)
+    return SshOptions(
+        accept_new=accept_new or state.accept_new, verbose=state.verbose
+    ).with_settings(getattr(context, "settings", None))
+
+
+def _connection_failed(exc: ConnectionFailed) -> int:
+    output.error(exc.message, exc.hint)
+    return ExitCode.SSH_CONNECTION
+
+
+def _shell(target: Target, options: SshOptions) -> int:
+    from pshctl.ssh import connect
+    from pshctl.ssh.interactive import run_shell
+
+    try:
+        with connect(target, options) as session:
+            status = run_shell(session)
+    except ConnectionFailed as exc:
+        return _connection_failed(exc)
+    return _status(status)
+
+
+def _status(status: int) -> int:
+    """The remote exit status as ours; none at all (killed by a signal) is 255, as in ssh."""
+    return status if 0 <= status <= 255 else ExitCode.SSH_CONNECTION
+
+
+class _Out:
+    """Raw remote bytes to our stdout/stderr, whatever those streams are."""
+
+    def __init__(self, stream: object) -> None:
+        self.stream = stream
+        self.buffer = getattr(stream, "buffer", None)
+
+    def __call__(self, data: bytes) -> None:
+        if self.buffer is not None:
+            self.buffer.write(data)
+            self.buffer.flush()
+        else:  # a text stream (e.g. a test's StringIO)
+            self.stream.write(data.decode("utf-8", "replace"))  # type: ignore[attr-defined]
+            self.stream.flush()  # type: ignore[attr-defined]
+
+
+def _run_one(target: Target, command: list[str], options: SshOptions) -> int:
+    from pshctl.ssh import connect
+
+    try:
+        with connect(target, options) as session:
+            status = session.stream(command, on_stdout=_Out(sys.stdout), on_stderr=_Out(sys.stderr))
+    except ConnectionFailed as exc:
+        return _connection_failed(exc)
+    return _status(status)
+
+
+class _Prefixed:
+    """Whole lines, each prefixed with ``name | ``; one lock keeps lines unmixed."""
+
+    lock = threading.Lock()
+
+    def __init__(self, name: str, stream: object) -> None:
+        self.prefix = f"{name} | "
+        self.stream = stream
+        self.pending = b""
+
+    def __call__(self, data: bytes) -> None:
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        self._emit(lines)
+
+    def finish(self) -> None:
+        if self.pending:
+            self._emit([self.pending])
+            self.pending = b""
+
+    def _emit(self, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        text = "".join(
+            self.prefix + line.decode("utf-8", "replace").rstrip("\r") + "\n" for line in lines
+        )
+        with self.lock:
+            self.stream.write(text)  # type: ignore[attr-defined]
+            self.stream.flush()  # type: ignore[attr-defined]
+
+
+def _run_everywhere(targets: list[Target], command: list[str], options: SshOptions) -> int:
+    from pshctl.parallel import DEFAULT_MAX_PARALLEL, run_parallel
+    from pshctl.ssh import connect
+
+    def one(target: Target) -> int:
+        out, err = _Prefixed(target.name, sys.stdout), _Prefixed(target.name, sys.stderr)
+        try:
+            with connect(target, options) as session:
+                return session.stream(command, on_stdout=out, on_stderr=err)
+        finally:
+            out.finish()
+            err.finish()
+
+    outcomes = run_parallel([(t.name, t) for t in targets], one, max_parallel=DEFAULT_MAX_PARALLEL)
+    return _summarize(outcomes)
+
+
+def _describe(outcome: Outcome[int]) -> str | None:
+    """Why one worker failed, or None when its command exited 0."""
+    if outcome.error is not None:
+        error = outcome.error
+        if isinstance(error, (ConnectionFailed, OperationTimeout)):
+            return f"{outcome.name} ({error.message})"
+        return f"{outcome.name} ({type(error).__name__}: {error})"
+    if outcome.value != 0:
+        status = "no exit status" if outcome.value == -1 else f"exit {outcome.value}"
+        return f"{outcome.name} ({status})"
+    return None
+
+
+def _summarize(outcomes: list[Outcome[int]]) -> int:
+    failures = [d for d in (_describe(o) for o in outcomes) if d]
+    total = len(outcomes)
+    if not failures:
+        output.info(f"ok: the command exited 0 on all {total} worker(s)")
+        return ExitCode.OK
+    output.error(f"failed on {len(failures)} of {total} worker(s): " + "; ".join(failures))
+    return ExitCode.FAILED

@@ -138,3 +138,11 @@ def resolve(target: Target) -> Endpoint:
 
 def _none(value: str | None) -> str | None:
     return None if value is None or value.lower() == "none" else value
+
+
+def destination(target: Target) -> str:
+    """``user@host`` as the Platform.sh CLI prints it (``N.user@host`` for an instance)."""
+    user = target.user
+    if user and target.instance is not None:
+        user = f"{target.instance}.{user}"
+    return f"{user}@{target.host}" if user else target.host
