@@ -1,0 +1,626 @@
+"""Worker lifecycle over SSH: status, stop, start, restart and wait.
+
+Each worker gets one SSH connection per operation (``status`` and ``wait`` share one
+per destination, since a single ``sv status`` answers for every service there). Work
+runs in parallel up to ``max_parallel`` or in rolling batches, and every worker ends
+with its own frozen result: one failing worker never hides the others.
+
+Stopping follows Platform.sh: SIGTERM, up to ``grace`` seconds, then SIGKILL. A restart
+is verified: a new pid, still the same process ``verify`` seconds later.
+
+Interrupts are the caller's to catch (this module never prints nor installs signal
+handlers); it calls :meth:`Control.interrupt` and this module then starts no new worker,
+finishes starting every worker it stopped, and skips the verification wait.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pshctl.errors import ConnectionFailed, ExitCode, OperationFailed
+from pshctl.parallel import DEFAULT_MAX_PARALLEL, Outcome, run_parallel
+from pshctl.supervisor import (
+    CRASH_LOOPING,
+    DOWN,
+    UNREACHABLE,
+    UNSUPERVISED,
+    UP,
+    Runner,
+    ServiceProblem,
+    ServiceState,
+    Step,
+    get_supervisor,
+)
+
+if TYPE_CHECKING:
+    from pshctl.ssh import SshOptions
+    from pshctl.targets import Target
+
+DEFAULT_GRACE = 15  # Platform.sh's SIGTERM-to-SIGKILL delay
+DEFAULT_VERIFY = 3.0
+DEFAULT_WAIT_TIMEOUT = 60.0
+START_WAIT = 5  # how long `sv start` waits for the process to be running
+POLL_INTERVAL = 0.5
+
+
+class Connection(Runner, Protocol):
+    """What lifecycle needs of an SSH session (``pshctl.ssh.Session`` is one)."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Connection: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+Connector = Callable[["Target"], Connection]
+EventSink = Callable[["Event"], None]
+
+
+def ssh_connector(options: SshOptions | None = None) -> Connector:
+    """Connect with :func:`pshctl.ssh.connect` and these options."""
+
+    def connect(target: Target) -> Connection:
+        from pshctl.ssh import connect as ssh_connect
+
+        return ssh_connect(target, options)  # type: ignore[return-value]
+
+    return connect
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """One worker as ``status`` saw it; ``health`` is one of the health words."""
+
+    name: str
+    health: str
+    pid: int | None = None
+    uptime_s: float | None = None
+    error: str | None = None
+    service: ServiceState | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.health != UNREACHABLE
+
+    def stable(self, seconds: float) -> bool:
+        """Running, and has been the same process for at least ``seconds``."""
+        s = self.service
+        return bool(s and s.running and s.want != "down" and (s.uptime_s or 0) >= seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.health,
+            "pid": self.pid,
+            "uptime_s": self.uptime_s,
+            "error": self.error,
+            "supervisor": self.service.raw if self.service else None,
+        }
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What stop, start or restart did to one worker."""
+
+    name: str
+    action: str
+    ok: bool
+    health: str
+    stop: str | None = None  # "exited" or "killed"; None when it was not running
+    stop_s: float | None = None
+    old_pid: int | None = None
+    new_pid: int | None = None
+    error: str | None = None
+    attempted: bool = True
+    left_down: bool = False  # stopped by us and not running again
+
+    @property
+    def unreachable(self) -> bool:
+        return self.health == UNREACHABLE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "stop": self.stop,
+            "stop_s": None if self.stop_s is None else round(self.stop_s, 2),
+            "old_pid": self.old_pid,
+            "new_pid": self.new_pid,
+            "state": self.health,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """A step of one worker's progress, for live display."""
+
+    worker: str
+    phase: str  # stopping, stopped, starting, verifying, done, failed, skipped
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How stop/start/restart run (the CLI options)."""
+
+    grace: int = DEFAULT_GRACE
+    verify: float = DEFAULT_VERIFY
+    max_parallel: int = DEFAULT_MAX_PARALLEL
+    rolling: bool = False
+    batch: int = 1
+    keep_going: bool = False
+    start_wait: int = START_WAIT
+
+
+class CrashLooping(OperationFailed):
+    """The worker did not stay up after being started."""
+
+
+def action_exit_code(results: Sequence[ActionResult], *, interrupted: bool = False) -> ExitCode:
+    """0 all ok; 130 interrupted; 4 when every worker was unreachable; else 1."""
+    if interrupted:
+        return ExitCode.INTERRUPTED
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return ExitCode.OK
+    if len(failed) == len(results) and all(r.unreachable for r in failed):
+        return ExitCode.CONNECTION
+    return ExitCode.FAILED
+
+
+def status_exit_code(statuses: Sequence[WorkerStatus]) -> ExitCode:
+    """1 when a worker could not be read (4 when none could); its health is not judged."""
+    unread = [s for s in statuses if s.health in (UNREACHABLE, UNSUPERVISED)]
+    if not unread:
+        return ExitCode.OK
+    if len(unread) == len(statuses) and all(s.health == UNREACHABLE for s in unread):
+        return ExitCode.CONNECTION
+    return ExitCode.FAILED
+
+
+# ---------------------------------------------------------------- interrupt control
+
+
+@dataclass
+class _Job:
+    """One worker's progress, updated as it goes (results are built from it)."""
+
+    target: Target
+    phase: str = "waiting"
+    old_pid: int | None = None
+    stop: str | None = None
+    stop_s: float | None = None
+    new_pid: int | None = None
+    stop_sent: bool = False
+    started: bool = False
+    health: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+
+class Control:
+    """Shared between a running operation and whoever handles interrupts.
+
+    The first :meth:`interrupt` lets running workers finish their stop-and-start and
+    begins no new one; what to do on a second one is the caller's choice, helped by
+    :meth:`possibly_down`.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self.interrupts = 0
+        self._jobs: dict[str, _Job] = {}
+
+    def interrupt(self) -> int:
+        with self._lock:
+            self.interrupts += 1
+            self._event.set()
+            return self.interrupts
+
+    @property
+    def interrupted(self) -> bool:
+        return self._event.is_set()
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep unless interrupted; True when the full time passed."""
+        return not self._event.wait(max(0.0, seconds))
+
+    def _track(self, jobs: Sequence[_Job]) -> None:
+        self._jobs.update({job.name: job for job in jobs})
+
+    def in_flight(self) -> list[str]:
+        """Workers being worked on right now."""
+        return [j.name for j in self._jobs.values() if j.phase not in ("waiting", "done",
+                                                                        "failed", "skipped")]
+
+    def possibly_down(self) -> list[str]:
+        """Workers that pshctl asked to stop and has not yet seen running again."""
+        return [j.name for j in self._jobs.values() if j.stop_sent and not j.started]
+
+
+# ---------------------------------------------------------------- status
+
+
+def _destination(target: Target) -> tuple[object, ...]:
+    return (target.host, target.port, target.user, target.identity_file, target.known_hosts,
+            target.supervisor)
+
+
+class StatusReader:
+    """Reads the state of many workers: one connection and one command per destination.
+
+    With ``keep_open`` the connections are kept for the next :meth:`read` (``--watch``
+    and ``wait``); a connection that fails is reopened on the next read.
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        connector: Connector,
+        *,
+        max_parallel: int = DEFAULT_MAX_PARALLEL,
+        keep_open: bool = False,
+    ) -> None:
+        self.targets = list(targets)
+        self.connector = connector
+        self.max_parallel = max_parallel
+        self.keep_open = keep_open
+        self._groups: dict[tuple[object, ...], list[Target]] = {}
+        for target in self.targets:
+            self._groups.setdefault(_destination(target), []).append(target)
+        self._sessions: dict[tuple[object, ...], Connection] = {}
+
+    def read(self) -> list[WorkerStatus]:
+        keys = list(self._groups)
+        outcomes = run_parallel(
+            [(str(i), key) for i, key in enumerate(keys)], self._read_group,
+            max_parallel=self.max_parallel,
+        )
+        by_name: dict[str, WorkerStatus] = {}
+        for key, outcome in zip(keys, outcomes, strict=True):
+            group = self._groups[key]
+            if outcome.ok and outcome.value is not None:
+                for target, state in zip(group, outcome.value, strict=False):
+                    by_name[target.name] = _worker_status(target.name, state)
+            else:
+                for target in group:
+                    by_name[target.name] = _failed_status(target.name, outcome.error)
+        return [by_name[t.name] for t in self.targets]
+
+    def _read_group(self, key: tuple[object, ...]) -> list[ServiceState]:
+        group = self._groups[key]
+        session = self._sessions.pop(key, None) or self.connector(group[0])
+        try:
+            supervisor = get_supervisor(group[0].supervisor)
+            states = supervisor.status(session, [t.service for t in group])
+        except BaseException:
+            session.close()
+            raise
+        if self.keep_open:
+            self._sessions[key] = session
+        else:
+            session.close()
+        return states
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+    def __enter__(self) -> StatusReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _worker_status(name: str, state: ServiceState) -> WorkerStatus:
+    error = f"{state.problem}: {state.message}" if state.problem else None
+    return WorkerStatus(name, state.health, state.pid if state.running else None,
+                        state.uptime_s, error, state)
+
+
+def _failed_status(name: str, error: BaseException | None) -> WorkerStatus:
+    health = UNREACHABLE if isinstance(error, ConnectionFailed) else UNSUPERVISED
+    return WorkerStatus(name, health, error=_message(error))
+
+
+def _message(error: BaseException | None) -> str:
+    if error is None:
+        return "unknown error"
+    text = str(error) or type(error).__name__
+    hint = getattr(error, "hint", None)
+    return f"{text} ({hint})" if hint else text
+
+
+def status(
+    targets: Sequence[Target],
+    *,
+    connector: Connector | None = None,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+) -> list[WorkerStatus]:
+    """The state of every target, unreachable ones included."""
+    with StatusReader(targets, connector or ssh_connector(), max_parallel=max_parallel) as r:
+        return r.read()
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    statuses: list[WorkerStatus]
+    ok: bool
+    waited_s: float
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.ok else ExitCode.TIMEOUT
+
+
+def wait(
+    targets: Sequence[Target],
+    *,
+    timeout: float = DEFAULT_WAIT_TIMEOUT,
+    stable: float = DEFAULT_VERIFY,
+    connector: Connector | None = None,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    poll: float = POLL_INTERVAL,
+    on_poll: Callable[[list[WorkerStatus]], None] | None = None,
+) -> WaitResult:
+    """Poll until every target runs the same process for ``stable`` seconds, or time out.
+
+    Unreachable workers are retried until the deadline (a container may be restarting).
+    """
+    began = time.monotonic()
+    deadline = began + timeout
+    with StatusReader(targets, connector or ssh_connector(), max_parallel=max_parallel,
+                      keep_open=True) as reader:
+        while True:
+            statuses = reader.read()
+            if on_poll is not None:
+                on_poll(statuses)
+            if all(s.stable(stable) for s in statuses):
+                return WaitResult(statuses, True, time.monotonic() - began)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return WaitResult(statuses, False, time.monotonic() - began)
+            time.sleep(min(poll, left))
+
+
+# ---------------------------------------------------------------- stop / start / restart
+
+
+class _Skipped(Exception):
+    pass
+
+
+class _Operation:
+    """One stop/start/restart run over many workers."""
+
+    def __init__(
+        self,
+        action: str,
+        targets: Sequence[Target],
+        settings: Settings,
+        connector: Connector,
+        control: Control,
+        on_event: EventSink | None,
+    ) -> None:
+        self.action = action
+        self.settings = settings
+        self.connector = connector
+        self.control = control
+        self.on_event = on_event
+        self.jobs = [_Job(t) for t in targets]
+        control._track(self.jobs)
+
+    def event(self, job: _Job, phase: str, detail: str = "") -> None:
+        job.phase = phase
+        if self.on_event is not None:
+            self.on_event(Event(job.name, phase, detail))
+
+    def run(self) -> list[ActionResult]:
+        results: dict[str, ActionResult] = {}
+        size = max(1, self.settings.batch) if self.settings.rolling else len(self.jobs)
+        halted = ""
+        for index in range(0, len(self.jobs), max(1, size)):
+            batch = self.jobs[index : index + size]
+            if halted or self.control.interrupted:
+                reason = halted or "interrupted"
+                for job in batch:
+                    results[job.name] = self._skip(job, reason)
+                continue
+            outcomes = run_parallel([(j.name, j) for j in batch], self._one,
+                                    max_parallel=self.settings.max_parallel)
+            for job, outcome in zip(batch, outcomes, strict=True):
+                results[job.name] = self._result(job, outcome)
+            failed = [r.name for r in (results[j.name] for j in batch) if not r.ok]
+            if self.settings.rolling and failed and not self.settings.keep_going:
+                halted = f"{failed[0]} failed"
+        return [results[job.name] for job in self.jobs]
+
+    def _skip(self, job: _Job, reason: str) -> ActionResult:
+        self.event(job, "skipped", f"not attempted: {reason}")
+        return ActionResult(job.name, self.action, False, "unknown", error=f"not attempted: "
+                            f"{reason}", attempted=False)
+
+    def _one(self, job: _Job) -> None:
+        if self.control.interrupted:
+            raise _Skipped("interrupted")
+        self.event(job, "connecting")
+        supervisor = get_supervisor(job.target.supervisor)
+        with self.connector(job.target) as session:
+            service = job.target.service
+            before = supervisor.status(session, [service])[0]
+            if before.problem is not None:
+                raise ServiceProblem(before)
+            job.old_pid = before.pid if before.running else None
+            if self.action in ("stop", "restart"):
+                self._stop(job, session, supervisor, service, was_running=before.running)
+            if self.action in ("start", "restart"):
+                if self.action == "start" and before.running and before.want != "down":
+                    job.new_pid, job.health = before.pid, before.health
+                    self.event(job, "done", f"already running, pid {before.pid}")
+                    return
+                self._start(job, session, supervisor, service)
+
+    def _stop(self, job: _Job, session: Connection, supervisor: Any, service: str,
+              *, was_running: bool) -> None:
+        grace = self.settings.grace
+        self.event(job, "stopping", f"SIGTERM, SIGKILL after {grace}s" if was_running else
+                   "not running")
+        job.stop_sent = True
+        report = supervisor.stop(session, service, grace)
+        job.health = DOWN
+        if was_running:
+            job.stop, job.stop_s = report.outcome, report.seconds
+            self.event(job, "stopped", f"{report.outcome} after {report.seconds:.1f}s")
+        else:
+            self.event(job, "stopped", "was not running")
+        if self.action == "stop":
+            self.event(job, "done", "down")
+
+    def _start(self, job: _Job, session: Connection, supervisor: Any, service: str) -> None:
+        self.event(job, "starting")
+        state = supervisor.start(session, service, self.settings.start_wait)
+        if state.running and state.pid != job.old_pid:
+            job.started = True  # running again, even if it may not stay up
+            job.new_pid = state.pid
+        verify = 0.0 if self.control.interrupted else self.settings.verify
+        self.event(job, "verifying", f"pid {state.pid}, {verify:g}s" if state.running else "")
+        state = self._verify(job, session, supervisor, service, state, verify)
+        job.health = UP
+        self.event(job, "done", f"up, pid {state.pid}")
+
+    def _verify(self, job: _Job, session: Connection, supervisor: Any, service: str,
+                state: ServiceState, verify: float) -> ServiceState:
+        """Fail unless one new process stays running for ``verify`` seconds."""
+        first = state.pid
+        deadline = time.monotonic() + verify
+        while True:
+            job.health = state.health
+            if state.problem is not None:
+                raise ServiceProblem(state)
+            if not state.running:
+                job.health = CRASH_LOOPING
+                raise CrashLooping(f"did not stay up: {state.describe()}")
+            if state.pid == job.old_pid:
+                raise OperationFailed(f"still the old process (pid {state.pid})")
+            if state.pid != first:
+                job.health = CRASH_LOOPING
+                raise CrashLooping(f"exited and was restarted by the supervisor "
+                                   f"(pid {first} -> {state.pid})")
+            left = deadline - time.monotonic()
+            if left <= 0 or (self.control.interrupted and verify > 0):
+                return state
+            self.control.sleep(min(POLL_INTERVAL, left))
+            state = supervisor.status(session, [service])[0]
+
+    def _result(self, job: _Job, outcome: Outcome[None]) -> ActionResult:
+        error = outcome.error
+        if isinstance(error, _Skipped):
+            return self._skip(job, str(error))
+        if error is None:
+            health = job.health or (DOWN if self.action == "stop" else UP)
+            return ActionResult(job.name, self.action, True, health, job.stop, job.stop_s,
+                                job.old_pid, job.new_pid)
+        if isinstance(error, ConnectionFailed):
+            health = UNREACHABLE
+        elif isinstance(error, ServiceProblem):
+            health = UNSUPERVISED
+        else:
+            health = job.health or "unknown"
+        message = _message(error)
+        left_down = job.stop_sent and not job.started and self.action != "stop"
+        if left_down:
+            message += " (the worker is down)"
+        self.event(job, "failed", message)
+        return ActionResult(job.name, self.action, False, health, job.stop, job.stop_s,
+                            job.old_pid, job.new_pid, message, left_down=left_down)
+
+
+def _run(action: str, targets: Sequence[Target], settings: Settings | None,
+         connector: Connector | None, control: Control | None,
+         on_event: EventSink | None) -> list[ActionResult]:
+    operation = _Operation(action, targets, settings or Settings(),
+                           connector or ssh_connector(), control or Control(), on_event)
+    return operation.run()
+
+
+def stop(targets: Sequence[Target], settings: Settings | None = None, *,
+         connector: Connector | None = None, control: Control | None = None,
+         on_event: EventSink | None = None) -> list[ActionResult]:
+    """Stop every target the Platform.sh way (TERM, ``grace``, KILL); a result each."""
+    return _run("stop", targets, settings, connector, control, on_event)
+
+
+def start(targets: Sequence[Target], settings: Settings | None = None, *,
+          connector: Connector | None = None, control: Control | None = None,
+          on_event: EventSink | None = None) -> list[ActionResult]:
+    """Start every target that is not running and verify it stays up; a result each."""
+    return _run("start", targets, settings, connector, control, on_event)
+
+
+def restart(targets: Sequence[Target], settings: Settings | None = None, *,
+            connector: Connector | None = None, control: Control | None = None,
+            on_event: EventSink | None = None) -> list[ActionResult]:
+    """Stop, start and verify every target; a result each, in the order given."""
+    return _run("restart", targets, settings, connector, control, on_event)
+
+
+# ---------------------------------------------------------------- dry run
+
+
+def plan(action: str, target: Target, settings: Settings | None = None) -> list[Step]:
+    """The exact remote commands ``action`` would run on ``target`` (``--dry-run``)."""
+    settings = settings or Settings()
+    supervisor = get_supervisor(target.supervisor)
+    service = target.service
+    grace, wait_s = settings.grace, settings.start_wait
+    steps = list(supervisor.plan("status", service, grace=grace, wait=wait_s))
+    if action in ("stop", "restart"):
+        steps += supervisor.plan("stop", service, grace=grace, wait=wait_s)
+    if action in ("start", "restart"):
+        start_steps = supervisor.plan("start", service, grace=grace, wait=wait_s)
+        if action == "start":
+            start_steps = [Step(s.argv, "unless already running") for s in start_steps]
+        steps += start_steps
+        status_argv = supervisor.plan("status", service, grace=grace, wait=wait_s)[0].argv
+        steps.append(Step(status_argv, f"every {POLL_INTERVAL:g}s for {settings.verify:g}s, "
+                                       "to verify it stays up"))
+    return steps
+
+
+def iter_plans(action: str, targets: Sequence[Target],
+               settings: Settings | None = None) -> Iterator[tuple[Target, list[Step]]]:
+    for target in targets:
+        yield target, plan(action, target, settings)
+
+
+__all__ = [
+    "ActionResult",
+    "Control",
+    "Event",
+    "Settings",
+    "StatusReader",
+    "WaitResult",
+    "WorkerStatus",
+    "action_exit_code",
+    "plan",
+    "restart",
+    "start",
+    "status",
+    "status_exit_code",
+    "stop",
+    "wait",
+]
