@@ -151,7 +151,7 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
 def _ssh_section(section: Any, file: str, line: int | None) -> dict[str, float]:
     _check(isinstance(section, dict), "'ssh' must be a mapping", file, line)
     names = [f.name for f in fields(SshTimeouts)]
-    _refuse_unknown(section, names, file, "ssh.")
+    _refuse_unknown(section, names, file, "ssh: ")
     for key, value in section.items():
         _check(_seconds(value), f"ssh.{key} must be a number of seconds above 0",
                file, line_of(section, key))

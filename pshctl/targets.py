@@ -209,12 +209,12 @@ def _cannot_reach(
 ) -> ConfigError:
     configured = list(context.settings.environments)
     if context.environment not in configured:
-        valid = [*configured, SANDBOX] if SANDBOX not in configured else configured
+        valid = sorted({*configured, *_sandbox_if_registered(context)})
         return NameNotFound(
             "environment", context.environment, valid,
-            hint=f"configured environments: {', '.join(configured) or 'none'}; for a "
-            "Platform.sh environment set its ssh_url, or machine_name and region, in "
-            ".pshctl.yaml (see docs/configuration.md)",
+            hint=f"valid environment names: {', '.join(valid) or '(none configured)'}; "
+            "a Platform.sh environment needs its ssh_url, or machine_name and region, in "
+            ".pshctl.yaml, or the Platform.sh CLI (see docs/configuration.md)",
         )
     missing = [
         what for what, value in (("a project id (-p)", context.project),
@@ -227,6 +227,12 @@ def _cannot_reach(
     return ConfigError(
         f"cannot work out the SSH address of environment '{context.environment}'", hint=hint
     )
+
+
+def _sandbox_if_registered(context: Context) -> list[str]:
+    from pshctl.sandbox.registry import read_registration
+
+    return [SANDBOX] if read_registration(context.root, context.app.name) is not None else []
 
 
 def compose_ssh_url(project: str, machine_name: str, app: str, region: str) -> str:

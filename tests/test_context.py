@@ -1,0 +1,115 @@
+"""Project, environment and app resolution: flag > PSHCTL_* > PLATFORM_* > files > default."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pshctl.context import Selection, git_branch, resolve_app, resolve_context
+from pshctl.errors import ConfigError, NameNotFound, UsageError
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\nworkers:\n  queue: {commands: {start: run}}\n"
+    )
+    return tmp_path
+
+
+def git_init(root: Path, branch: str) -> None:
+    subprocess.run(["git", "init", "-q", "-b", branch, str(root)], check=True)
+
+
+def test_everything_from_flags(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSHCTL_PROJECT", "env-project")
+    monkeypatch.setenv("PSHCTL_ENVIRONMENT", "env-environment")
+    context = resolve_context(Selection("flag-project", "flag-env", "app"), cwd=project)
+    assert context.root == project.resolve()
+    assert (context.project, context.environment, context.app.name) == (
+        "flag-project", "flag-env", "app",
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"PSHCTL_PROJECT": "a", "PLATFORM_PROJECT": "b"}, "a"),
+        ({"PLATFORM_PROJECT": "b"}, "b"),
+        ({"PSHCTL_PROJECT": "", "PLATFORM_PROJECT": "b"}, "b"),  # empty means unset
+        ({}, "local-id"),
+    ],
+)
+def test_project_precedence(
+    project: Path, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], expected: str
+) -> None:
+    (project / ".platform" / "local").mkdir(parents=True)
+    (project / ".platform" / "local" / "project.yaml").write_text("id: local-id\nhost: x\n")
+    (project / ".pshctl.yaml").write_text("project: config-id\n")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert resolve_context(Selection(environment="e"), cwd=project).project == expected
+
+
+def test_project_from_config_files(project: Path) -> None:
+    (project / ".pshctl.yaml").write_text("project: config-id\n")
+    assert resolve_context(Selection(environment="e"), cwd=project).project == "config-id"
+    (project / ".pshctl.yaml").unlink()
+    assert resolve_context(Selection(environment="e"), cwd=project).project is None
+
+
+def test_environment_precedence(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    git_init(project, "feature-x")
+    assert resolve_context(Selection(), cwd=project).environment == "feature-x"
+    monkeypatch.setenv("PLATFORM_BRANCH", "platform-branch")
+    assert resolve_context(Selection(), cwd=project).environment == "platform-branch"
+    monkeypatch.setenv("PSHCTL_ENVIRONMENT", "pshctl-env")
+    assert resolve_context(Selection(), cwd=project).environment == "pshctl-env"
+    assert resolve_context(Selection(environment="flag"), cwd=project).environment == "flag"
+
+
+def test_git_branch_from_a_subdirectory_and_without_commits(project: Path) -> None:
+    git_init(project, "main")
+    (project / "src").mkdir()
+    assert git_branch(project / "src") == "main"
+
+
+def test_no_environment_at_all(project: Path) -> None:
+    assert git_branch(project) is None  # GIT_CEILING_DIRECTORIES keeps outer repos away
+    with pytest.raises(UsageError, match="no environment given"):
+        resolve_context(Selection(), cwd=project)
+
+
+def test_app_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform" / "applications.yaml").write_text("- name: one\n- name: two\n")
+    with pytest.raises(UsageError, match="several apps"):
+        resolve_app(Selection(), cwd=tmp_path)
+    monkeypatch.setenv("PLATFORM_APPLICATION_NAME", "one")
+    assert resolve_app(Selection(), cwd=tmp_path)[1].name == "one"
+    monkeypatch.setenv("PSHCTL_APP", "two")
+    assert resolve_app(Selection(), cwd=tmp_path)[1].name == "two"
+    assert resolve_app(Selection(app="one"), cwd=tmp_path)[1].name == "one"
+    with pytest.raises(NameNotFound, match="did you mean 'two'"):
+        resolve_app(Selection(app="tow"), cwd=tmp_path)
+
+
+def test_found_from_a_subdirectory(project: Path) -> None:
+    (project / "a" / "b").mkdir(parents=True)
+    root, app = resolve_app(Selection(), cwd=project / "a" / "b")
+    assert root == project.resolve()
+    assert app.name == "app"
+
+
+def test_outside_any_project(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no Platform\.sh app here"):
+        resolve_app(Selection(), cwd=tmp_path)
+
+
+def test_bad_local_project_file(project: Path) -> None:
+    (project / ".platform" / "local").mkdir(parents=True)
+    (project / ".platform" / "local" / "project.yaml").write_text("id: [\n")
+    with pytest.raises(ConfigError, match=r"^\.platform/local/project\.yaml:2: invalid YAML"):
+        resolve_context(Selection(environment="e"), cwd=project)
