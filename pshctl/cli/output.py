@@ -91,6 +91,13 @@ def print_table(
     if not out.is_terminal:
         _print_plain_table(columns, rows)
         return
+    out.print(rich_table(columns, rows, title=title))
+
+
+def rich_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Cell]], *, title: str | None = None
+) -> Any:
+    """The terminal form of a table, as a rich renderable (also for live displays)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -99,7 +106,7 @@ def print_table(
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(Text(c) if isinstance(c, str) else Text(c[0], style=c[1]) for c in row))
-    out.print(table)
+    return table
 
 
 def _print_plain_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
