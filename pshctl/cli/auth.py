@@ -84,7 +84,7 @@ def _check_unlocks(key: Path, passphrase: str) -> None:
     if _is_unencrypted(key):
         raise ConfigError(f"{key} is not encrypted; there is no passphrase to store")
     try:
-        paramiko.PKey.from_path(str(key), passphrase)
+        paramiko.PKey.from_path(str(key), passphrase.encode())  # type: ignore[arg-type]
     except (paramiko.SSHException, ValueError, TypeError):
         # The exception text is paramiko's, but it is dropped anyway: nothing about
         # a passphrase attempt belongs in an error message.

@@ -36,7 +36,8 @@ class KeyLocked(Exception):
 def _try_load(path: Path, passphrase: str | None) -> paramiko.PKey:
     import paramiko
 
-    return paramiko.PKey.from_path(str(path), passphrase)
+    secret = passphrase.encode() if passphrase is not None else None
+    return paramiko.PKey.from_path(str(path), secret)  # type: ignore[arg-type]
 
 
 def _wrong_passphrase(exc: Exception) -> bool:
@@ -51,8 +52,10 @@ def load_private_key(path: Path, *, interactive: bool | None = None) -> paramiko
 
     try:
         return _try_load(path, None)
-    except paramiko.PasswordRequiredException:
-        pass
+    except (paramiko.PasswordRequiredException, TypeError) as exc:
+        # cryptography says "password-protected" with a TypeError for OpenSSH-format keys
+        if isinstance(exc, TypeError) and "password" not in str(exc).lower():
+            raise
     stored = secrets.get_stored(path)
     if stored is not None:
         try:

@@ -205,7 +205,8 @@ def _jump(endpoint: Endpoint, options: SshOptions, depth: int) -> Session:
     assert endpoint.proxy_jump is not None
     via: Session | None = None
     for hop in endpoint.proxy_jump.split(","):
-        hop_target = _hop_target(hop.strip())
+        # The environment's extra known_hosts file vouches for its jump hosts too.
+        hop_target = replace(_hop_target(hop.strip()), known_hosts=endpoint.extra_known_hosts)
         hop_endpoint = resolve(hop_target)
         if via is not None:  # later hops are reached through the previous one
             hop_endpoint = replace(hop_endpoint, proxy_jump=None, proxy_command=None)
