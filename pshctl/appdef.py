@@ -256,13 +256,13 @@ def _entries(data: Any, file: str) -> list[Any]:
         for name, entry in data.items():
             if isinstance(entry, LineDict) and "name" not in entry:
                 entry["name"] = name
-                entry.key_lines["name"] = data.line_of(name) or 1
+                entry.key_lines["name"] = line_of(data, name) or 1
             entries.append(entry)
         return entries
     raise ConfigError("must be a list of apps", file=file, line=1)
 
 
-def _source_root(entry: LineDict, file: str) -> str:
+def _source_root(entry: Mapping[str, Any], file: str) -> str:
     source = entry.get("source")
     if source is None:
         return "."
@@ -283,14 +283,15 @@ def _source_root(entry: LineDict, file: str) -> str:
 def parse_app(data: Mapping[str, Any], *, file: str, root: Path, source: Path) -> AppDefinition:
     """Build an :class:`AppDefinition` from one app's mapping (already loaded)."""
     line = line_of(data) or 1
-    name = data.get("name")
     _expect("name" in data, "the app's 'name' is required", file, line)
+    name = data["name"]
     _expect(
         isinstance(name, str) and bool(_NAME.match(name)),
         f"app name {name!r} must be letters, digits, '-' or '_'",
         file,
         line_of(data, "name"),
     )
+    name = str(name)
     app_type = data.get("type")
     _expect(
         app_type is None or isinstance(app_type, str),

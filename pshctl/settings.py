@@ -107,8 +107,8 @@ def user_config_path() -> Path:
 
 def load_settings(project_root: Path | None = None) -> Settings:
     """Read the user file and the project file (either may be missing) and merge them."""
-    layers = []  # lowest precedence first
-    files = []
+    layers: list[dict[str, Any]] = []  # lowest precedence first
+    files: list[Path] = []
     candidates = [user_config_path()]
     if project_root is not None:
         candidates.append(Path(project_root) / PROJECT_FILE)

@@ -15,7 +15,7 @@ from typing import Any
 from pshctl.errors import ConfigError
 
 
-class LineDict(dict):  # type: ignore[type-arg]
+class LineDict(dict):
     """A mapping from a YAML file, with 1-based line numbers for itself and its keys."""
 
     line: int | None = None

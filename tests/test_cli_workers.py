@@ -1,0 +1,187 @@
+"""`pshctl workers` and `pshctl workers show NAME`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import CliRunner
+
+REFERENCE = Path(__file__).parent / "data" / "reference"
+
+
+@pytest.fixture
+def customized(tmp_path: Path) -> Path:
+    """The reference doc's third example, copied so no outer directory interferes."""
+    root = tmp_path / "app"
+    shutil.copytree(REFERENCE / "customized", root)
+    return root
+
+
+def test_table_marks_inherited_values_in_text(cli: CliRunner, customized: Path) -> None:
+    result = cli("workers", cwd=customized)
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "NAME", "SIZE", "DISK", "MOUNTS", "RELATIONSHIPS", "START", "COMMAND",
+    ]
+    queue = next(line for line in lines if line.startswith("queue"))
+    mail = next(line for line in lines if line.startswith("mail"))
+    assert "database, messages (inherited)" in queue
+    assert "scratch" in queue and "512" in queue and "python queue-worker.py" in queue
+    assert "(inherited)" not in mail
+    assert "none" in mail  # no mounts
+    assert result.stderr == ""
+
+
+def test_inherited_size_and_disk_are_marked(cli: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\nsize: L\ndisk: 1024\nworkers:\n  w:\n    commands:\n      start: |\n"
+        "        echo one\n        echo two\n"
+    )
+    result = cli("workers", cwd=tmp_path)
+    row = result.stdout.splitlines()[1]
+    assert "L (inherited)" in row
+    assert "1024 (inherited)" in row
+    assert "echo one …" in row
+
+
+def test_json_lists_workers(cli: CliRunner, customized: Path) -> None:
+    result = cli("workers", "--json", cwd=customized)
+    assert result.exit_code == 0, result
+    queue, mail = result.json
+    assert queue["name"] == "queue"
+    assert queue["size"] == "M"
+    assert queue["disk"] == 512
+    assert list(queue["mounts"]) == ["scratch"]
+    assert sorted(queue["relationships"]) == ["database", "messages"]
+    assert queue["variables"] == {"env": {"type": "worker"}}
+    assert queue["commands"] == {"start": "python queue-worker.py"}
+    assert queue["inherited"] == ["relationships"]
+    assert mail["mounts"] == {}
+    assert mail["relationships"] == {"emails": "rabbitqueue:rabbitmq"}
+    assert mail["inherited"] == []
+
+
+def test_show_marks_every_key(cli: CliRunner, customized: Path) -> None:
+    result = cli("workers", "show", "queue", cwd=customized)
+    assert result.exit_code == 0, result
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert rows["size"] == ["size", "M", "own"]
+    assert rows["disk"] == ["disk", "512", "own"]
+    assert rows["access"] == ["access", "-", "default"]
+    assert rows["relationships.database"][1:] == ["mysqldb:mysql", "inherited"]
+    assert rows["relationships.messages"][-1] == "inherited"
+    assert rows["mounts.scratch.source_path"] == ["mounts.scratch.source_path", "scratch", "own"]
+    assert rows["variables.env.type"] == ["variables.env.type", "worker", "own"]
+    assert rows["commands.start"][-1] == "own"
+
+
+def test_show_empty_mounts(cli: CliRunner, customized: Path) -> None:
+    result = cli("workers", "show", "mail", cwd=customized)
+    assert "mounts" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if line.startswith("mounts"))
+    assert line.split() == ["mounts", "none", "own"]
+
+
+def test_show_json(cli: CliRunner, customized: Path) -> None:
+    result = cli("workers", "show", "mail", "--json", cwd=customized)
+    assert result.exit_code == 0, result
+    assert result.json["name"] == "mail"
+    assert result.json["own"] == ["disk", "mounts", "relationships", "size", "variables"]
+
+
+def test_show_unknown_worker(cli: CliRunner, customized: Path) -> None:
+    result = cli("workers", "show", "mial", cwd=customized)
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert "error: unknown worker 'mial'; did you mean 'mail'?" in result.stderr
+    assert "valid worker names: mail, queue" in result.stderr
+
+
+def test_unknown_worker_with_json_keeps_stdout_clean(cli: CliRunner, customized: Path) -> None:
+    result = cli("workers", "show", "nope", "--json", cwd=customized)
+    assert result.exit_code == 3
+    assert result.stdout == ""
+
+
+def test_no_workers(cli: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text("name: app\n")
+    result = cli("workers", "--json", cwd=tmp_path)
+    assert (result.exit_code, result.json) == (0, [])
+    assert "defines no workers" in cli("workers", cwd=tmp_path).stderr
+
+
+MULTI = """\
+- name: api
+  workers:
+    queue: {commands: {start: python queue.py}}
+- name: admin
+  workers:
+    report: {commands: {start: node report.js}}
+"""
+
+
+@pytest.fixture
+def multi(tmp_path: Path) -> Path:
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform" / "applications.yaml").write_text(MULTI)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-A", "admin", "workers", "--json"],
+        ["workers", "-A", "admin", "--json"],
+        ["workers", "--app", "admin", "--json"],
+        ["-A", "api", "workers", "-A", "admin", "--json"],  # after the command wins
+    ],
+)
+def test_app_before_or_after_the_command(cli: CliRunner, multi: Path, argv: list[str]) -> None:
+    result = cli(*argv, cwd=multi)
+    assert result.exit_code == 0, result
+    assert [w["name"] for w in result.json] == ["report"]
+
+
+def test_app_from_environment_variable(cli: CliRunner, multi: Path) -> None:
+    result = cli("workers", "--json", cwd=multi, env={"PSHCTL_APP": "api"})
+    assert [w["name"] for w in result.json] == ["queue"]
+
+
+def test_app_for_show_before_the_subcommand(cli: CliRunner, multi: Path) -> None:
+    assert cli("workers", "-A", "admin", "show", "report", cwd=multi).exit_code == 0
+    assert cli("workers", "show", "report", "-A", "admin", cwd=multi).exit_code == 0
+
+
+def test_several_apps_without_a_choice(cli: CliRunner, multi: Path) -> None:
+    result = cli("workers", cwd=multi)
+    assert result.exit_code == 2
+    assert "several apps" in result.stderr
+    assert "api, admin" in result.stderr
+
+
+def test_unknown_app(cli: CliRunner, multi: Path) -> None:
+    result = cli("workers", "-A", "apy", cwd=multi)
+    assert result.exit_code == 3
+    assert "did you mean 'api'?" in result.stderr
+    assert "valid app names: admin, api" in result.stderr
+
+
+def test_broken_definition_points_at_the_line(cli: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\nworkers:\n  queue:\n    commands: {start: run}\n  mail:\n    size: S\n"
+    )
+    result = cli("workers", cwd=tmp_path)
+    assert result.exit_code == 3
+    assert result.stderr.strip() == (
+        "error: .platform.app.yaml:5: worker 'mail': commands.start is required"
+    )
+
+
+def test_outside_a_project(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli("workers", cwd=tmp_path)
+    assert result.exit_code == 3
+    assert "no Platform.sh app here" in result.stderr
