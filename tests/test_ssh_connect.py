@@ -32,8 +32,13 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def target(testbed: TestBed) -> Target:
     return Target(
-        name="app", worker=None, host=testbed.host, port=testbed.port, user=testbed.user,
-        identity_file=str(testbed.client_key), known_hosts=str(testbed.known_hosts),
+        name="app",
+        worker=None,
+        host=testbed.host,
+        port=testbed.port,
+        user=testbed.user,
+        identity_file=str(testbed.client_key),
+        known_hosts=str(testbed.known_hosts),
     )
 
 
@@ -43,9 +48,7 @@ def test_exit_status_and_output_streams_are_kept_apart(target: Target) -> None:
     assert (result.exit_status, result.stdout, result.stderr) == (7, "to-out\n", "to-err\n")
 
 
-def test_arguments_arrive_intact_and_are_never_shell_syntax(
-    target: Target, tmp_path: Path
-) -> None:
+def test_arguments_arrive_intact_and_are_never_shell_syntax(target: Target, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     args = ["a b", "it's", 'say "hi"', f"x; touch {marker}", f"$(touch {marker})", "`id`", ""]
     with connect(target) as session:
@@ -106,9 +109,7 @@ def test_hashed_entry_in_user_known_hosts_is_honoured(target: Target, testbed: T
         assert session.run(["true"]).exit_status == 0
 
 
-def test_wrong_key_fails_authentication_with_exit_code_4(
-    target: Target, tmp_path: Path
-) -> None:
+def test_wrong_key_fails_authentication_with_exit_code_4(target: Target, tmp_path: Path) -> None:
     stranger_key = generate_key(tmp_path / "id_stranger")
     with pytest.raises(AuthenticationFailed) as failed:
         connect(replace(target, identity_file=str(stranger_key)))
@@ -215,7 +216,8 @@ def test_dropped_connection_is_an_error_not_a_traceback(
 def _encrypted_key(testbed: TestBed, path: Path, passphrase: str) -> Path:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(path)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     authorized = testbed.root / "authorized_keys"
     authorized.write_text(authorized.read_text() + path.with_suffix(".pub").read_text())
@@ -246,9 +248,7 @@ def test_keyring_passphrase_unlocks_an_encrypted_key(
         assert secret not in text and "not it" not in text
 
 
-def test_ssh_config_supplies_host_user_port_and_identity(
-    target: Target, testbed: TestBed
-) -> None:
+def test_ssh_config_supplies_host_user_port_and_identity(target: Target, testbed: TestBed) -> None:
     _write_ssh_config(
         f"Host bed\n  HostName {testbed.host}\n  Port {testbed.port}\n"
         f"  User {testbed.user}\n  IdentityFile {testbed.client_key}\n  IdentitiesOnly yes\n"
@@ -270,8 +270,9 @@ def test_proxy_jump_from_ssh_config(target: Target, testbed: TestBed) -> None:
     assert testbed.sshd.accepted_logins() == 2  # the jump host, then the target
 
 
-def test_ssh_agent_key_is_used(target: Target, testbed: TestBed, tmp_path: Path,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ssh_agent_key_is_used(
+    target: Target, testbed: TestBed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sock = tmp_path / "agent.sock"
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
     try:
@@ -280,8 +281,9 @@ def test_ssh_agent_key_is_used(target: Target, testbed: TestBed, tmp_path: Path,
                 break
             time.sleep(0.05)
         env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
-        subprocess.run(["ssh-add", "-q", str(testbed.client_key)], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["ssh-add", "-q", str(testbed.client_key)], env=env, check=True, capture_output=True
+        )
         monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
         with connect(replace(target, identity_file=None)) as session:
             assert session.run(["true"]).exit_status == 0

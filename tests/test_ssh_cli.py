@@ -1,0 +1,186 @@
+"""`pshctl ssh` and `pshctl auth passphrase` end to end, on the test bed."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pshctl.ssh.hostkeys import pshctl_known_hosts
+from tests.helpers import CliRunner, run_pshctl
+from tests.testbed import TestBed
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def project(testbed: TestBed, tmp_path: Path) -> Path:
+    return testbed.project(["queue", "mail"], tmp_path / "app")
+
+
+def test_command_exit_status_and_streams(cli: CliRunner, project: Path) -> None:
+    result = cli(
+        "ssh",
+        "-e",
+        "test",
+        "--worker",
+        "queue",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+        cwd=project,
+    )
+    assert (result.exit_code, result.stdout, result.stderr) == (7, "out\n", "err\n")
+
+
+def test_arguments_are_quoted_end_to_end(project: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    args = ["a b", "it's", '"dq"', f"; touch {marker}", f"$(touch {marker})"]
+    result = run_pshctl(
+        "-e", "test", "ssh", "--worker", "queue", "--", "printf", "<%s>\\n", *args, cwd=project
+    )
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines() == [f"<{a}>" for a in args]
+    assert not marker.exists()
+
+
+def test_selection_options_after_the_command(cli: CliRunner, project: Path) -> None:
+    result = cli("ssh", "--worker", "queue", "-e", "test", "--", "echo", "ok", cwd=project)
+    assert (result.exit_code, result.stdout) == (0, "ok\n")
+
+
+def test_pipe_prints_the_destination(cli: CliRunner, project: Path, testbed: TestBed) -> None:
+    result = cli("ssh", "-e", "test", "--worker", "queue", "--pipe", cwd=project)
+    assert (result.exit_code, result.stdout) == (0, f"{testbed.user}@{testbed.host}\n")
+
+
+def test_all_prefixes_every_line_with_the_worker(cli: CliRunner, project: Path) -> None:
+    script = 'echo "one $0"; echo "two $0" >&2'
+    result = cli("ssh", "-e", "test", "--all", "--", "sh", "-c", script, "x y", cwd=project)
+    assert result.exit_code == 0, result
+    assert sorted(result.stdout.splitlines()) == ["mail | one x y", "queue | one x y"]
+    assert "mail | two x y" in result.stderr and "queue | two x y" in result.stderr
+    assert "exited 0 on all 2 worker(s)" in result.stderr
+
+
+def test_all_is_non_zero_when_one_worker_fails(
+    cli: CliRunner, testbed: TestBed, tmp_path: Path
+) -> None:
+    root = testbed.project(
+        ["queue", "mail", "dead"], tmp_path / "app", overrides={"dead": {"port": 1}}
+    )
+    result = cli("ssh", "-e", "test", "--all", "--", "sh", "-c", "echo hi; exit 3", cwd=root)
+    assert result.exit_code == 1
+    assert sorted(result.stdout.splitlines()) == ["mail | hi", "queue | hi"]
+    assert "failed on 3 of 3 worker(s)" in result.stderr
+    assert "queue (exit 3)" in result.stderr and "dead (connection refused" in result.stderr
+
+    ok = cli("ssh", "-e", "test", "--all", "--", "true", cwd=testbed.project(["queue"]))
+    assert ok.exit_code == 0 and "all 1 worker(s)" in ok.stderr
+
+
+def test_all_needs_a_command(cli: CliRunner, project: Path) -> None:
+    result = cli("ssh", "-e", "test", "--all", cwd=project)
+    assert result.exit_code == 2 and "--all needs a command" in result.stderr
+
+
+def test_connection_failures_exit_255(cli: CliRunner, testbed: TestBed, tmp_path: Path) -> None:
+    from pshctl.sandbox.servers import generate_key
+
+    wrong = generate_key(tmp_path / "id_wrong")
+    root = testbed.project(
+        ["queue", "dead"],
+        tmp_path / "app",
+        overrides={"queue": {"identity_file": str(wrong)}, "dead": {"port": 1}},
+    )
+    result = cli("ssh", "-e", "test", "--worker", "queue", "--", "true", cwd=root)
+    assert result.exit_code == 255
+    assert "error: authentication failed" in result.stderr and str(wrong) in result.stderr
+    result = cli("ssh", "-e", "test", "--worker", "dead", "--", "true", cwd=root)
+    assert result.exit_code == 255 and "connection refused" in result.stderr
+
+
+def test_unknown_host_refused_then_accepted(
+    cli: CliRunner, testbed: TestBed, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    root = testbed.project(
+        ["queue"], tmp_path / "app", overrides={"queue": {"known_hosts": str(empty)}}
+    )
+    refused = cli("ssh", "-e", "test", "--worker", "queue", "--", "true", cwd=root)
+    assert refused.exit_code == 255
+    assert "unknown host key" in refused.stderr and "--accept-new" in refused.stderr
+    accepted = cli(
+        "ssh", "-e", "test", "--worker", "queue", "--accept-new", "--", "echo", "hi", cwd=root
+    )
+    assert (accepted.exit_code, accepted.stdout) == (0, "hi\n")
+    assert f"[{testbed.host}]:{testbed.port}" in pshctl_known_hosts().read_text()
+    again = cli("ssh", "-e", "test", "--worker", "queue", "--", "true", cwd=root)
+    assert again.exit_code == 0
+
+
+def test_verbose_shows_a_debug_trail(project: Path) -> None:
+    result = run_pshctl("-v", "-e", "test", "ssh", "--worker", "queue", "--", "true", cwd=project)
+    assert result.exit_code == 0
+    assert "debug: connecting to" in result.stderr and "authenticated as" in result.stderr
+    quiet = run_pshctl("-e", "test", "ssh", "--worker", "queue", "--", "true", cwd=project)
+    assert quiet.stderr == ""
+
+
+def _encrypted_key(path: Path, passphrase: str) -> Path:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+def test_passphrase_set_checks_then_stores_and_delete_removes(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pshctl.ssh import secrets
+
+    key = _encrypted_key(tmp_path / "id_locked", "s3cret phrase")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("wrong\n"))
+    bad = cli("auth", "passphrase", "set", str(key))
+    assert bad.exit_code == 3 and "does not unlock" in bad.stderr
+    assert "wrong" not in bad.stderr and secrets.get_stored(key) is None
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret phrase\n"))
+    good = cli("auth", "passphrase", "set", str(key))
+    assert good.exit_code == 0, good
+    assert "s3cret" not in good.stdout + good.stderr
+    assert secrets.get_stored(key) == "s3cret phrase"
+
+    gone = cli("auth", "passphrase", "delete", str(key))
+    assert gone.exit_code == 0 and "deleted" in gone.stderr
+    assert secrets.get_stored(key) is None
+    again = cli("auth", "passphrase", "delete", str(key))
+    assert again.exit_code == 0 and "no passphrase was stored" in again.stderr
+
+
+def test_passphrase_set_refuses_an_unencrypted_key(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pshctl.sandbox.servers import generate_key
+
+    key = generate_key(tmp_path / "id_plain")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("anything\n"))
+    result = cli("auth", "passphrase", "set", str(key))
+    assert result.exit_code == 3 and "not encrypted" in result.stderr
+
+
+def test_no_heavy_imports_for_the_ssh_and_auth_commands() -> None:
+    code = (
+        "import sys, pshctl.cli, pshctl.cli.ssh, pshctl.cli.auth, pshctl.ssh; "
+        "heavy = {'paramiko', 'fabric', 'invoke', 'keyring'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
