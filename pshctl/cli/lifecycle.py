@@ -1,9 +1,508 @@
-"""(placeholder: this command module is being written)"""
+"""`pshctl status | stop | start | restart | wait`: thin commands over pshctl.lifecycle.
+
+Progress goes to stderr: a live row per worker on a terminal, one plain line per event
+otherwise. Results go to stdout as one table or one JSON document. During stop, start
+and restart, Ctrl-C or SIGTERM lets pshctl finish starting what it stopped; a second
+one aborts at once, naming the workers left down and the command that starts them.
+"""
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional
+
 import typer
+
+from pshctl.cli import output
+from pshctl.cli.options import (
+    AcceptNewOpt,
+    AppOpt,
+    EnvironmentOpt,
+    JsonOpt,
+    ProjectOpt,
+    global_state,
+    selection,
+)
+from pshctl.errors import ExitCode, UsageError
+from pshctl.parallel import DEFAULT_MAX_PARALLEL
+
+if TYPE_CHECKING:
+    from pshctl.context import Context
+    from pshctl.lifecycle import ActionResult, Connector, Control, Event, Settings, WorkerStatus
+    from pshctl.targets import Target
+
+PANEL_RUN = "How it runs"
+
+# Defaults repeated from pshctl.lifecycle so that importing this module stays cheap.
+DEFAULT_GRACE = 15
+DEFAULT_VERIFY = 3.0
+DEFAULT_WAIT_TIMEOUT = 60.0
+
+WorkersArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(help="Worker names.", metavar="WORKER...", show_default=False),
+]
+WorkerOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--worker", "-w", help="A worker name (repeatable).", show_default=False),
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every worker of the app.")]
+GraceOpt = Annotated[
+    int,
+    typer.Option("--grace", min=0, help="Seconds from SIGTERM to SIGKILL (as Platform.sh).",
+                 rich_help_panel=PANEL_RUN),
+]
+VerifyOpt = Annotated[
+    float,
+    typer.Option("--verify", min=0, help="Seconds a started worker must stay up.",
+                 rich_help_panel=PANEL_RUN),
+]
+MaxParallelOpt = Annotated[
+    int,
+    typer.Option("--max-parallel", min=1,
+                 help="Workers handled at once (a stock sshd drops past 10 at once).",
+                 rich_help_panel=PANEL_RUN),
+]
+RollingOpt = Annotated[
+    bool,
+    typer.Option("--rolling", help="One batch at a time; stop at the first failure.",
+                 rich_help_panel=PANEL_RUN),
+]
+BatchOpt = Annotated[
+    int,
+    typer.Option("--batch", min=1, help="Workers per batch with --rolling.",
+                 rich_help_panel=PANEL_RUN),
+]
+KeepGoingOpt = Annotated[
+    bool,
+    typer.Option("--keep-going", help="With --rolling, go on after a failed batch.",
+                 rich_help_panel=PANEL_RUN),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Print the remote commands per worker; run nothing.")
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("status")(status_command)
+    app.command("stop")(stop_command)
+    app.command("start")(start_command)
+    app.command("restart")(restart_command)
+    app.command("wait")(wait_command)
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _resolve(
+    ctx: typer.Context, project: str | None, environment: str | None, app: str | None,
+    names: Sequence[str], *, all_workers: bool, verb: str | None,
+) -> tuple[Context, list[Target]]:
+    """Context and targets; ``verb`` set means names (or --all) are required."""
+    from pshctl.context import resolve_context
+    from pshctl.targets import resolve_targets
+
+    context = resolve_context(selection(ctx, project, environment, app))
+    if not names and not all_workers:
+        if verb is not None:
+            raise UsageError(f"`pshctl {verb}` needs worker names, or --all",
+                             hint=f"pshctl {verb} WORKER... | pshctl {verb} --all")
+        all_workers = True
+    return context, resolve_targets(context, list(names), all_workers=all_workers)
+
+
+def _connector(ctx: typer.Context, context: Context, accept_new: bool) -> Connector:
+    from pshctl.lifecycle import ssh_connector
+    from pshctl.ssh import options_for
+
+    state = global_state(ctx)
+    options = options_for(context.settings, accept_new=accept_new or state.accept_new,
+                          verbose=state.verbose)
+    return ssh_connector(options)
+
+
+def _names(positional: list[str] | None, flagged: list[str] | None) -> list[str]:
+    return list(dict.fromkeys([*(positional or []), *(flagged or [])]))
+
+
+def _start_command(context: Context, names: Sequence[str]) -> str:
+    """The command line that starts these workers again, for the same environment."""
+    argv = ["pshctl", "start", *names, "-e", context.environment]
+    if context.project:
+        argv += ["-p", context.project]
+    argv += ["-A", context.app.name]
+    return shlex.join(argv)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    value = int(value)
+    if value < 60:
+        return f"{value}s"
+    if value < 3600:
+        return f"{value // 60}m{value % 60:02d}s"
+    if value < 86400:
+        return f"{value // 3600}h{value % 3600 // 60:02d}m"
+    return f"{value // 86400}d{value % 86400 // 3600:02d}h"
+
+
+_HEALTH_STYLE = {"up": "green", "starting": "yellow", "down": "yellow",
+                 "crash-looping": "red bold", "unsupervised": "red", "unreachable": "red"}
+
+
+def _health(word: str) -> output.Cell:
+    return (word, _HEALTH_STYLE.get(word, ""))
+
+
+# ---------------------------------------------------------------- status
+
+
+STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "error")
+
+
+def _status_report(statuses: Sequence[WorkerStatus]) -> output.Report:
+    from pshctl.lifecycle import status_exit_code
+
+    rows = [
+        [s.name, _health(s.health), "-" if s.pid is None else str(s.pid),
+         _seconds(s.uptime_s) if s.pid is not None else "-", s.error or ""]
+        for s in statuses
+    ]
+    return output.Report({"workers": [s.to_dict() for s in statuses]}, STATUS_COLUMNS, rows,
+                         exit_code=status_exit_code(statuses))
+
+
+def status_command(
+    ctx: typer.Context,
+    workers: WorkersArg = None,
+    worker: WorkerOpt = None,
+    as_json: JsonOpt = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option("--interval", min=0.2,
+                                            help="Seconds between refreshes (--watch).")] = 2.0,
+    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+    accept_new: AcceptNewOpt = False,
+    project: ProjectOpt = None,
+    environment: EnvironmentOpt = None,
+    app: AppOpt = None,
+) -> int:
+    """Show each worker's state: up, down, starting, crash-looping, unsupervised, unreachable.
+
+    Every worker of the environment when none is named. Exit 1 when a worker could not
+    be read (4 when none could be reached).
+    """
+    from pshctl.lifecycle import StatusReader
+
+    context, targets = _resolve(ctx, project, environment, app, _names(workers, worker),
+                                all_workers=False, verb=None)
+    connector = _connector(ctx, context, accept_new)
+    with StatusReader(targets, connector, max_parallel=max_parallel, keep_open=watch) as reader:
+        if watch:
+            return _watch(reader, interval, as_json)
+        return output.emit(_status_report(reader.read()), as_json=as_json)
+
+
+def _watch(reader: Any, interval: float, as_json: bool) -> int:
+    if as_json or not output.stdout_is_terminal():
+        while True:
+            report = _status_report(reader.read())
+            if as_json:
+                output.print_json_line(report.data)
+            else:
+                output.emit(report)
+                sys.stdout.write("\n")
+            time.sleep(interval)
+    from rich.live import Live
+
+    with Live(console=output.console(), auto_refresh=False) as live:
+        while True:
+            report = _status_report(reader.read())
+            title = f"every {interval:g}s · {time.strftime('%H:%M:%S')} · Ctrl-C to quit"
+            live.update(output.rich_table(report.columns, report.rows, title=title),
+                        refresh=True)
+            time.sleep(interval)
+
+
+# ---------------------------------------------------------------- progress and interrupts
+
+
+class _Progress:
+    """Live rows per worker on a terminal (stderr); one line per event otherwise."""
+
+    PHASE_STYLE: ClassVar[dict[str, str]] = {
+        "done": "green", "failed": "red bold", "skipped": "yellow",
+    }
+
+    def __init__(self, names: Sequence[str], enabled: bool = True) -> None:
+        self.rows: dict[str, list[str]] = {n: ["waiting", ""] for n in names}
+        self.enabled = enabled
+        self.live: Any = None
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> _Progress:
+        if self.enabled and output.console(stderr=True).is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=output.console(stderr=True),
+                             transient=True, refresh_per_second=8)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+            self.live = None
+
+    def _render(self) -> Any:
+        rows = [[name, (phase, self.PHASE_STYLE.get(phase, "")), detail]
+                for name, (phase, detail) in self.rows.items()]
+        return output.rich_table(("worker", "step", "detail"), rows)
+
+    def __call__(self, event: Event) -> None:
+        with self.lock:
+            self.rows[event.worker] = [event.phase, event.detail]
+            if self.live is not None:
+                self.live.update(self._render())
+            elif self.enabled and event.phase != "connecting":
+                detail = f": {event.detail}" if event.detail else ""
+                output.info(f"{event.worker}: {event.phase}{detail}")
+
+    def say(self, message: str) -> None:
+        if self.live is not None:
+            self.live.console.print(message)
+        else:
+            output.info(message)
+
+
+@contextmanager
+def _interrupt_guard(control: Control, progress: _Progress, context: Context,
+                     action: str) -> Iterator[None]:
+    """SIGINT/SIGTERM: first, finish what is in flight; second, abort and say what is down."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        count = control.interrupt()
+        if count == 1:
+            busy = control.in_flight()
+            doing = "finishing " + ", ".join(busy) if busy else "stopping"
+            what = "starting what was stopped; " if action == "restart" else ""
+            progress.say(f"interrupted: {doing} ({what}no new worker begins). "
+                         "Interrupt again to abort at once.")
+            return
+        _abort(control, progress, context, action)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _abort(control: Control, progress: _Progress, context: Context, action: str) -> None:
+    """The second interrupt: say exactly what is down and how to bring it back, exit now."""
+    progress.__exit__()
+    down = control.possibly_down() if action != "stop" else []
+    if down:
+        output.error(f"aborted; these workers may be down: {', '.join(down)}",
+                     f"bring them back with: {_start_command(context, down)}")
+    else:
+        output.error("aborted; no worker was left down by pshctl")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Threads may be blocked in network reads: leave without waiting for them.
+    os._exit(int(ExitCode.INTERRUPTED))
+
+
+# ---------------------------------------------------------------- stop / start / restart
+
+
+ACTION_COLUMNS = ("worker", "result", "stop", "old pid", "new pid", "state", "error")
+
+
+def _action_report(results: Sequence[ActionResult], context: Context,
+                   interrupted: bool) -> output.Report:
+    from pshctl.lifecycle import action_exit_code
+
+    rows = []
+    for r in results:
+        verdict = ("ok", "green") if r.ok else ("skipped", "yellow") if not r.attempted \
+            else ("failed", "red bold")
+        stop = f"{r.stop} {r.stop_s:.1f}s" if r.stop and r.stop_s is not None else "-"
+        rows.append([r.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
+                     _health(r.health), r.error or ""])
+    notes = []
+    down = [r.name for r in results if r.left_down]
+    if down:
+        notes.append(f"left down: {', '.join(down)}; start them with: "
+                     f"{_start_command(context, down)}")
+    data = {"workers": [r.to_dict() for r in results], "interrupted": interrupted}
+    return output.Report(data, ACTION_COLUMNS, rows, notes=notes,
+                         exit_code=action_exit_code(results, interrupted=interrupted))
+
+
+def _dry_run(action: str, targets: Sequence[Target], settings: Settings,
+             as_json: bool) -> int:
+    from pshctl.lifecycle import iter_plans
+
+    workers, lines = [], []
+    for target, steps in iter_plans(action, targets, settings):
+        where = target.destination + (f":{target.port}" if target.port else "")
+        lines.append(f"{target.name} ({where}):")
+        commands = []
+        for step in steps:
+            command = shlex.join(step.argv)
+            lines.append(f"  {command}" + (f"    # {step.when}" if step.when else ""))
+            commands.append({"argv": list(step.argv), "command": command, "when": step.when})
+        workers.append({"name": target.name, "destination": where, "commands": commands})
+    return output.emit(output.Report({"workers": workers, "dry_run": True}, lines=lines),
+                       as_json=as_json)
+
+
+def _act(ctx: typer.Context, action: str, names: list[str], all_workers: bool,
+         settings: Settings, *, dry_run: bool, as_json: bool, accept_new: bool,
+         project: str | None, environment: str | None, app: str | None) -> int:
+    from pshctl import lifecycle
+
+    context, targets = _resolve(ctx, project, environment, app, names,
+                                all_workers=all_workers, verb=action)
+    if dry_run:
+        return _dry_run(action, targets, settings, as_json)
+    connector = _connector(ctx, context, accept_new)
+    control = lifecycle.Control()
+    run = {"stop": lifecycle.stop, "start": lifecycle.start, "restart": lifecycle.restart}[action]
+    with _Progress([t.name for t in targets]) as progress, \
+            _interrupt_guard(control, progress, context, action):
+        results = run(targets, settings, connector=connector, control=control,
+                      on_event=progress)
+    return output.emit(_action_report(results, context, control.interrupted), as_json=as_json)
+
+
+def _settings(**values: Any) -> Settings:
+    from pshctl.lifecycle import Settings
+
+    return Settings(**values)
+
+
+def stop_command(
+    ctx: typer.Context,
+    workers: WorkersArg = None,
+    worker: WorkerOpt = None,
+    all_workers: AllOpt = False,
+    grace: GraceOpt = DEFAULT_GRACE,
+    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+    rolling: RollingOpt = False,
+    batch: BatchOpt = 1,
+    keep_going: KeepGoingOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    accept_new: AcceptNewOpt = False,
+    project: ProjectOpt = None,
+    environment: EnvironmentOpt = None,
+    app: AppOpt = None,
+) -> int:
+    """Stop workers as Platform.sh does: SIGTERM, then SIGKILL after --grace seconds."""
+    settings = _settings(grace=grace, max_parallel=max_parallel, rolling=rolling, batch=batch,
+                         keep_going=keep_going)
+    return _act(ctx, "stop", _names(workers, worker), all_workers, settings, dry_run=dry_run,
+                as_json=as_json, accept_new=accept_new, project=project,
+                environment=environment, app=app)
+
+
+def start_command(
+    ctx: typer.Context,
+    workers: WorkersArg = None,
+    worker: WorkerOpt = None,
+    all_workers: AllOpt = False,
+    verify: VerifyOpt = DEFAULT_VERIFY,
+    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+    rolling: RollingOpt = False,
+    batch: BatchOpt = 1,
+    keep_going: KeepGoingOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    accept_new: AcceptNewOpt = False,
+    project: ProjectOpt = None,
+    environment: EnvironmentOpt = None,
+    app: AppOpt = None,
+) -> int:
+    """Start workers and check each stays up for --verify seconds."""
+    settings = _settings(verify=verify, max_parallel=max_parallel, rolling=rolling,
+                         batch=batch, keep_going=keep_going)
+    return _act(ctx, "start", _names(workers, worker), all_workers, settings, dry_run=dry_run,
+                as_json=as_json, accept_new=accept_new, project=project,
+                environment=environment, app=app)
+
+
+def restart_command(
+    ctx: typer.Context,
+    workers: WorkersArg = None,
+    worker: WorkerOpt = None,
+    all_workers: AllOpt = False,
+    grace: GraceOpt = DEFAULT_GRACE,
+    verify: VerifyOpt = DEFAULT_VERIFY,
+    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+    rolling: RollingOpt = False,
+    batch: BatchOpt = 1,
+    keep_going: KeepGoingOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    accept_new: AcceptNewOpt = False,
+    project: ProjectOpt = None,
+    environment: EnvironmentOpt = None,
+    app: AppOpt = None,
+) -> int:
+    """Restart workers: stop (SIGTERM, SIGKILL after --grace), start, verify a new pid
+    that stays up for --verify seconds. Exit 1 if any worker failed."""
+    settings = _settings(grace=grace, verify=verify, max_parallel=max_parallel,
+                         rolling=rolling, batch=batch, keep_going=keep_going)
+    return _act(ctx, "restart", _names(workers, worker), all_workers, settings,
+                dry_run=dry_run, as_json=as_json, accept_new=accept_new, project=project,
+                environment=environment, app=app)
+
+
+# ---------------------------------------------------------------- wait
+
+
+def wait_command(
+    ctx: typer.Context,
+    workers: WorkersArg = None,
+    worker: WorkerOpt = None,
+    all_workers: AllOpt = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0,
+                                           help="Give up after this many seconds (exit 5).")
+                       ] = DEFAULT_WAIT_TIMEOUT,
+    stable: Annotated[float, typer.Option("--stable", min=0,
+                                          help="Seconds a worker must have been up.")
+                      ] = DEFAULT_VERIFY,
+    as_json: JsonOpt = False,
+    accept_new: AcceptNewOpt = False,
+    project: ProjectOpt = None,
+    environment: EnvironmentOpt = None,
+    app: AppOpt = None,
+) -> int:
+    """Wait until every named worker is up and stable: exit 0, or 5 on --timeout."""
+    from pshctl.lifecycle import wait
+
+    context, targets = _resolve(ctx, project, environment, app, _names(workers, worker),
+                                all_workers=all_workers, verb="wait")
+    result = wait(targets, timeout=timeout, stable=stable,
+                  connector=_connector(ctx, context, accept_new))
+    report = _status_report(result.statuses)
+    report.exit_code = result.exit_code
+    report.data = {**report.data, "ok": result.ok, "waited_s": round(result.waited_s, 2)}
+    if not result.ok:
+        late = [s.name for s in result.statuses if not s.stable(stable)]
+        report.notes = [f"timed out after {timeout:g}s waiting for: {', '.join(late)}"]
+    return output.emit(report, as_json=as_json)
