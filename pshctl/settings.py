@@ -61,7 +61,7 @@ class SshTimeouts:
     connect_timeout: float = 10
     banner_timeout: float = 15
     auth_timeout: float = 15
-    keepalive: float = 15
+    keepalive: int = 15  # interval of keepalive messages; 0 turns them off
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,13 @@ def _ssh_section(section: Any, file: str, line: int | None) -> dict[str, float]:
     names = [f.name for f in fields(SshTimeouts)]
     _refuse_unknown(section, names, file, "ssh: ")
     for key, value in section.items():
-        _check(_seconds(value), f"ssh.{key} must be a number of seconds above 0",
-               file, line_of(section, key))
+        if key == "keepalive":
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            _check(ok, "ssh.keepalive must be a whole number of seconds (0: off)",
+                   file, line_of(section, key))
+        else:
+            _check(_seconds(value), f"ssh.{key} must be a number of seconds above 0",
+                   file, line_of(section, key))
     return dict(section)
 
 

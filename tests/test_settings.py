@@ -76,7 +76,7 @@ def test_project_file_wins_key_by_key_over_user_file(tmp_path: Path) -> None:
     write(user_config_path(), """
         project: from-user
         region: us-2.platform.sh
-        ssh: {connect_timeout: 30, keepalive: 5}
+        ssh: {connect_timeout: 30, keepalive: 0}
         environments:
           staging:
             user: alice
@@ -92,7 +92,7 @@ def test_project_file_wins_key_by_key_over_user_file(tmp_path: Path) -> None:
     assert settings.project == "abcdef123"
     assert settings.region == "eu-3.platform.sh"
     assert settings.ssh.connect_timeout == 3
-    assert settings.ssh.keepalive == 5
+    assert settings.ssh.keepalive == 0
     staging = settings.environments["staging"]
     assert staging.keys["user"] == "root"
     assert staging.keys["identity_file"] == str(tmp_path / "keys" / "id_ed25519")
@@ -121,6 +121,7 @@ def test_user_file_alone_expands_home(tmp_path: Path, isolation: Path) -> None:
         ("environments:\n  s:\n    port: 70000\n", ".pshctl.yaml:3: environment 's': port must be"),
         ("environments:\n  s:\n    port: '22'\n", ".pshctl.yaml:3: environment 's': port must be"),
         ("ssh:\n  connect_timeout: 0\n", ".pshctl.yaml:2: ssh.connect_timeout must be"),
+        ("ssh:\n  keepalive: 1.5\n", ".pshctl.yaml:2: ssh.keepalive must be a whole number"),
         ("ssh:\n  timeout: 3\n", ".pshctl.yaml:2: ssh: unknown key 'timeout'"),
         ("projet: x\n", ".pshctl.yaml:1: unknown key 'projet'"),
         ("environments: [a]\n", ".pshctl.yaml:1: 'environments' must be a mapping"),
