@@ -1,9 +1,179 @@
-"""(placeholder: this command module is being written)"""
+"""``pshctl sandbox up|down|status``: run an app's containers on this machine over real SSH.
+
+Thin: each command resolves its arguments, makes one call into
+:mod:`pshctl.sandbox.manager` and renders the result with :mod:`pshctl.cli.output`.
+Exit statuses: 0 done; ``status`` exits 1 when the sandbox is not running; 3 when the
+app cannot be found or read, or sshd/runit are not installed.
+"""
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
+
+from pshctl.cli import output
+from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, selection
+from pshctl.errors import ExitCode
+
+if TYPE_CHECKING:
+    from pshctl.sandbox.manager import DownResult, SandboxStatus
+
+sandbox_app = typer.Typer(
+    name="sandbox",
+    help="Run the app's web container and workers locally, each reachable over real SSH "
+    "as the environment `sandbox`.",
+    no_args_is_help=True,
+)
+
+AppDirArg = Annotated[
+    Optional[Path],
+    typer.Argument(
+        help="The app's directory (or any directory below the project root). Default: .",
+        show_default=False,
+    ),
+]
+COLUMNS = ("container", "kind", "ssh", "sshd pid", "service", "web")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("up")
+def up_command(
+    ctx: typer.Context,
+    app_dir: AppDirArg = None,
+    app_name: AppOpt = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Start the sandbox (or report it when it already runs)."""
+    from pshctl.sandbox import manager
+
+    chosen = selection(ctx, project=project, app=app_name)
+    result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project)
+    notes = []
+    if result.already_running:
+        notes.append(f"the sandbox of {result.app} was already running: nothing started")
+    elif result.replaced:
+        notes.append(f"replaced a {result.replaced} sandbox of {result.app} (processes gone)")
+    return _emit_status(result, as_json, notes=notes, hints=True)
+
+
+@sandbox_app.command("down")
+def down_command(
+    ctx: typer.Context,
+    app_dir: AppDirArg = None,
+    app_name: AppOpt = None,
+    purge: Annotated[
+        bool,
+        typer.Option("--purge", help="Also delete the sandbox's mounts, logs and keys."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Stop every process of the sandbox (services get SIGTERM, SIGKILL 15 s later)."""
+    from pshctl.sandbox import manager
+
+    chosen = selection(ctx, app=app_name)
+    result = manager.down(app_dir or Path.cwd(), chosen.app, purge=purge)
+    return output.emit(_down_report(result), as_json=as_json)
+
+
+@sandbox_app.command("status")
+def status_command(
+    ctx: typer.Context,
+    app_dir: AppDirArg = None,
+    app_name: AppOpt = None,
+    all_apps: Annotated[
+        bool, typer.Option("--all", help="Every sandbox of this user, whatever the app.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """What the sandbox runs and where: containers, SSH ports, PIDs, service states."""
+    from pshctl.sandbox import manager
+
+    if all_apps:
+        return _emit_all(manager.list_sandboxes(), as_json)
+    chosen = selection(ctx, app=app_name)
+    return _emit_status(manager.status(app_dir or Path.cwd(), chosen.app), as_json)
+
+
+# --- rendering -----------------------------------------------------------------------
+
+
+def _emit_status(
+    result: SandboxStatus, as_json: bool, *, notes: list[str] | None = None, hints: bool = False
+) -> int:
+    lines = [_summary(result)]
+    if result.running and hints:
+        where = shlex.quote(result.project_root)
+        lines += [
+            f"try it from {result.project_root}:",
+            f"  cd {where} && pshctl -e sandbox status",
+            "  pshctl -e sandbox ssh --worker=<name>     pshctl -e sandbox logs -f <name>",
+            f"stop it: pshctl sandbox down {where}",
+        ]
+    report = output.Report(
+        data=result.to_dict(),
+        columns=COLUMNS if result.containers else (),
+        rows=[_row(c) for c in result.containers],
+        lines=lines,
+        exit_code=ExitCode.OK if result.running else ExitCode.FAILED,
+        notes=notes or [],
+    )
+    return output.emit(report, as_json=as_json)
+
+
+def _summary(result: SandboxStatus) -> str:
+    if result.health == "stopped":
+        return f"no sandbox of {result.app} (start one: pshctl sandbox up {result.project_root})"
+    text = f"sandbox of {result.app}: {result.health}, state in {result.state_dir}"
+    if result.health != "running":
+        text += f"\nsome of its processes are gone: `pshctl sandbox up {result.project_root}` "
+        text += "replaces it, `pshctl sandbox down` cleans up"
+    return text
+
+
+def _row(container: object) -> list[output.Cell]:
+    from pshctl.sandbox.manager import ContainerStatus
+
+    assert isinstance(container, ContainerStatus)
+    service = container.service
+    style = "green" if service.state == "run" and not service.want else "red"
+    sshd = str(container.sshd_pid) if container.sshd_running else f"{container.sshd_pid} (gone)"
+    return [
+        container.name,
+        container.kind,
+        container.ssh,
+        sshd,
+        (service.describe(), style),
+        container.web_url or "-",
+    ]
+
+
+def _emit_all(results: list[SandboxStatus], as_json: bool) -> int:
+    rows: list[list[output.Cell]] = [
+        [r.app, r.health, str(len(r.containers)), r.project_root] for r in results
+    ]
+    report = output.Report(
+        data=[r.to_dict() for r in results],
+        columns=("app", "state", "containers", "project root") if results else (),
+        rows=rows,
+        lines=[] if results else ["no sandboxes"],
+    )
+    return output.emit(report, as_json=as_json)
+
+
+def _down_report(result: DownResult) -> output.Report:
+    if result.was == "stopped":
+        line = f"no sandbox of {result.app} was running"
+    else:
+        pids = ", ".join(map(str, result.stopped)) or "none left"
+        line = f"sandbox of {result.app} stopped ({result.was} before; processes: {pids})"
+    if result.purged:
+        line += f"; deleted {result.state_dir}"
+    return output.Report(data=result.to_dict(), lines=[line])

@@ -1,0 +1,518 @@
+"""The sandbox's life cycle: ``up``, ``down``, ``status`` (the library behind ``pshctl sandbox``).
+
+One sandbox per app (project root + app name), in ``registry.sandbox_dir()``; see
+``layout.py`` for what lives there and ``build.py`` for what a container gets.
+
+Processes, all started by PID through ``servers.py`` and stopped by PID:
+
+* one OpenSSH ``sshd`` per container on ``127.0.0.1:<free port>``, its login forced
+  into that container (``ForceCommand``: ``build.write_login``), host key per container,
+  the client key and ``known_hosts`` shared by the sandbox;
+* one ``runsvdir`` for the whole sandbox, scanning ``runsvdir/`` where each container's
+  ``service/app`` is linked; so in a container ``SVDIR=<container>/service`` and
+  ``sv status app`` works, and pshctl drives ``<container>/service/app``.
+
+``up`` refuses to start a second copy: a sandbox whose processes all run is reported as
+already running. A sandbox whose processes are all gone (after a reboot, a kill) is
+*stale*, one with some gone is *partial*: ``up`` stops what remains and starts afresh.
+Ports of the previous run are reused when free, so ``known_hosts`` and ssh configs
+stay valid. ``down`` stops the services (SIGTERM, SIGKILL 15 s later), then runsvdir
+and its runsv processes, then each sshd with its sessions, checks that none of them
+runs any more and removes the registration; mount storage and logs stay unless
+``purge``. ``up`` and ``down`` of one sandbox take a lock, so they never interleave.
+
+Runs as any user: every file is the caller's, sshd's ``AllowUsers`` is the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import os
+import shlex
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pshctl.errors import ConfigError, OperationFailed, OperationTimeout
+from pshctl.sandbox import build, registry, servers
+from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
+from pshctl.sandbox.state import ContainerState, Proc, SandboxState, read_state, write_state
+
+if TYPE_CHECKING:
+    from pshctl.appdef import AppDefinition, ContainerConfig
+
+HOST = "127.0.0.1"
+PROGRAMS = ("sshd", "ssh-keygen", "runsvdir", "runsv", "sv")
+LOCK_TIMEOUT = 60.0
+START_WAIT = 5.0  # how long `up` waits for the services to be running
+
+
+class SandboxUnavailable(ConfigError):
+    """A system program the sandbox needs is missing (exit status 3, as config errors)."""
+
+
+# --- results -------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceState:
+    """What runit says about one container's ``app`` service."""
+
+    state: str  # run | down | finish | unsupervised | none
+    pid: int | None = None
+    seconds: int | None = None  # in this state for
+    want: str | None = None  # "up" | "down" when it differs from the state
+
+    def describe(self) -> str:
+        text = self.state
+        if self.pid:
+            text += f" (pid {self.pid})"
+        if self.seconds is not None:
+            text += f", {self.seconds}s"
+        if self.want:
+            text += f", want {self.want}"
+        return text
+
+
+@dataclass
+class ContainerStatus:
+    name: str
+    kind: str
+    ssh: str  # host:port
+    ssh_port: int
+    sshd_pid: int
+    sshd_running: bool
+    service: ServiceState
+    app_dir: str
+    log_file: str
+    web_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "host": HOST,
+            "ssh_port": self.ssh_port,
+            "sshd_pid": self.sshd_pid,
+            "sshd_running": self.sshd_running,
+            "service": vars(self.service),
+            "app_dir": self.app_dir,
+            "log_file": self.log_file,
+            "web_url": self.web_url,
+        }
+
+
+@dataclass
+class SandboxStatus:
+    app: str
+    project_root: str
+    state_dir: str
+    health: str  # running | partial | stale | stopped
+    user: str | None = None
+    runsvdir_pid: int | None = None
+    runsvdir_running: bool = False
+    containers: list[ContainerStatus] = field(default_factory=list)
+    registration: str | None = None
+    already_running: bool = False
+    replaced: str | None = None  # "stale" | "partial": what `up` found and replaced
+
+    @property
+    def running(self) -> bool:
+        return self.health == "running"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "project_root": self.project_root,
+            "state_dir": self.state_dir,
+            "state": self.health,
+            "user": self.user,
+            "environment": registry.SANDBOX_ENVIRONMENT,
+            "runsvdir_pid": self.runsvdir_pid,
+            "runsvdir_running": self.runsvdir_running,
+            "registration": self.registration,
+            "already_running": self.already_running,
+            "replaced": self.replaced,
+            "containers": [c.to_dict() for c in self.containers],
+        }
+
+
+@dataclass
+class DownResult:
+    app: str
+    project_root: str
+    state_dir: str
+    was: str  # the health before: running | partial | stale | stopped
+    stopped: list[int] = field(default_factory=list)  # PIDs that were running
+    purged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+# --- the commands --------------------------------------------------------------------
+
+
+def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None) -> SandboxStatus:
+    """Start the sandbox of the app at or above ``app_dir`` (or report that it runs)."""
+    require_programs()
+    root = project_root(app_dir)
+    app = _load_app(root, app_name)
+    paths = SandboxPaths.for_app(root, app.name)
+    with _locked(paths):
+        old = read_state(paths.state_file)
+        replaced = None
+        if old is not None:
+            health = old.health()
+            if health == "running":
+                result = _status(root, app.name, paths, old)
+                result.already_running = True
+                return result
+            _stop(old)
+            replaced = health
+        new = _start(app, root, paths, project=project or "sandbox", previous=old)
+    result = _status(root, app.name, paths, new)
+    result.replaced = replaced
+    return result
+
+
+def down(app_dir: Path, app_name: str | None = None, *, purge: bool = False) -> DownResult:
+    """Stop everything the sandbox started; with ``purge`` also delete its state directory."""
+    root = project_root(app_dir)
+    name = app_name or _load_app(root, None).name
+    paths = SandboxPaths.for_app(root, name)
+    result = DownResult(name, str(root), str(paths.root), was="stopped")
+    with _locked(paths):
+        state = read_state(paths.state_file)
+        if state is not None:
+            result.was = state.health()
+            result.stopped = [p.pid for p in state.processes() if p.alive()]
+            _stop(state)
+            left = [p.pid for p in state.processes() if p.alive()]
+            if left:
+                raise OperationFailed(
+                    f"sandbox of {name}: process(es) {', '.join(map(str, left))} still run",
+                    hint="stop them by hand (kill PID), then run `pshctl sandbox down` again",
+                )
+        for path in (paths.state_file, registry.registration_path(root, name)):
+            path.unlink(missing_ok=True)
+        if purge and paths.root.exists():
+            build.remove_tree(paths.root)
+            result.purged = True
+    return result
+
+
+def status(app_dir: Path, app_name: str | None = None) -> SandboxStatus:
+    """What the sandbox of this app runs, and where."""
+    root = project_root(app_dir)
+    name = app_name or _load_app(root, None).name
+    paths = SandboxPaths.for_app(root, name)
+    state = read_state(paths.state_file)
+    if state is None:
+        return SandboxStatus(name, str(root), str(paths.root), health="stopped")
+    return _status(root, name, paths, state)
+
+
+def list_sandboxes() -> list[SandboxStatus]:
+    """Every sandbox of this user that has a state file, running or not."""
+    found = []
+    top = registry.state_root()
+    for state_file in sorted(top.glob("*/state.json")) if top.is_dir() else []:
+        state = read_state(state_file)
+        if state is not None:
+            paths = SandboxPaths(state_file.parent)
+            found.append(_status(Path(state.project_root), state.app, paths, state))
+    return found
+
+
+# --- finding the app -----------------------------------------------------------------
+
+
+def require_programs() -> dict[str, str]:
+    try:
+        return servers.require_programs(*PROGRAMS)
+    except servers.MissingProgram as exc:
+        hint = exc.hint or ""
+        if os.geteuid() == 0:
+            hint += " (or run `make system-deps`)"
+        raise SandboxUnavailable(f"the sandbox cannot run: {exc.message}", hint=hint) from None
+
+
+def project_root(app_dir: Path) -> Path:
+    from pshctl.appdef import find_project_root
+
+    root = find_project_root(Path(app_dir))
+    if root is None:
+        raise ConfigError(
+            f"no Platform.sh app found at or above {Path(app_dir).resolve()}",
+            hint="give the app's directory (the one with .platform.app.yaml), "
+            "e.g. `pshctl sandbox up examples`",
+        )
+    return root
+
+
+def _load_app(root: Path, name: str | None) -> AppDefinition:
+    from pshctl.appdef import load_app
+
+    return load_app(root, name)
+
+
+# --- starting ------------------------------------------------------------------------
+
+
+def _start(
+    app: AppDefinition,
+    root: Path,
+    paths: SandboxPaths,
+    *,
+    project: str,
+    previous: SandboxState | None,
+) -> SandboxState:
+    state = SandboxState(app=app.name, project_root=str(root), user=getpass.getuser())
+    old_ports = {c.name: (c.ssh_port, c.web_port) for c in previous.containers} if previous else {}
+    try:
+        _client_key(paths)
+        containers = _containers(app, paths)
+        host_lines = []
+        for container, config in containers:
+            ssh_port, web_port = old_ports.get(container.name, (None, None))
+            web_port = _port(web_port) if container.kind == "web" else None
+            env = build.container_env(
+                app, config, container, project=project, web_port=web_port
+            )
+            build.build_container(paths, container, config, env, app.root)
+            server = _start_sshd(paths, container, _port(ssh_port))
+            state.containers.append(
+                ContainerState(
+                    name=container.name,
+                    kind=container.kind,
+                    root=str(container.root),
+                    ssh_port=server.port,
+                    sshd=Proc.of(server.pid),
+                    web_port=web_port,
+                )
+            )
+            write_state(paths.state_file, state)
+            host_lines.append(server.known_hosts_line())
+        paths.known_hosts.write_text("\n".join(host_lines) + "\n")
+        state.runsvdir = _start_runit(paths, [c for c, _ in containers])
+        write_state(paths.state_file, state)
+        _wait_running([c for c, _ in containers])
+        registry.write_registration(root, app.name, _registration(paths, state))
+    except BaseException:
+        _stop(state)
+        paths.state_file.unlink(missing_ok=True)
+        raise
+    return state
+
+
+def _containers(
+    app: AppDefinition, paths: SandboxPaths
+) -> list[tuple[ContainerPaths, ContainerConfig]]:
+    containers: list[tuple[ContainerPaths, ContainerConfig]] = []
+    if app.web is not None:
+        containers.append((paths.web(app.name), app.web))
+    containers += [(paths.worker(name), config) for name, config in app.workers.items()]
+    if not containers:
+        raise ConfigError(
+            f"app '{app.name}' has neither web.commands.start nor workers: nothing to run",
+            file=str(app.source),
+        )
+    return containers
+
+
+def _client_key(paths: SandboxPaths) -> None:
+    key = servers.generate_key(paths.client_key, comment=f"pshctl-sandbox@{socket.gethostname()}")
+    paths.authorized_keys.write_text(key.with_suffix(".pub").read_text())
+
+
+def _port(preferred: int | None) -> int:
+    """The previous run's port when it is free, else any free one."""
+    if preferred:
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, preferred))
+            except OSError:
+                pass
+            else:
+                return preferred
+    return servers.free_port(HOST)
+
+
+def _start_sshd(paths: SandboxPaths, container: ContainerPaths, port: int) -> servers.SshServer:
+    extra = "\n".join(
+        [
+            f"ForceCommand {shlex.quote(str(container.login))}",
+            "PermitUserEnvironment no",
+            "X11Forwarding no",
+            "",
+        ]
+    )
+    return servers.SshServer.start(
+        container.ssh_dir,
+        authorized_keys=paths.authorized_keys,
+        port=port,
+        host=HOST,
+        extra_config=extra,
+        log_level="INFO",
+    )
+
+
+def _start_runit(paths: SandboxPaths, containers: list[ContainerPaths]) -> Proc:
+    if paths.scan_dir.exists():
+        build.remove_tree(paths.scan_dir)
+    paths.scan_dir.mkdir(parents=True)
+    for container in containers:
+        link = paths.scan_dir / _scan_name(container)
+        link.symlink_to(container.service, target_is_directory=True)
+    runit = servers.RunitServer.start(paths.scan_dir)
+    proc = Proc.of(runit.pid)
+    servers.wait_supervised([c.service for c in containers], timeout=15)
+    return proc
+
+
+def _scan_name(container: ContainerPaths) -> str:
+    return "web" if container.kind == "web" else f"worker-{container.name}"
+
+
+def _wait_running(containers: list[ContainerPaths]) -> None:
+    """Give the services a moment to be up; one that keeps crashing is not an error."""
+    deadline = time.monotonic() + START_WAIT
+    while time.monotonic() < deadline:
+        if all(service_state(c.service).state == "run" for c in containers):
+            return
+        time.sleep(0.05)
+
+
+def _registration(paths: SandboxPaths, state: SandboxState) -> dict[str, Any]:
+    """The ``sandbox`` environment entry; top-level keys are the web container's."""
+    entries = {c.name: _endpoint(c) for c in state.containers}
+    top = next((c for c in state.containers if c.kind == "web"), state.containers[0])
+    return {
+        "host": HOST,
+        "user": state.user,
+        "identity_file": str(paths.client_key),
+        "known_hosts": str(paths.known_hosts),
+        "service_name": SERVICE_NAME,
+        **entries[top.name],
+        "workers": {c.name: entries[c.name] for c in state.containers if c.kind == "worker"},
+    }
+
+
+def _endpoint(container: ContainerState) -> dict[str, Any]:
+    paths = ContainerPaths(container.name, container.kind, Path(container.root))
+    return {
+        "port": container.ssh_port,
+        "service_dir": str(paths.svdir),
+        "log_dir": str(paths.log_dir),
+    }
+
+
+# --- stopping ------------------------------------------------------------------------
+
+
+def _stop(state: SandboxState) -> None:
+    """Stop services, then runsvdir and its runsv, then every sshd with its sessions."""
+    services = [ContainerPaths(c.name, c.kind, Path(c.root)).service for c in state.containers]
+    servers.stop_services(services, grace=build.KILL_AFTER)
+    if state.runsvdir is not None and state.runsvdir.alive():
+        runsv = servers.children_of(state.runsvdir.pid)
+        servers.terminate(state.runsvdir.pid)
+        for pid in runsv:
+            servers.terminate(pid, timeout=2)
+    for container in state.containers:
+        if container.sshd.alive():
+            for pid in servers.children_of(container.sshd.pid):
+                servers.terminate(pid, timeout=2)
+            servers.terminate(container.sshd.pid)
+
+
+# --- status --------------------------------------------------------------------------
+
+
+def _status(root: Path, name: str, paths: SandboxPaths, state: SandboxState) -> SandboxStatus:
+    health = state.health()
+    containers = [_container_status(c) for c in state.containers]
+    reg = registry.registration_path(root, name)
+    return SandboxStatus(
+        app=name,
+        project_root=str(root),
+        state_dir=str(paths.root),
+        health=health,
+        user=state.user,
+        runsvdir_pid=state.runsvdir.pid if state.runsvdir else None,
+        runsvdir_running=bool(state.runsvdir and state.runsvdir.alive()),
+        containers=containers,
+        registration=str(reg) if reg.exists() else None,
+    )
+
+
+def _container_status(container: ContainerState) -> ContainerStatus:
+    paths = ContainerPaths(container.name, container.kind, Path(container.root))
+    return ContainerStatus(
+        name=container.name,
+        kind=container.kind,
+        ssh=f"{HOST}:{container.ssh_port}",
+        ssh_port=container.ssh_port,
+        sshd_pid=container.sshd.pid,
+        sshd_running=container.sshd.alive(),
+        service=service_state(paths.service),
+        app_dir=str(paths.app_dir),
+        log_file=str(paths.log_file),
+        web_url=f"http://{HOST}:{container.web_port}/" if container.web_port else None,
+    )
+
+
+_TAI_OFFSET = 4611686018427387914  # TAI64 label of the Unix epoch (2**62 + 10)
+
+
+def service_state(service: Path) -> ServiceState:
+    """Read runit's ``supervise/status`` (the 20 bytes ``sv status`` reads)."""
+    if not (service / "run").exists():
+        return ServiceState("none")
+    if not servers.service_supervised(service):
+        return ServiceState("unsupervised")
+    try:
+        raw = (service / "supervise" / "status").read_bytes()
+    except OSError:
+        return ServiceState("unsupervised")
+    if len(raw) < 20:
+        return ServiceState("unsupervised")
+    (tai,) = struct.unpack(">Q", raw[:8])
+    (pid,) = struct.unpack("<I", raw[12:16])
+    state = {0: "down", 1: "run", 2: "finish"}.get(raw[19], "unknown")
+    seconds = max(0, int(time.time() - (tai - _TAI_OFFSET)))
+    want = {ord("u"): "up", ord("d"): "down"}.get(raw[17])
+    if (want == "up" and state == "run") or (want == "down" and state == "down"):
+        want = None
+    return ServiceState(state, pid or None, seconds, want)
+
+
+# --- locking -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(paths: SandboxPaths) -> Iterator[None]:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock_file, "a") as handle:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OperationTimeout(
+                        f"another `pshctl sandbox` command holds {paths.lock_file}"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
