@@ -93,6 +93,11 @@ def test_show_json(cli: CliRunner, customized: Path) -> None:
     assert result.json["own"] == ["disk", "mounts", "relationships", "size", "variables"]
 
 
+def test_json_before_the_subcommand(cli: CliRunner, customized: Path) -> None:
+    result = cli("workers", "--json", "show", "mail", cwd=customized)
+    assert result.json["name"] == "mail"
+
+
 def test_show_unknown_worker(cli: CliRunner, customized: Path) -> None:
     result = cli("workers", "show", "mial", cwd=customized)
     assert result.exit_code == 3

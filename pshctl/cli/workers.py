@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 INHERITED = " (inherited)"
 DIM = "dim"
 NONE = "-"
+_JSON_KEY = "pshctl.workers.json"
 
 workers_app = typer.Typer(
     name="workers",
@@ -52,9 +53,9 @@ def list_workers(
     app_name: AppOpt = None,
 ) -> int | None:
     """List the app's workers: size, disk, mounts, relationships, start command."""
-    if ctx.invoked_subcommand is not None:
-        chosen = selection(ctx, project, environment, app_name)
-        global_state(ctx).selection = chosen
+    if ctx.invoked_subcommand is not None:  # `workers -A x --json show NAME`
+        global_state(ctx).selection = selection(ctx, project, environment, app_name)
+        ctx.meta[_JSON_KEY] = json_
         return None
     app = _load(ctx, project, environment, app_name)
     return output.emit(_list_report(app), as_json=json_)
@@ -71,7 +72,8 @@ def show_worker(
 ) -> int:
     """Show one worker's whole effective configuration, each key marked own or inherited."""
     app = _load(ctx, project, environment, app_name)
-    return output.emit(_show_report(app.worker(name)), as_json=json_)
+    as_json = json_ or bool(ctx.meta.get(_JSON_KEY))
+    return output.emit(_show_report(app.worker(name)), as_json=as_json)
 
 
 # --- the list ------------------------------------------------------------------------
