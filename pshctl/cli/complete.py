@@ -1,0 +1,339 @@
+"""Tab-completion callbacks: worker, environment and app names.
+
+Every Tab press starts pshctl, so these callbacks read files with a small line scanner
+instead of PyYAML, import nothing heavy, never touch the network and never raise: a
+completion that fails offers nothing rather than printing a traceback into the shell.
+
+The scanner understands the block style that app definitions and config files are
+written in (``key: value`` lines, nested by indentation, ``- `` list items, comments,
+block scalars). Flow-style mappings (``workers: {queue: ...}``) are not read; they only
+cost suggestions, never correctness, because the real loader validates the command line.
+
+Wire them into typer with ``autocompletion=complete_worker`` (and so on); each takes the
+word being completed and, optionally, the click context (to honour ``-A/--app``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+APP_FILE = ".platform.app.yaml"
+APPLICATIONS_FILE = ".platform/applications.yaml"
+PROJECT_CONFIG = ".pshctl.yaml"
+APP_VARS = ("PSHCTL_APP", "PLATFORM_APPLICATION_NAME")
+SANDBOX = "sandbox"
+MAX_BYTES = 1_000_000  # a file bigger than this is not an app definition worth scanning
+
+# ``key:`` at the start of a line (after an optional ``- ``), then a value or nothing.
+_KEY = re.compile(
+    r"""^(?P<indent>\ *)(?P<dash>-\ +)?
+        (?P<key>"[^"]*"|'[^']*'|[^\s#'"{\[\-][^#]*?|-[^\s#][^#]*?)
+        \s*:(?:\s+(?P<value>.*))?$""",
+    re.VERBOSE,
+)
+_BLOCK_SCALAR = re.compile(r"^[|>][-+0-9]*\s*(#.*)?$")
+
+
+# --- the scanner -----------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    """A mapping key (or a list item) with the keys nested under it."""
+
+    key: str
+    value: str = ""  # the inline value, comments and quotes removed
+    column: int = -1
+    item: bool = False  # a ``- `` list item holding a mapping
+    children: list[Node] = field(default_factory=list)
+
+    def child(self, key: str) -> Node | None:
+        return next((c for c in self.children if c.key == key and not c.item), None)
+
+    def keys(self) -> list[str]:
+        return [c.key for c in self.children if not c.item]
+
+    def items(self) -> list[Node]:
+        return [c for c in self.children if c.item]
+
+
+def scan(text: str) -> Node:
+    """The tree of keys of a block-style YAML document (values are kept inline only)."""
+    root = Node(key="")
+    stack = [root]
+    block_column: int | None = None  # inside a block scalar deeper than this column
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped in ("---", "..."):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if block_column is not None:
+            if indent > block_column:
+                continue
+            block_column = None
+        match = _KEY.match(line)
+        if match is None:
+            continue  # a scalar list item, a continuation line: no key to record
+        node = _add(stack, match)
+        if _BLOCK_SCALAR.match(node.value):
+            block_column = indent
+            node.value = ""
+    return root
+
+
+def _add(stack: list[Node], match: re.Match[str]) -> Node:
+    indent = len(match["indent"])
+    if match["dash"]:
+        _pop_to(stack, indent, item=True)
+        item = Node(key="-", column=indent, item=True)
+        stack[-1].children.append(item)
+        stack.append(item)
+        indent += len(match["dash"])
+    _pop_to(stack, indent)
+    node = Node(key=_unquote(match["key"].strip()), value=_scalar(match["value"] or ""),
+                column=indent)
+    stack[-1].children.append(node)
+    stack.append(node)
+    return node
+
+
+def _pop_to(stack: list[Node], column: int, *, item: bool = False) -> None:
+    """Leave every node at or right of ``column``; a list may sit at its key's column."""
+    while len(stack) > 1 and stack[-1].column >= column:
+        top = stack[-1]
+        if item and top.column == column and not top.item and not top.value:
+            return  # ``key:`` followed by ``- ...`` at the same indentation
+        stack.pop()
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _scalar(value: str) -> str:
+    value = value.strip()
+    if value[:1] in ("'", '"'):
+        end = value.find(value[0], 1)
+        return value[1:end] if end > 0 else value[1:]
+    return re.split(r"\s+#", value, maxsplit=1)[0].strip()
+
+
+def scan_file(path: Path) -> Node | None:
+    """The key tree of ``path``, or None when it cannot be read."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:
+            return None
+        return scan(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return None
+
+
+# --- apps and workers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppSketch:
+    """What completion needs of an app: its name, directory and worker names."""
+
+    name: str
+    directory: Path
+    workers: tuple[str, ...]
+
+
+def find_root(start: Path) -> Path | None:
+    """The project root, found as pshctl itself finds it (see ``pshctl.appdef``)."""
+    try:
+        from pshctl.appdef import find_project_root
+
+        return find_project_root(start)
+    except (OSError, ValueError):
+        return None
+
+
+def project_apps(root: Path) -> list[AppSketch]:
+    """Every app of the project at ``root``, from the applications file and app files."""
+    apps = list(_applications_file_apps(root))
+    for path in _app_files(root):
+        tree = scan_file(path)
+        if tree is not None:
+            name = _value(tree, "name") or path.parent.name
+            apps.append(AppSketch(name, path.parent, tuple(_workers_of(tree))))
+    return apps
+
+
+def _app_files(root: Path) -> list[Path]:
+    found = [root / APP_FILE]
+    try:
+        found += [d / APP_FILE for d in sorted(root.iterdir())
+                  if d.is_dir() and not d.name.startswith(".")]
+    except OSError:
+        pass
+    return [p for p in found if p.is_file()]
+
+
+def _applications_file_apps(root: Path) -> Iterator[AppSketch]:
+    tree = scan_file(root / APPLICATIONS_FILE)
+    if tree is None:
+        return
+    entries = tree.items() or [n for n in tree.children if not n.item]
+    for entry in entries:
+        name = _value(entry, "name") or ("" if entry.item else entry.key)
+        if not name:
+            continue
+        source = entry.child("source")
+        sub = _value(source, "root") if source is not None else ""
+        yield AppSketch(name, root / (sub or "."), tuple(_workers_of(entry)))
+
+
+def _value(node: Node, key: str) -> str:
+    child = node.child(key)
+    return child.value if child is not None else ""
+
+
+def _workers_of(app: Node) -> list[str]:
+    workers = app.child("workers")
+    return workers.keys() if workers is not None else []
+
+
+def choose_apps(apps: list[AppSketch], selected: str | None, cwd: Path) -> list[AppSketch]:
+    """The app the command will act on, as pshctl chooses it; all of them when unsure."""
+    if selected:
+        return [a for a in apps if a.name == selected] or apps
+    if len(apps) <= 1:
+        return apps
+    here = cwd.resolve()
+    holding = [a for a in apps if here.is_relative_to(a.directory.resolve())]
+    deepest = max(holding, key=lambda a: len(a.directory.resolve().parts), default=None)
+    if deepest is not None and len(holding) < len(apps):
+        return [deepest]
+    return apps
+
+
+# --- what the command line already says ------------------------------------------------
+
+
+def _contexts(ctx: typer.Context | None) -> Iterator[typer.Context]:
+    """The context and its parents, innermost first."""
+    while ctx is not None:
+        yield ctx
+        ctx = ctx.parent
+
+
+def option_value(ctx: typer.Context | None, flag: str) -> str | None:
+    """The value given to ``flag`` on the command line so far (the command's copy wins)."""
+    for context in _contexts(ctx):
+        for param in context.command.params:
+            if flag in getattr(param, "opts", ()):
+                value = context.params.get(param.name or "")
+                if isinstance(value, str) and value:
+                    return value
+    return None
+
+
+def _already_given(ctx: typer.Context | None) -> set[str]:
+    """Names already on the command line for a many-valued argument (``restart a b``)."""
+    given: set[str] = set()
+    if ctx is not None:
+        for value in ctx.params.values():
+            if isinstance(value, (list, tuple)):
+                given.update(v for v in value if isinstance(v, str))
+    return given
+
+
+def _selected_app(ctx: typer.Context | None) -> str | None:
+    return option_value(ctx, "--app") or next(
+        (os.environ[v] for v in APP_VARS if os.environ.get(v)), None
+    )
+
+
+def _matching(names: Iterable[str], incomplete: str, skip: Iterable[str] = ()) -> list[str]:
+    """Names that start with ``incomplete``, once each, in the order found."""
+    leave_out = set(skip)
+    seen: dict[str, None] = {}
+    for name in names:
+        if name and name.startswith(incomplete) and name not in leave_out:
+            seen.setdefault(name)
+    return list(seen)
+
+
+def _apps_here(ctx: typer.Context | None) -> tuple[Path | None, list[AppSketch]]:
+    cwd = Path.cwd()
+    root = find_root(cwd)
+    if root is None:
+        return None, []
+    return root, choose_apps(project_apps(root), _selected_app(ctx), cwd)
+
+
+# --- the callbacks -----------------------------------------------------------------------
+
+
+def complete_worker(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+    """Worker names of the app found from the current directory upward."""
+    try:
+        _, apps = _apps_here(ctx)
+    except (OSError, ValueError):
+        return []
+    return _matching((w for app in apps for w in app.workers), incomplete,
+                     _already_given(ctx))
+
+
+def complete_app(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+    """App names of the project found from the current directory upward."""
+    try:
+        root = find_root(Path.cwd())
+        apps = project_apps(root) if root is not None else []
+    except (OSError, ValueError):
+        return []
+    return _matching((app.name for app in apps), incomplete)
+
+
+def complete_environment(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+    """Environments of the config files, ``sandbox`` when one is set up, the git branch."""
+    try:
+        root, apps = _apps_here(ctx)
+        names = [*_configured_environments(root)]
+        if root is not None and _has_sandbox(root, apps):
+            names.append(SANDBOX)
+        branch = _git_branch(root or Path.cwd())
+        if branch:
+            names.append(branch)
+    except (OSError, ValueError):
+        return []
+    return _matching(names, incomplete)
+
+
+def _configured_environments(root: Path | None) -> Iterator[str]:
+    files = [root / PROJECT_CONFIG] if root is not None else []
+    files.append(_user_config())
+    for path in files:
+        tree = scan_file(path)
+        section = tree.child("environments") if tree is not None else None
+        if section is not None:
+            yield from section.keys()
+
+
+def _user_config() -> Path:
+    from pshctl.settings import user_config_path
+
+    return user_config_path()
+
+
+def _has_sandbox(root: Path, apps: list[AppSketch]) -> bool:
+    from pshctl.sandbox.registry import registration_path
+
+    return any(registration_path(root, app.name).is_file() for app in apps)
+
+
+def _git_branch(where: Path) -> str | None:
+    from pshctl.context import git_branch
+
+    return git_branch(where)
