@@ -1,0 +1,237 @@
+"""pshctl.lifecycle against a simulated runit (no SSH): orchestration, results, exit codes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from pshctl import lifecycle
+from pshctl.errors import ConnectionFailed, ExitCode
+from pshctl.lifecycle import Control, Event, Settings
+from pshctl.targets import Target
+
+FAST = Settings(grace=1, verify=0.05, start_wait=1)
+_pids = itertools.count(100)
+
+
+@dataclass
+class Service:
+    kind: str = "prompt"  # prompt | stubborn | crash
+    pid: int | None = field(default_factory=lambda: next(_pids))
+    uptime: int = 60
+
+    def line(self, path: str) -> str:
+        if self.pid is None:
+            want = ", want up" if self.kind == "crash" else ""
+            return f"down: {path}: 0s, normally up{want}"
+        return f"run: {path}: (pid {self.pid}) {self.uptime}s"
+
+
+@dataclass
+class Result:
+    exit_status: int
+    stdout: str
+    stderr: str = ""
+
+
+class World:
+    """Services under /s, reached over fake sessions; counts connections."""
+
+    def __init__(self, **kinds: str) -> None:
+        self.services = {name: Service(kind) for name, kind in kinds.items()}
+        self.connections = 0
+        self.dead: set[str] = set()
+
+    def connect(self, target: Target) -> Session:
+        if target.name in self.dead:
+            raise ConnectionFailed(f"connection refused by {target.host}:{target.port}")
+        self.connections += 1
+        return Session(self)
+
+    def target(self, name: str) -> Target:
+        port = 1 if name in self.dead else 22
+        return Target(name=name, worker=name, host="h", port=port, service_dir="/s",
+                      service_name=name)
+
+    def targets(self, *names: str) -> list[Target]:
+        return [self.target(n) for n in names]
+
+
+@dataclass
+class Session:
+    world: World
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+    def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+        argv = list(argv)
+        paths = argv[argv.index(next(a for a in argv if a in ("status", "stop", "start",
+                                                               "kill"))) + 1:]
+        verb = next(a for a in argv if a in ("status", "stop", "start", "kill"))
+        lines = [self._do(verb, p) for p in paths]
+        return Result(0, "".join(line + "\n" for line in lines if line))
+
+    def _do(self, verb: str, path: str) -> str:
+        svc = self.world.services[path.rsplit("/", 1)[1]]
+        if verb == "stop":
+            if svc.pid is not None and svc.kind == "stubborn" and svc.uptime >= 0:
+                svc.uptime = -1  # got TERM, ignores it
+                return f"timeout: run: {path}: (pid {svc.pid}) 1s, want down, got TERM"
+            svc.pid = None
+            return "ok: " + svc.line(path)
+        if verb == "kill":
+            svc.pid = None
+            return ""
+        if verb == "start":
+            svc.pid, svc.uptime = next(_pids), 0
+            line = "ok: " + svc.line(path)
+            if svc.kind == "crash":
+                svc.pid = None  # dies right after starting
+            return line
+        return svc.line(path)
+
+
+def test_restart_prompt_and_stubborn_one_connection_each() -> None:
+    world = World(a="prompt", b="stubborn")
+    old = {n: s.pid for n, s in world.services.items()}
+    results = lifecycle.restart(world.targets("a", "b"), FAST, connector=world.connect)
+    assert [(r.name, r.ok, r.stop, r.health) for r in results] == [
+        ("a", True, "exited", "up"), ("b", True, "killed", "up")
+    ]
+    assert [r.old_pid for r in results] == [old["a"], old["b"]]
+    assert all(r.new_pid and r.new_pid != r.old_pid for r in results)
+    assert world.connections == 2
+    assert lifecycle.action_exit_code(results) == ExitCode.OK
+
+
+def test_crash_after_start_is_a_failed_restart() -> None:
+    world = World(c="crash")
+    (result,) = lifecycle.restart(world.targets("c"), FAST, connector=world.connect)
+    assert not result.ok
+    assert result.health == "crash-looping"
+    assert "did not stay up" in (result.error or "")
+    assert lifecycle.action_exit_code([result]) == ExitCode.FAILED
+
+
+def test_unreachable_worker_never_hides_the_others() -> None:
+    world = World(a="prompt", b="prompt")
+    world.dead.add("x")
+    world.services["x"] = Service()
+    results = lifecycle.restart(world.targets("a", "x", "b"), FAST, connector=world.connect)
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].health == "unreachable" and "refused" in (results[1].error or "")
+    assert lifecycle.action_exit_code(results) == ExitCode.FAILED
+    only_dead = lifecycle.restart(world.targets("x"), FAST, connector=world.connect)
+    assert lifecycle.action_exit_code(only_dead) == ExitCode.CONNECTION
+
+
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_rolling_stops_at_first_failure_unless_keep_going(keep_going: bool) -> None:
+    world = World(a="prompt", c="crash", b="prompt")
+    settings = Settings(grace=1, verify=0.05, start_wait=1, rolling=True,
+                        keep_going=keep_going)
+    results = lifecycle.restart(world.targets("a", "c", "b"), settings, connector=world.connect)
+    assert [r.ok for r in results[:2]] == [True, False]
+    assert results[2].ok is keep_going
+    assert results[2].attempted is keep_going
+    if not keep_going:
+        assert "not attempted: c failed" == results[2].error
+
+
+def test_batches_of_two() -> None:
+    world = World(a="prompt", b="prompt", c="prompt")
+    seen: list[Event] = []
+    settings = Settings(grace=1, verify=0.0, start_wait=1, rolling=True, batch=2)
+    results = lifecycle.restart(world.targets("a", "b", "c"), settings,
+                                connector=world.connect, on_event=seen.append)
+    assert all(r.ok for r in results)
+    order = [e.worker for e in seen if e.phase == "stopping"]
+    assert set(order[:2]) == {"a", "b"} and order[2] == "c"
+
+
+def test_first_interrupt_finishes_started_workers_and_starts_no_new_one() -> None:
+    world = World(a="prompt", b="prompt", c="prompt")
+    control = Control()
+
+    def on_event(event: Event) -> None:
+        if event.worker == "a" and event.phase == "stopped":
+            control.interrupt()  # as the CLI's SIGINT handler would
+
+    settings = Settings(grace=1, verify=30, start_wait=1, max_parallel=1)
+    results = lifecycle.restart(world.targets("a", "b", "c"), settings,
+                                connector=world.connect, control=control, on_event=on_event)
+    assert results[0].ok and results[0].new_pid  # started again, verify wait skipped
+    assert [r.attempted for r in results] == [True, False, False]
+    assert all(world.services[n].pid for n in "abc")  # nothing left down
+    assert control.possibly_down() == []
+    assert lifecycle.action_exit_code(results, interrupted=True) == ExitCode.INTERRUPTED
+
+
+def test_possibly_down_names_workers_stopped_and_not_started() -> None:
+    world = World(a="prompt")
+    control = Control()
+    seen: list[list[str]] = []
+
+    def on_event(event: Event) -> None:
+        if event.phase == "stopped":
+            seen.append(control.possibly_down())
+
+    lifecycle.restart(world.targets("a"), FAST, connector=world.connect, control=control,
+                      on_event=on_event)
+    assert seen == [["a"]]
+    assert control.possibly_down() == []
+
+
+def test_stop_and_start() -> None:
+    world = World(a="prompt")
+    (stopped,) = lifecycle.stop(world.targets("a"), FAST, connector=world.connect)
+    assert stopped.ok and stopped.stop == "exited" and stopped.health == "down"
+    (again,) = lifecycle.stop(world.targets("a"), FAST, connector=world.connect)
+    assert again.ok and again.stop is None  # was not running
+    (started,) = lifecycle.start(world.targets("a"), FAST, connector=world.connect)
+    assert started.ok and started.new_pid and started.health == "up"
+    (noop,) = lifecycle.start(world.targets("a"), FAST, connector=world.connect)
+    assert noop.ok and noop.new_pid == started.new_pid
+
+
+def test_status_one_connection_per_destination() -> None:
+    world = World(a="prompt", b="crash", c="prompt")
+    world.services["b"].pid = None
+    world.dead.add("x")
+    statuses = lifecycle.status(world.targets("a", "b", "c", "x"), connector=world.connect)
+    assert [(s.name, s.health) for s in statuses] == [
+        ("a", "up"), ("b", "crash-looping"), ("c", "up"), ("x", "unreachable")
+    ]
+    assert world.connections == 1
+    assert statuses[0].to_dict().keys() >= {"name", "state", "pid", "uptime_s", "error"}
+    assert lifecycle.status_exit_code(statuses) == ExitCode.FAILED
+    assert lifecycle.status_exit_code(statuses[:3]) == ExitCode.OK
+
+
+def test_wait_success_and_timeout() -> None:
+    world = World(a="prompt")
+    ok = lifecycle.wait(world.targets("a"), timeout=1, stable=3, connector=world.connect)
+    assert ok.ok and ok.exit_code == ExitCode.OK
+    world.services["a"].pid = None
+    late = lifecycle.wait(world.targets("a"), timeout=0.2, stable=3, connector=world.connect,
+                          poll=0.05)
+    assert not late.ok and late.exit_code == ExitCode.TIMEOUT
+    assert world.connections == 2  # one per wait, kept across polls
+
+
+def test_plan_restart_is_status_stop_start_verify() -> None:
+    target = World(a="prompt").target("a")
+    steps = lifecycle.plan("restart", target, Settings(grace=7))
+    verbs = [s.argv[-2] for s in steps]
+    assert verbs == ["status", "stop", "kill", "stop", "start", "status"]
+    assert steps[1].argv == ("sv", "-w", "7", "stop", "/s/a")
