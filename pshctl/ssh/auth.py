@@ -81,11 +81,11 @@ def load_private_key(path: Path, *, interactive: bool | None = None) -> paramiko
 
 
 def _public_blob(path: Path) -> bytes | None:
-    import paramiko
+    from paramiko.pkey import PublicBlob
 
     pub = Path(str(path) + ".pub")
     try:
-        return paramiko.PublicBlob.from_file(str(pub)).key_blob if pub.is_file() else None
+        return PublicBlob.from_file(str(pub)).key_blob if pub.is_file() else None
     except (OSError, ValueError):
         return None
 
@@ -167,7 +167,7 @@ def authenticate(
             yield from make_sources()
 
     try:
-        Strategy(ssh_config=None).authenticate(transport)
+        Strategy(ssh_config=None).authenticate(transport)  # type: ignore[arg-type]
     except AuthFailure as failure:
         raise _failure(endpoint, failure.result) from None
     finally:

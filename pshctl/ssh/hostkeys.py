@@ -136,7 +136,7 @@ def record(name: str, key: paramiko.PKey, path: Path | None = None) -> Path:
             current = paramiko.HostKeys(str(path)).lookup(name)
             if current is not None and current.get(key.get_name()) == key:
                 return path
-        line = paramiko.hostkeys.HostKeyEntry([name], key).to_line()
+        line = paramiko.hostkeys.HostKeyEntry([name], key).to_line() or ""
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a") as handle:
             handle.write(line)

@@ -42,29 +42,38 @@ def _levels(verbose: int) -> tuple[int, int]:
     return logging.DEBUG, logging.DEBUG
 
 
+class _Prefixed(logging.Formatter):
+    """``warning:`` for warnings, ``debug:`` (and the source) for the trail."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__("%(message)s")
+        self.source = source
+
+    def format(self, record: logging.LogRecord) -> str:
+        label = "warning: " if record.levelno >= logging.WARNING else "debug: "
+        return label + self.source + super().format(record)
+
+
 def configure(verbose: int) -> None:
-    """Route paramiko's and our records for this process; idempotent per level."""
+    """Route paramiko's and our records for this process; idempotent per level.
+
+    Without ``-v`` only our own warnings (e.g. "no keyring backend") reach stderr;
+    paramiko is silenced entirely, since its records come from background threads.
+    """
     global _configured_level
     with _lock:
         if _configured_level == verbose:
             return
         _configured_level = verbose
         ours, theirs = _levels(verbose)
-        for name, level, prefix in (
-            (LOGGER_NAME, ours, "debug: "),
-            ("paramiko", theirs, "debug: paramiko: "),
-        ):
+        for name, level, source in ((LOGGER_NAME, ours, ""), ("paramiko", theirs, "paramiko: ")):
             logger = logging.getLogger(name)
-            for handler in [h for h in logger.handlers if getattr(h, "_pshctl", False)]:
-                logger.removeHandler(handler)
-            handler = _StderrHandler() if verbose > 0 else logging.NullHandler()
+            for old in [h for h in logger.handlers if getattr(h, "_pshctl", False)]:
+                logger.removeHandler(old)
+            silent = name == "paramiko" and verbose <= 0
+            handler: logging.Handler = logging.NullHandler() if silent else _StderrHandler()
             handler._pshctl = True  # type: ignore[attr-defined]
-            handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
-            if verbose <= 0 and name == LOGGER_NAME:
-                # Warnings of ours (e.g. "no keyring backend") still reach stderr once.
-                handler = _StderrHandler()
-                handler._pshctl = True  # type: ignore[attr-defined]
-                handler.setFormatter(logging.Formatter("warning: %(message)s"))
+            handler.setFormatter(_Prefixed(source))
             handler.setLevel(level)
             logger.addHandler(handler)
             logger.setLevel(level)
