@@ -1,0 +1,729 @@
+"""Read and follow container logs over SSH: many targets, one stream of whole lines.
+
+Each target gets a reader thread that turns its byte stream into whole lines and hands
+them, in batches, to one queue; the consumer (one thread) writes them out, so lines from
+different workers never mix mid-line.
+
+Tailing runs ``tail -n N`` remotely. Following runs a small POSIX sh loop (``FOLLOW_SCRIPT``)
+that keeps the log open on a descriptor, as ``tail -F`` does, and frames what it sends, so
+that this side always knows the file's identity (device:inode) and the byte offset of each
+line. That is what makes a follow survive a dropped connection: it reconnects with backoff
+and asks for the same file from the offset after the last whole line it got, so no line is
+repeated or lost unless the file itself was replaced or truncated meanwhile.
+
+Frames of the follow protocol (a header line, then for B and D exactly LEN bytes)::
+
+    B ID OFF LEN EXACT   backlog: the last N lines (EXACT=1), or a window to trim to them
+    S ID OFF             resumed: same file, reading goes on at OFF
+    D LEN                data that follows what was sent before
+    R ID                 the name now points at another file (rotated); read from 0
+    T                    the file shrank (truncated); read from 0
+    M                    the log does not exist (yet); waiting for it
+    H                    heartbeat while idle (a silent connection is a dead one)
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import re
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Union
+
+from pshctl.errors import AuthenticationFailed, ConnectionFailed, HostKeyError, UsageError
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from pshctl.ssh import Session, SshOptions
+    from pshctl.targets import Target
+
+DEFAULT_TYPE = "app"
+DEFAULT_LINES = 100
+MISSING_STATUS = 66  # the tail script's exit status when the log file does not exist
+READ_SIZE = 65536  # channel.recv size; a larger channel window was measured slower
+MAX_LINE = 8 * 1024 * 1024  # a "line" longer than this is passed on in pieces
+HEARTBEAT = 2.0  # seconds between remote heartbeats while the log is idle
+SILENCE_LIMIT = 12.0  # no byte (not even a heartbeat) for this long: the link is dead
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds before reconnect attempts 1, 2, ...
+_POLL = 0.25  # how often blocked threads look at the stop flag
+
+_TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+# `tail -n` for a plain read; the exit status tells a missing file from other failures.
+TAIL_SCRIPT = 'f=$1\n[ -e "$f" ] || exit 66\nexec tail -n "$2" -- "$f"\n'
+
+# The follow loop. Arguments: PATH LINES RESUME_ID RESUME_OFFSET (the last two empty on a
+# fresh start). The file is held open on fd 3; /dev/fd/3 reopens that same file, so
+# stat/tail see it even after it was renamed or deleted. A short read (the file shrank
+# while being sent) is padded with NULs to keep the framing; the next look sees the
+# truncation and the reader drops the padding.
+FOLLOW_SCRIPT = r"""
+f=$1 n=$2 rid=$3 roff=$4 beat=0
+open_log() { command exec 3<"$f"; } 2>/dev/null
+look() {
+  set -- $(stat -L -c '%s %d:%i' /dev/fd/3 "$f" 2>/dev/null)
+  size=$1 id=$2 nid=${4:-}
+}
+idle() {
+  sleep 0.2 2>/dev/null || sleep 1
+  beat=$((beat + 1))
+  if [ "$beat" -ge 10 ]; then beat=0; printf 'H\n' || exit 0; fi
+}
+send() {
+  { tail -c "+$(($1 + 1))" /dev/fd/3; cat /dev/zero; } 2>/dev/null | head -c "$2"
+}
+said=
+while ! open_log; do
+  if [ -z "$said" ]; then said=1; printf 'M\n' || exit 0; fi
+  idle
+done
+look
+if [ -n "$rid" ] && [ "$id" = "$rid" ] && [ "$size" -ge "$roff" ]; then
+  off=$roff
+  printf 'S %s %s\n' "$id" "$off" || exit 0
+elif [ -n "$rid" ]; then
+  off=0
+  printf 'R %s\n' "$id" || exit 0
+else
+  tries=0
+  while :; do
+    start=$size k=0
+    if [ "$n" -gt 0 ]; then k=$(tail -n "$n" /dev/fd/3 | wc -c); fi
+    look
+    tries=$((tries + 1))
+    if [ "$size" -eq "$start" ]; then exact=1; break; fi
+    if [ "$size" -gt "$start" ] && [ "$tries" -ge 3 ]; then exact=0; break; fi
+  done
+  w=$((start - k))
+  [ "$w" -ge 0 ] || w=0
+  if [ "$exact" = 1 ]; then off=$start; else off=$size; fi
+  printf 'B %s %s %s %s\n' "$id" "$w" "$((off - w))" "$exact" || exit 0
+  send "$w" "$((off - w))"
+fi
+while :; do
+  look
+  if [ "$size" -gt "$off" ]; then
+    printf 'D %s\n' "$((size - off))" || exit 0
+    send "$off" "$((size - off))"
+    off=$size beat=0
+  elif [ "$size" -lt "$off" ]; then
+    off=0
+    printf 'T\n' || exit 0
+  elif [ -n "$nid" ] && [ "$nid" != "$id" ] && open_log; then
+    look
+    off=0
+    printf 'R %s\n' "$id" || exit 0
+  else
+    idle
+  fi
+done
+"""
+
+
+# --- events -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogLines:
+    """One or more whole lines from one worker, in order (``text`` has no final newline)."""
+
+    worker: str
+    text: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+
+NoticeKind = Literal[
+    "missing", "failed", "disconnected", "reconnecting", "reconnected", "rotated", "truncated"
+]
+
+
+@dataclass(frozen=True)
+class LogNotice:
+    """Something to tell the user about one worker's log (not a log line)."""
+
+    worker: str
+    kind: NoticeKind
+    message: str
+    error: BaseException | None = None
+
+    @property
+    def is_failure(self) -> bool:
+        """This worker's log is over: it is missing (plain read) or cannot be read."""
+        return self.kind == "failed" or (self.kind == "missing" and self.error is not None)
+
+
+LogEvent = Union[LogLines, LogNotice]
+
+
+# --- requests -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    """What to read: ``<log_dir>/<log_type>.log``, the last ``lines`` lines, then maybe more."""
+
+    log_type: str = DEFAULT_TYPE
+    lines: int = DEFAULT_LINES
+    follow: bool = False
+
+    def __post_init__(self) -> None:
+        if not _TYPE_RE.fullmatch(self.log_type):
+            raise UsageError(
+                f"invalid log type {self.log_type!r}",
+                hint="a log type is a file name without '.log', such as app, deploy or cron",
+            )
+        if self.lines < 0:
+            raise UsageError("--lines must be 0 or more")
+
+
+def log_path(target: Target, log_type: str = DEFAULT_TYPE) -> str:
+    """Where a container keeps the log of that type."""
+    return f"{target.log_dir.rstrip('/') or ''}/{log_type}.log"
+
+
+def tail_command(path: str, lines: int) -> str:
+    return shlex.join(["sh", "-c", TAIL_SCRIPT, "sh", path, str(lines)])
+
+
+def follow_command(path: str, lines: int, resume: tuple[str, int] | None = None) -> str:
+    rid, roff = (resume[0], str(resume[1])) if resume else ("", "")
+    return shlex.join(["sh", "-c", FOLLOW_SCRIPT, "sh", path, str(lines), rid, roff])
+
+
+# --- pure stream handling -------------------------------------------------------------
+
+
+class LineAssembler:
+    """Cuts a byte stream into whole lines, keeping an unfinished last line for later."""
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._parts: list[bytes] = []
+        self._held = 0
+        self._max_line = max_line
+
+    @property
+    def held(self) -> int:
+        """Bytes of the unfinished line, not handed out yet."""
+        return self._held
+
+    def feed(self, data: bytes) -> bytes | None:
+        """The whole lines completed by ``data``, joined by newlines; None when none."""
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if data:
+                self._parts.append(data)
+                self._held += len(data)
+            return self.flush() if self._held > self._max_line else None
+        block = data[:cut]
+        if self._parts:
+            block = b"".join([*self._parts, block])
+        rest = data[cut + 1 :]
+        self._parts = [rest] if rest else []
+        self._held = len(rest)
+        return block
+
+    def flush(self) -> bytes | None:
+        """The unfinished line, if any, as a line of its own."""
+        if not self._parts:
+            return None
+        block = b"".join(self._parts)
+        self._parts, self._held = [], 0
+        return block
+
+    def drop(self) -> None:
+        self._parts, self._held = [], 0
+
+
+def last_lines(data: bytes, count: int) -> bytes:
+    """The last ``count`` lines of ``data`` (an unfinished last line counts), as tail -n."""
+    if count <= 0:
+        return b""
+    end = len(data) - 1 if data.endswith(b"\n") else len(data)
+    start = end
+    for _ in range(count):
+        start = data.rfind(b"\n", 0, start)
+        if start < 0:
+            return data
+    return data[start + 1 :]
+
+
+def decode(block: bytes) -> str:
+    return block.decode("utf-8", "replace")
+
+
+@dataclass
+class FollowDecoder:
+    """This side of the follow protocol: frames in, line batches and notices out.
+
+    Keeps the file's identity and the offset just past the last whole line handed out:
+    the point a reconnect resumes from.
+    """
+
+    worker: str
+    path: str
+    lines: int
+    file_id: str | None = None
+    started: bool = False  # a B or S frame arrived: resuming makes sense from now on
+    _pos: int = 0  # file offset of the next data byte
+    _buf: bytes = b""  # an incomplete header line
+    _left: int = 0  # data bytes still due in the current frame
+    _backlog: list[bytes] | None = None  # collecting a window to trim (B ... 0)
+    _lines: LineAssembler = field(default_factory=LineAssembler)
+    _said_missing: bool = False
+
+    @property
+    def resume_point(self) -> tuple[str, int] | None:
+        if not self.started or self.file_id is None:
+            return None
+        return self.file_id, self._pos - self._lines.held
+
+    def reset_link(self) -> None:
+        """A new connection: forget half-received frames (they will be sent again)."""
+        if self.started:
+            self._pos -= self._lines.held
+        self._buf, self._left, self._backlog = b"", 0, None
+        self._lines.drop()
+
+    def feed(self, data: bytes) -> list[LogEvent]:
+        events: list[LogEvent] = []
+        view = memoryview(data)
+        while view:
+            if self._left:
+                take = bytes(view[: self._left])
+                view = view[len(take) :]
+                self._left -= len(take)
+                self._data(take, events)
+                continue
+            nl = bytes(view[:256]).find(b"\n")
+            if nl < 0:
+                self._buf += bytes(view)
+                if len(self._buf) > 256:
+                    raise ValueError(f"bad follow header: {self._buf[:80]!r}")
+                break
+            header = self._buf + bytes(view[:nl])
+            self._buf = b""
+            view = view[nl + 1 :]
+            self._header(header.decode("ascii", "replace").split(), events)
+        return events
+
+    def _data(self, chunk: bytes, events: list[LogEvent]) -> None:
+        self._pos += len(chunk)
+        if self._backlog is not None:
+            self._backlog.append(chunk)
+            if self._left == 0:
+                window, self._backlog = b"".join(self._backlog), None
+                self._emit(self._lines.feed(last_lines(window, self.lines)), events)
+                if self.lines == 0 and window and not window.endswith(b"\n"):
+                    self._lines.feed(window[window.rfind(b"\n") + 1 :])  # keep it whole
+                self.started = True
+            return
+        self._emit(self._lines.feed(chunk), events)
+
+    def _emit(self, block: bytes | None, events: list[LogEvent]) -> None:
+        if block is not None:
+            events.append(LogLines(self.worker, decode(block)))
+
+    def _restart(self, events: list[LogEvent]) -> None:
+        """The file was replaced or truncated: finish the old last line, read from 0."""
+        held = self._lines.flush()
+        if held is not None:
+            held = held.rstrip(b"\0")  # padding of a read cut short
+            if held:
+                events.append(LogLines(self.worker, decode(held)))
+        self._pos = 0
+
+    def _header(self, words: list[str], events: list[LogEvent]) -> None:
+        kind = words[0] if words else ""
+        if kind == "H":
+            return
+        if kind == "D" and len(words) == 2:
+            self._left = int(words[1])
+        elif kind == "B" and len(words) == 5:
+            trim = words[4] != "1" or self.lines == 0
+            self._start(words[1], int(words[2]), started=not trim)
+            self._left = int(words[3])
+            if trim:  # resuming makes sense only once the trimmed window is out
+                self._backlog = []
+            if self._left == 0:
+                self._data(b"", events)
+        elif kind == "S" and len(words) == 3:
+            self._start(words[1], int(words[2]))
+        elif kind == "R" and len(words) == 2:
+            self._restart(events)
+            was = self.file_id
+            self._start(words[1], 0)
+            if was is not None:
+                events.append(LogNotice(self.worker, "rotated",
+                                        f"{self.path} was replaced; following the new file"))
+        elif kind == "T":
+            self._restart(events)
+            events.append(LogNotice(self.worker, "truncated",
+                                    f"{self.path} was truncated; reading from its start"))
+        elif kind == "M":
+            if not self._said_missing:
+                self._said_missing = True
+                events.append(LogNotice(self.worker, "missing",
+                                        f"no log file {self.path} (yet); waiting for it"))
+        else:
+            raise ValueError(f"bad follow header: {' '.join(words)!r}")
+
+    def _start(self, file_id: str, offset: int, *, started: bool = True) -> None:
+        self.file_id, self._pos, self.started = file_id, offset, started
+        self._lines.drop()
+
+
+# --- readers ------------------------------------------------------------------------
+
+Emit = Callable[[LogEvent], bool]  # False: the consumer is gone, stop
+Connect = Callable[["Target", "SshOptions | None"], "Session"]
+
+
+class _Stopped(Exception):
+    pass
+
+
+@dataclass
+class _Link:
+    """What a channel did when its pump returned."""
+
+    how: Literal["eof", "silent", "broken", "stopped"]
+    detail: str = ""
+
+
+def _pump(
+    channel: paramiko.Channel,
+    on_data: Callable[[bytes], None],
+    stop: threading.Event,
+    silence: float | None = None,
+) -> _Link:
+    """Move stdout to ``on_data`` until EOF, silence, a broken link or ``stop``."""
+    channel.settimeout(_POLL)
+    last = time.monotonic()
+    while not stop.is_set():
+        try:
+            data = channel.recv(READ_SIZE)
+        except TimeoutError:
+            if silence is not None and time.monotonic() - last > silence:
+                return _Link("silent", f"nothing received for {silence:g}s")
+            continue
+        except (OSError, EOFError) as exc:
+            return _Link("broken", str(exc) or type(exc).__name__)
+        if not data:
+            return _Link("eof")
+        last = time.monotonic()
+        on_data(data)
+    return _Link("stopped")
+
+
+def _exit_status(channel: paramiko.Channel, wait: float = 2.0) -> int | None:
+    """The remote exit status; None when none came (the connection went away)."""
+    deadline = time.monotonic() + wait
+    while not channel.exit_status_ready():
+        transport = channel.get_transport()
+        if transport is None or not transport.is_active() or time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
+    status = channel.recv_exit_status()
+    return None if status == -1 else status  # -1: closed without one (killed, link lost)
+
+
+def _stderr_text(channel: paramiko.Channel) -> str:
+    chunks = []
+    try:
+        while channel.recv_stderr_ready():
+            chunks.append(channel.recv_stderr(READ_SIZE))
+    except (OSError, EOFError):
+        pass
+    return decode(b"".join(chunks)).strip()
+
+
+@dataclass
+class _Reader:
+    """Reads one target's log and hands events to ``emit``."""
+
+    target: Target
+    request: LogRequest
+    options: SshOptions | None
+    connect: Connect
+    emit: Emit
+    stop: threading.Event
+    channels: list[paramiko.Channel] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    @property
+    def path(self) -> str:
+        return log_path(self.target, self.request.log_type)
+
+    def _put(self, event: LogEvent) -> None:
+        if not self.emit(event):
+            raise _Stopped()
+
+    def _fail(self, kind: NoticeKind, message: str, error: BaseException) -> None:
+        self._put(LogNotice(self.name, kind, message, error))
+
+    def run(self) -> None:
+        try:
+            if self.request.follow:
+                self._follow()
+            else:
+                self._tail()
+        except _Stopped:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported per worker; the others go on
+            if not self.stop.is_set():
+                self._fail_quietly(exc)
+
+    def _fail_quietly(self, exc: Exception) -> None:
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        self.emit(LogNotice(self.name, "failed", str(message), exc))
+
+    def _exec(self, session: Session, command: str) -> paramiko.Channel:
+        channel = session.open_exec(command)
+        self.channels.append(channel)
+        return channel
+
+    # plain read
+
+    def _tail(self) -> None:
+        try:
+            session = self.connect(self.target, self.options)
+        except ConnectionFailed as exc:
+            self._fail("failed", exc.message, exc)
+            return
+        with session:
+            channel = self._exec(session, tail_command(self.path, self.request.lines))
+            channel.shutdown_write()
+            lines = LineAssembler()
+
+            def on_data(data: bytes) -> None:
+                block = lines.feed(data)
+                if block is not None:
+                    self._put(LogLines(self.name, decode(block)))
+
+            link = _pump(channel, on_data, self.stop)
+            if link.how == "stopped":
+                return
+            rest = lines.flush()
+            if rest is not None:
+                self._put(LogLines(self.name, decode(rest)))
+            self._tail_status(channel, link)
+
+    def _tail_status(self, channel: paramiko.Channel, link: _Link) -> None:
+        status = _exit_status(channel) if link.how == "eof" else None
+        if status == 0:
+            return
+        if status == MISSING_STATUS:
+            self._fail("missing", f"no log file {self.path}", FileNotFoundError(self.path))
+        elif status is None:
+            lost = ConnectionFailed(f"lost the connection while reading {self.path}")
+            self._fail("failed", lost.message, lost)
+        else:
+            text = _stderr_text(channel) or f"tail exited with status {status}"
+            self._fail("failed", f"cannot read {self.path}: {text}", OSError(text))
+
+    # follow
+
+    def _follow(self) -> None:
+        decoder = FollowDecoder(self.name, self.path, self.request.lines)
+        failures = 0
+        lost = False
+        while not self.stop.is_set():
+            if failures:
+                self._sleep(BACKOFF[min(failures, len(BACKOFF)) - 1] * random.uniform(1, 1.2))
+            try:
+                session = self.connect(self.target, self.options)
+            except (HostKeyError, AuthenticationFailed) as exc:
+                self._fail("failed", exc.message, exc)
+                return
+            except ConnectionFailed as exc:
+                if not decoder.started:
+                    self._fail("failed", exc.message, exc)
+                    return
+                failures += 1
+                self._put(LogNotice(self.name, "reconnecting",
+                                    f"reconnect failed ({exc.message}); trying again"))
+                continue
+            with session:
+                try:
+                    link = self._follow_once(session, decoder, lost)
+                except ConnectionFailed as exc:
+                    link = _Link("broken", exc.message)
+            if link.how == "stopped":
+                return
+            if link.how == "eof" and link.detail:
+                self._fail("failed", link.detail, OSError(link.detail))
+                return
+            lost, failures = True, 1
+            decoder.reset_link()
+            self._put(LogNotice(self.name, "disconnected",
+                                f"connection lost ({link.detail or 'closed'}); reconnecting"))
+
+    def _follow_once(self, session: Session, decoder: FollowDecoder, lost: bool) -> _Link:
+        channel = self._exec(session, follow_command(self.path, decoder.lines,
+                                                     decoder.resume_point))
+        channel.shutdown_write()
+        said = not lost
+
+        def on_data(data: bytes) -> None:
+            nonlocal said
+            if not said:
+                said = True
+                self._put(LogNotice(self.name, "reconnected", "reconnected; resuming"))
+            for event in decoder.feed(data):
+                self._put(event)
+
+        link = _pump(channel, on_data, self.stop, SILENCE_LIMIT)
+        if link.how == "eof":
+            status = _exit_status(channel)
+            if status is not None:  # the follow loop itself ended: not a network problem
+                text = _stderr_text(channel)
+                link.detail = f"following {self.path} stopped (status {status}) {text}".strip()
+        return link
+
+    def _sleep(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise _Stopped()
+
+
+# --- the stream -------------------------------------------------------------------------
+
+
+class _Done:
+    pass
+
+
+_DONE = _Done()
+
+
+class LogStream:
+    """The merged log events of several targets; iterate in one thread, close when done.
+
+    ::
+
+        with LogStream(targets, LogRequest(lines=20, follow=True)) as stream:
+            for event in stream:
+                ...
+
+    Iterating with ``events(idle=0.5)`` yields None after each idle half second, so that
+    the consumer can look around (e.g. whether its reader went away).
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        request: LogRequest,
+        *,
+        options: SshOptions | None = None,
+        connect: Connect | None = None,
+        queue_size: int = 256,
+    ) -> None:
+        self.request = request
+        self.failures: dict[str, LogNotice] = {}
+        self._queue: queue.Queue[LogEvent | _Done] = queue.Queue(queue_size)
+        self._stop = threading.Event()
+        self._readers = [
+            _Reader(t, request, options, connect or _default_connect, self._offer, self._stop)
+            for t in targets
+        ]
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> LogStream:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[LogEvent]:
+        for event in self.events():
+            if event is not None:
+                yield event
+
+    def start(self) -> None:
+        for reader in self._readers:
+            thread = threading.Thread(
+                target=self._run, args=(reader,), name=f"logs-{reader.name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _run(self, reader: _Reader) -> None:
+        try:
+            reader.run()
+        finally:
+            self._offer(_DONE)
+
+    def _offer(self, event: LogEvent | _Done) -> bool:
+        """Queue an event, waiting while the consumer is behind; False once closed."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(event, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def events(self, idle: float | None = None) -> Iterator[LogEvent | None]:
+        """Events in arrival order until every reader is done; None after ``idle`` s quiet."""
+        running = len(self._readers)
+        while running:
+            try:
+                event = self._queue.get(timeout=idle if idle is not None else _POLL)
+            except queue.Empty:
+                if idle is not None:
+                    yield None
+                continue
+            if isinstance(event, _Done):
+                running -= 1
+                continue
+            if isinstance(event, LogNotice) and event.is_failure:
+                self.failures[event.worker] = event
+            yield event
+
+    def close(self) -> None:
+        """Stop the readers and hang up their channels (their threads are daemons)."""
+        self._stop.set()
+        for reader in self._readers:
+            for channel in reader.channels:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001 - closing is best effort
+                    pass
+
+
+def _default_connect(target: Target, options: SshOptions | None) -> Session:
+    from pshctl.ssh import connect
+
+    return connect(target, options)
+
+
+def read_logs(
+    targets: Sequence[Target],
+    request: LogRequest | None = None,
+    *,
+    options: SshOptions | None = None,
+) -> dict[str, list[str] | LogNotice]:
+    """The last lines of each target's log (the runbook API): lines, or why there are none."""
+    request = request or LogRequest()
+    if request.follow:
+        raise UsageError("read_logs() reads; iterate a LogStream to follow")
+    found: dict[str, list[str] | LogNotice] = {t.name: [] for t in targets}
+    with LogStream(targets, request, options=options) as stream:
+        for event in stream:
+            kept = found[event.worker]
+            if isinstance(event, LogLines) and isinstance(kept, list):
+                kept.extend(event.lines)
+            elif isinstance(event, LogNotice) and event.is_failure:
+                found[event.worker] = event
+    return found
