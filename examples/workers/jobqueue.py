@@ -29,7 +29,9 @@ def queue_dir() -> Path:
 
 def enqueue(kind: str, payload: dict | None = None) -> str:
     root = queue_dir()
-    job_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    now = time.time()  # ids sort in queueing order, to the millisecond
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    job_id = f"{stamp}.{int(now * 1000) % 1000:03d}-{uuid.uuid4().hex[:4]}"
     body = {"id": job_id, "kind": kind, "payload": payload or {}, "queued_at": time.time()}
     tmp = root / "incoming" / f".{job_id}.tmp"
     tmp.write_text(json.dumps(body))
