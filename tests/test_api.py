@@ -1,0 +1,169 @@
+"""The runbook API against a real sshd and real runit services (no mocks)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pshctl.api import (
+    CommandFailed,
+    ConnectionFailed,
+    Environment,
+    NameNotFound,
+    OperationTimeout,
+    Results,
+    UsageError,
+    WorkerResult,
+    open_environment,
+)
+from pshctl.errors import ExitCode
+from tests.testbed import CRASHES, PROMPT, TestBed
+
+pytestmark = pytest.mark.integration
+
+CHATTY = "echo \"started $$\"\necho 'second line'\nexec sleep 100000\n"
+
+
+def env_for(testbed: TestBed, workers: list[str], **project: object) -> Environment:
+    root = testbed.project(workers, **project)  # type: ignore[arg-type]
+    return open_environment("test", cwd=root)
+
+
+def test_environment_describes_the_app(testbed: TestBed) -> None:
+    env = env_for(testbed, ["queue", "mail"])
+    assert (env.name, env.app.name) == ("test", "app")
+    assert env.workers == ["queue", "mail"]
+    assert env.worker("mail").start_command == "run-mail"
+    with pytest.raises(NameNotFound, match="did you mean 'mail'"):
+        env.worker("mial")
+    assert [t.name for t in env.targets(all_workers=True)] == ["queue", "mail"]
+
+
+def test_status_of_every_worker(testbed: TestBed) -> None:
+    testbed.add_services({"queue": PROMPT, "mail": PROMPT})
+    env = env_for(testbed, ["queue", "mail"])
+    results = env.status()
+    assert isinstance(results, Results) and results.ok
+    assert [r.name for r in results] == ["queue", "mail"]
+    assert results["mail"].unwrap().pid == testbed.pid("mail")
+    assert results["queue"].unwrap().health in ("starting", "up")  # "up" once it ran a while
+    assert results.exit_code == ExitCode.OK
+
+
+def test_restart_gives_each_worker_a_new_process(testbed: TestBed) -> None:
+    testbed.add_services({"queue": PROMPT, "mail": PROMPT})
+    env = env_for(testbed, ["queue", "mail"])
+    old = {name: testbed.pid(name) for name in ("queue", "mail")}
+    events: list[str] = []
+    results = env.restart(["queue", "mail"], grace=1, verify=0.5, rolling=True,
+                          on_event=lambda e: events.append(f"{e.worker}:{e.phase}"))
+    assert results.ok, results.failed
+    for name in ("queue", "mail"):
+        done = results[name].unwrap()
+        assert done.old_pid == old[name]
+        assert done.new_pid == testbed.pid(name) != old[name]
+    # rolling, one at a time: queue is done before mail begins
+    assert events.index("queue:done") < min(i for i, e in enumerate(events)
+                                            if e.startswith("mail:"))
+
+
+def test_one_unreachable_worker_does_not_hide_the_others(testbed: TestBed) -> None:
+    testbed.add_service("queue", PROMPT)
+    env = env_for(testbed, ["queue", "dead"], overrides={"dead": {"port": 1}})
+    results = env.restart(all_workers=True, grace=1, verify=0.5)
+    assert results["queue"].ok
+    failed = results["dead"]
+    assert isinstance(failed, WorkerResult) and isinstance(failed.error, ConnectionFailed)
+    with pytest.raises(ConnectionFailed):
+        failed.unwrap()
+    assert [r.name for r in results.failed] == ["dead"]
+    assert results.exit_code == ExitCode.FAILED
+    with pytest.raises(Exception, match="failed on 1 of 2 worker"):
+        results.raise_on_failure()
+    status = env.status()
+    assert status["queue"].ok and isinstance(status["dead"].error, ConnectionFailed)
+    assert status["dead"].value is not None and status["dead"].value.health == "unreachable"
+
+
+def test_every_worker_unreachable_is_exit_code_4(testbed: TestBed) -> None:
+    env = env_for(testbed, ["dead"], overrides={"dead": {"port": 1}})
+    assert env.status().exit_code == ExitCode.CONNECTION
+
+
+def test_actions_need_names_or_all_workers(testbed: TestBed) -> None:
+    env = env_for(testbed, ["queue"])
+    with pytest.raises(UsageError):
+        env.restart()
+    with pytest.raises(UsageError):
+        env.run(["true"])
+    with pytest.raises(NameNotFound):
+        env.stop(["nope"])
+
+
+def test_stop_then_start(testbed: TestBed) -> None:
+    testbed.add_service("queue", PROMPT)
+    env = env_for(testbed, ["queue"])
+    assert env.stop(["queue"], grace=1).ok
+    assert testbed.pid("queue") is None
+    started = env.start(["queue"], verify=0.5)
+    assert started.ok and started["queue"].unwrap().new_pid == testbed.pid("queue")
+
+
+def test_run_a_command_on_every_worker(testbed: TestBed) -> None:
+    testbed.add_services({"queue": PROMPT, "mail": PROMPT})
+    env = env_for(testbed, ["queue", "mail"])
+    results = env.run(["printf", "%s|", "two words", "$HOME"], all_workers=True)
+    assert results.ok
+    assert {r.name: r.unwrap().stdout for r in results} == {
+        "queue": "two words|$HOME|", "mail": "two words|$HOME|"}
+    failing = env.run(["sh", "-c", "echo oops >&2; exit 3"], ["queue"])
+    assert failing.ok and failing["queue"].unwrap().exit_status == 3
+    assert failing["queue"].unwrap().stderr == "oops\n"
+    checked = env.run(["false"], ["queue"], check=True)
+    assert isinstance(checked["queue"].error, CommandFailed)
+
+
+def test_logs_of_workers(testbed: TestBed) -> None:
+    testbed.add_services({"queue": CHATTY, "mail": PROMPT})
+    env = env_for(testbed, ["queue", "mail"])
+    results = env.logs(["queue"], lines=1)
+    assert results.ok
+    assert results["queue"].unwrap() == ["second line"]
+    assert "started" in env.logs(["queue"], lines=5)["queue"].unwrap()[0]
+    missing = env.logs(["mail"], log_type="deploy")
+    assert not missing.ok and missing["mail"].error is not None
+
+
+def test_follow_logs_streams_new_lines(testbed: TestBed) -> None:
+    from pshctl.logs import LogLines
+
+    testbed.add_service("queue", CHATTY)
+    env = env_for(testbed, ["queue"])
+    with env.follow_logs(["queue"], lines=1) as stream:
+        for event in stream:
+            if isinstance(event, LogLines):
+                assert event.worker == "queue" and event.lines == ["second line"]
+                break
+
+
+def test_wait_until_stable_or_time_out(testbed: TestBed) -> None:
+    testbed.add_services({"steady": PROMPT, "crashy": CRASHES})
+    env = env_for(testbed, ["steady", "crashy"])
+    assert env.wait(["steady"], timeout=10, stable=0.5).ok
+    results = env.wait(timeout=2, stable=1)
+    assert results["steady"].ok
+    assert isinstance(results["crashy"].error, OperationTimeout)
+    assert results.exit_code == ExitCode.TIMEOUT
+    assert results.elapsed_s is not None and results.elapsed_s >= 2
+
+
+def test_importing_the_api_is_cheap(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, pshctl.api; "
+         "print(sorted(m for m in ('paramiko', 'fabric', 'keyring', 'yaml') if m in sys.modules))"],
+        capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path,
+    )
+    assert proc.stdout.strip() == "[]"
