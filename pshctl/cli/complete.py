@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -34,11 +34,13 @@ MAX_BYTES = 1_000_000  # a file bigger than this is not an app definition worth 
 # ``key:`` at the start of a line (after an optional ``- ``), then a value or nothing.
 _KEY = re.compile(
     r"""^(?P<indent>\ *)(?P<dash>-\ +)?
-        (?P<key>"[^"]*"|'[^']*'|[^\s#'"{\[\-][^#]*?|-[^\s#][^#]*?)
+        (?P<key>"[^"]*"|'[^']*'|[^\s#'"{\[\-:][^#]*?|-[^\s#][^#]*?)
         \s*:(?:\s+(?P<value>.*))?$""",
     re.VERBOSE,
 )
 _BLOCK_SCALAR = re.compile(r"^[|>][-+0-9]*\s*(#.*)?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # worker and app names, as appdef wants
+_WORD = re.compile(r"^[^\s#:]+$")  # environments follow git branches (feature/x, v1.2)
 
 
 # --- the scanner -----------------------------------------------------------------------
@@ -221,11 +223,12 @@ def choose_apps(apps: list[AppSketch], selected: str | None, cwd: Path) -> list[
 # --- what the command line already says ------------------------------------------------
 
 
-def _contexts(ctx: typer.Context | None) -> Iterator[typer.Context]:
-    """The context and its parents, innermost first."""
-    while ctx is not None:
-        yield ctx
-        ctx = ctx.parent
+def _contexts(ctx: typer.Context | None) -> Iterator[Any]:
+    """The context and its parents, innermost first (parents are click contexts)."""
+    current: Any = ctx
+    while current is not None:
+        yield current
+        current = current.parent
 
 
 def option_value(ctx: typer.Context | None, flag: str) -> str | None:
@@ -255,12 +258,13 @@ def _selected_app(ctx: typer.Context | None) -> str | None:
     )
 
 
-def _matching(names: Iterable[str], incomplete: str, skip: Iterable[str] = ()) -> list[str]:
-    """Names that start with ``incomplete``, once each, in the order found."""
+def _matching(names: Iterable[str], incomplete: str, skip: Iterable[str] = (),
+              valid: re.Pattern[str] = _NAME) -> list[str]:
+    """Valid names that start with ``incomplete``, once each, in the order found."""
     leave_out = set(skip)
     seen: dict[str, None] = {}
     for name in names:
-        if name and name.startswith(incomplete) and name not in leave_out:
+        if valid.match(name) and name.startswith(incomplete) and name not in leave_out:
             seen.setdefault(name)
     return list(seen)
 
@@ -308,7 +312,7 @@ def complete_environment(incomplete: str, ctx: Optional[typer.Context] = None) -
             names.append(branch)
     except (OSError, ValueError):
         return []
-    return _matching(names, incomplete)
+    return _matching(names, incomplete, valid=_WORD)
 
 
 def _configured_environments(root: Path | None) -> Iterator[str]:
