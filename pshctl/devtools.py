@@ -175,7 +175,7 @@ def _table(heading: str, rows: Sequence[tuple[str, str]]) -> list[str]:
     lines = [f"| {heading} | Description |", "| --- | --- |"]
     for name, text in rows:
         shown = name if name.startswith("[") else f"`{name}`"
-        lines.append(f"| {_cell(shown)} | {_cell(text)} |")
+        lines.append(f"| {_cell(shown)} | {_cell(text).replace('<', '&lt;')} |")
     return [*lines, ""]
 
 
