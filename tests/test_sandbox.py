@@ -169,6 +169,27 @@ def test_missing_programs_give_the_install_command(
     assert "apt-get install -y runit" in result.stderr
 
 
+def test_a_failed_up_leaves_nothing_behind(
+    cli: CliRunner, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = manager._start_sshd
+    pids: list[int] = []
+
+    def fail_on_second(*args: Any, **kwargs: Any) -> servers.SshServer:
+        if pids:
+            raise servers.PshctlError("sshd exited at start (simulated)")
+        server = real(*args, **kwargs)
+        pids.append(server.pid)
+        return server
+
+    monkeypatch.setattr(manager, "_start_sshd", fail_on_second)
+    result = cli("sandbox", "up", str(shop))
+    assert result.exit_code == 1 and "simulated" in result.stderr
+    assert pids and not servers.pid_alive(pids[0])
+    assert not (registry.sandbox_dir(shop, "shop") / "state.json").exists()
+    assert registry.read_registration(shop, "shop") is None
+
+
 def test_no_app_is_a_config_error(cli: CliRunner, tmp_path: Path) -> None:
     result = cli("sandbox", "up", str(tmp_path))
     assert result.exit_code == 3 and "no Platform.sh app found" in result.stderr
