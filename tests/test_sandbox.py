@@ -107,8 +107,12 @@ def test_up_twice_then_down_leaves_no_process(
     assert all(servers.pid_alive(p) for p in pids)
 
     second = _up(cli, shop, started)
-    assert second["already_running"]
+    assert second["already_running"] and not second["outdated"]
     assert _pids(second)[:4] == pids[:4]  # same sshds and runsvdir, nothing new
+
+    os.utime(shop / ".platform.app.yaml")  # an edit: `up` says a down + up deploys it
+    third = cli("sandbox", "up", str(shop))
+    assert third.exit_code == 0 and "the app definition changed" in third.stderr
 
     status = cli("sandbox", "status", str(shop), "--json")
     assert status.exit_code == 0 and status.json["state"] == "running"

@@ -59,6 +59,12 @@ def up_command(
     notes = []
     if result.already_running:
         notes.append(f"the sandbox of {result.app} was already running: nothing started")
+        if result.outdated:
+            notes.append(
+                "the app definition changed since it started; to deploy the change: "
+                f"pshctl sandbox down {shlex.quote(result.project_root)} && pshctl sandbox up"
+                f" {shlex.quote(result.project_root)}"
+            )
     elif result.replaced:
         notes.append(f"replaced a {result.replaced} sandbox of {result.app} (processes gone)")
     return _emit_status(result, as_json, notes=notes, hints=True)

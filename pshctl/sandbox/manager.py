@@ -120,6 +120,7 @@ class SandboxStatus:
     containers: list[ContainerStatus] = field(default_factory=list)
     registration: str | None = None
     already_running: bool = False
+    outdated: bool = False  # the app definition changed since `up`: down + up to deploy
     replaced: str | None = None  # "stale" | "partial": what `up` found and replaced
 
     @property
@@ -138,6 +139,7 @@ class SandboxStatus:
             "runsvdir_running": self.runsvdir_running,
             "registration": self.registration,
             "already_running": self.already_running,
+            "outdated": self.outdated,
             "replaced": self.replaced,
             "containers": [c.to_dict() for c in self.containers],
         }
@@ -173,6 +175,7 @@ def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None
             if health == "running":
                 result = _status(root, app.name, paths, old)
                 result.already_running = True
+                result.outdated = _outdated(app, old)
                 return result
             _stop(old)
             replaced = health
@@ -280,14 +283,15 @@ def _start(
         _client_key(paths)
         containers = _containers(app, paths)
         host_lines = []
+        taken: set[int] = set()
         for container, config in containers:
             ssh_port, web_port = old_ports.get(container.name, (None, None))
-            web_port = _port(web_port) if container.kind == "web" else None
+            web_port = _port(web_port, taken) if container.kind == "web" else None
             env = build.container_env(
                 app, config, container, project=project, web_port=web_port
             )
             build.build_container(paths, container, config, env, app.root)
-            server = _start_sshd(paths, container, _port(ssh_port))
+            server = _start_sshd(paths, container, _port(ssh_port, taken))
             state.containers.append(
                 ContainerState(
                     name=container.name,
@@ -312,6 +316,16 @@ def _start(
     return state
 
 
+def _outdated(app: AppDefinition, state: SandboxState) -> bool:
+    """The app's definition differs from, or is newer than, what the sandbox runs."""
+    names = ([app.name] if app.web else []) + list(app.workers)
+    try:
+        newer = app.source.stat().st_mtime > state.started_at
+    except OSError:
+        newer = False
+    return newer or names != [c.name for c in state.containers]
+
+
 def _containers(
     app: AppDefinition, paths: SandboxPaths
 ) -> list[tuple[ContainerPaths, ContainerConfig]]:
@@ -332,17 +346,22 @@ def _client_key(paths: SandboxPaths) -> None:
     paths.authorized_keys.write_text(key.with_suffix(".pub").read_text())
 
 
-def _port(preferred: int | None) -> int:
-    """The previous run's port when it is free, else any free one."""
-    if preferred:
-        with socket.socket() as sock:
-            try:
-                sock.bind((HOST, preferred))
-            except OSError:
-                pass
-            else:
-                return preferred
-    return servers.free_port(HOST)
+def _port(preferred: int | None, taken: set[int]) -> int:
+    """The previous run's port when it is free, else any free one; never one in ``taken``."""
+    port = preferred if preferred and preferred not in taken and _bindable(preferred) else 0
+    while not port or port in taken:
+        port = servers.free_port(HOST)
+    taken.add(port)
+    return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 def _start_sshd(paths: SandboxPaths, container: ContainerPaths, port: int) -> servers.SshServer:
