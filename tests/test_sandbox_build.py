@@ -14,7 +14,7 @@ from pshctl.appdef import load_app
 from pshctl.errors import ConfigError
 from pshctl.sandbox import build
 from pshctl.sandbox.layout import SandboxPaths
-from pshctl.sandbox.manager import service_state
+from pshctl.sandbox.results import service_state
 from tests.helpers import REPO
 
 APP = """\

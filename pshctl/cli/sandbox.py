@@ -19,7 +19,7 @@ from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, selection
 from pshctl.errors import ExitCode
 
 if TYPE_CHECKING:
-    from pshctl.sandbox.manager import DownResult, SandboxStatus
+    from pshctl.sandbox.results import ContainerStatus, DownResult, SandboxStatus
 
 sandbox_app = typer.Typer(
     name="sandbox",
@@ -144,10 +144,7 @@ def _summary(result: SandboxStatus) -> str:
     return text
 
 
-def _row(container: object) -> list[output.Cell]:
-    from pshctl.sandbox.manager import ContainerStatus
-
-    assert isinstance(container, ContainerStatus)
+def _row(container: ContainerStatus) -> list[output.Cell]:
     service = container.service
     style = "green" if service.state == "run" and not service.want else "red"
     sshd = str(container.sshd_pid) if container.sshd_running else f"{container.sshd_pid} (gone)"

@@ -1,7 +1,8 @@
 """The sandbox's life cycle: ``up``, ``down``, ``status`` (the library behind ``pshctl sandbox``).
 
 One sandbox per app (project root + app name), in ``registry.sandbox_dir()``; see
-``layout.py`` for what lives there and ``build.py`` for what a container gets.
+``layout.py`` for what lives there, ``build.py`` for what a container gets and
+``results.py`` for what is reported.
 
 Processes, all started by PID through ``servers.py`` and stopped by PID:
 
@@ -32,22 +33,26 @@ import getpass
 import os
 import shlex
 import socket
-import struct
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConfigError, OperationFailed, OperationTimeout
 from pshctl.sandbox import build, registry, servers
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
+from pshctl.sandbox.results import (
+    HOST,
+    DownResult,
+    SandboxStatus,
+    build_status,
+    service_state,
+)
 from pshctl.sandbox.state import ContainerState, Proc, SandboxState, read_state, write_state
 
 if TYPE_CHECKING:
     from pshctl.appdef import AppDefinition, ContainerConfig
 
-HOST = "127.0.0.1"
 PROGRAMS = ("sshd", "ssh-keygen", "runsvdir", "runsv", "sv")
 LOCK_TIMEOUT = 60.0
 START_WAIT = 5.0  # how long `up` waits for the services to be running
@@ -55,107 +60,6 @@ START_WAIT = 5.0  # how long `up` waits for the services to be running
 
 class SandboxUnavailable(ConfigError):
     """A system program the sandbox needs is missing (exit status 3, as config errors)."""
-
-
-# --- results -------------------------------------------------------------------------
-
-
-@dataclass
-class ServiceState:
-    """What runit says about one container's ``app`` service."""
-
-    state: str  # run | down | finish | unsupervised | none
-    pid: int | None = None
-    seconds: int | None = None  # in this state for
-    want: str | None = None  # "up" | "down" when it differs from the state
-
-    def describe(self) -> str:
-        text = self.state
-        if self.pid:
-            text += f" (pid {self.pid})"
-        if self.seconds is not None:
-            text += f", {self.seconds}s"
-        if self.want:
-            text += f", want {self.want}"
-        return text
-
-
-@dataclass
-class ContainerStatus:
-    name: str
-    kind: str
-    ssh: str  # host:port
-    ssh_port: int
-    sshd_pid: int
-    sshd_running: bool
-    service: ServiceState
-    app_dir: str
-    log_file: str
-    web_url: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "host": HOST,
-            "ssh_port": self.ssh_port,
-            "sshd_pid": self.sshd_pid,
-            "sshd_running": self.sshd_running,
-            "service": vars(self.service),
-            "app_dir": self.app_dir,
-            "log_file": self.log_file,
-            "web_url": self.web_url,
-        }
-
-
-@dataclass
-class SandboxStatus:
-    app: str
-    project_root: str
-    state_dir: str
-    health: str  # running | partial | stale | stopped
-    user: str | None = None
-    runsvdir_pid: int | None = None
-    runsvdir_running: bool = False
-    containers: list[ContainerStatus] = field(default_factory=list)
-    registration: str | None = None
-    already_running: bool = False
-    outdated: bool = False  # the app definition changed since `up`: down + up to deploy
-    replaced: str | None = None  # "stale" | "partial": what `up` found and replaced
-
-    @property
-    def running(self) -> bool:
-        return self.health == "running"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "app": self.app,
-            "project_root": self.project_root,
-            "state_dir": self.state_dir,
-            "state": self.health,
-            "user": self.user,
-            "environment": registry.SANDBOX_ENVIRONMENT,
-            "runsvdir_pid": self.runsvdir_pid,
-            "runsvdir_running": self.runsvdir_running,
-            "registration": self.registration,
-            "already_running": self.already_running,
-            "outdated": self.outdated,
-            "replaced": self.replaced,
-            "containers": [c.to_dict() for c in self.containers],
-        }
-
-
-@dataclass
-class DownResult:
-    app: str
-    project_root: str
-    state_dir: str
-    was: str  # the health before: running | partial | stale | stopped
-    stopped: list[int] = field(default_factory=list)  # PIDs that were running
-    purged: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
 
 
 # --- the commands --------------------------------------------------------------------
@@ -173,14 +77,14 @@ def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None
         if old is not None:
             health = old.health()
             if health == "running":
-                result = _status(root, app.name, paths, old)
+                result = build_status(root, app.name, paths, old)
                 result.already_running = True
                 result.outdated = _outdated(app, old)
                 return result
             _stop(old)
             replaced = health
         new = _start(app, root, paths, project=project or "sandbox", previous=old)
-    result = _status(root, app.name, paths, new)
+    result = build_status(root, app.name, paths, new)
     result.replaced = replaced
     return result
 
@@ -219,7 +123,7 @@ def status(app_dir: Path, app_name: str | None = None) -> SandboxStatus:
     state = read_state(paths.state_file)
     if state is None:
         return SandboxStatus(name, str(root), str(paths.root), health="stopped")
-    return _status(root, name, paths, state)
+    return build_status(root, name, paths, state)
 
 
 def list_sandboxes() -> list[SandboxStatus]:
@@ -230,7 +134,7 @@ def list_sandboxes() -> list[SandboxStatus]:
         state = read_state(state_file)
         if state is not None:
             paths = SandboxPaths(state_file.parent)
-            found.append(_status(Path(state.project_root), state.app, paths, state))
+            found.append(build_status(Path(state.project_root), state.app, paths, state))
     return found
 
 
@@ -450,67 +354,6 @@ def _stop(state: SandboxState) -> None:
             for pid in servers.children_of(container.sshd.pid):
                 servers.terminate(pid, timeout=2)
             servers.terminate(container.sshd.pid)
-
-
-# --- status --------------------------------------------------------------------------
-
-
-def _status(root: Path, name: str, paths: SandboxPaths, state: SandboxState) -> SandboxStatus:
-    health = state.health()
-    containers = [_container_status(c) for c in state.containers]
-    reg = registry.registration_path(root, name)
-    return SandboxStatus(
-        app=name,
-        project_root=str(root),
-        state_dir=str(paths.root),
-        health=health,
-        user=state.user,
-        runsvdir_pid=state.runsvdir.pid if state.runsvdir else None,
-        runsvdir_running=bool(state.runsvdir and state.runsvdir.alive()),
-        containers=containers,
-        registration=str(reg) if reg.exists() else None,
-    )
-
-
-def _container_status(container: ContainerState) -> ContainerStatus:
-    paths = ContainerPaths(container.name, container.kind, Path(container.root))
-    return ContainerStatus(
-        name=container.name,
-        kind=container.kind,
-        ssh=f"{HOST}:{container.ssh_port}",
-        ssh_port=container.ssh_port,
-        sshd_pid=container.sshd.pid,
-        sshd_running=container.sshd.alive(),
-        service=service_state(paths.service),
-        app_dir=str(paths.app_dir),
-        log_file=str(paths.log_file),
-        web_url=f"http://{HOST}:{container.web_port}/" if container.web_port else None,
-    )
-
-
-_TAI_OFFSET = 4611686018427387914  # TAI64 label of the Unix epoch (2**62 + 10)
-
-
-def service_state(service: Path) -> ServiceState:
-    """Read runit's ``supervise/status`` (the 20 bytes ``sv status`` reads)."""
-    if not (service / "run").exists():
-        return ServiceState("none")
-    if not servers.service_supervised(service):
-        return ServiceState("unsupervised")
-    try:
-        raw = (service / "supervise" / "status").read_bytes()
-    except OSError:
-        return ServiceState("unsupervised")
-    if len(raw) < 20:
-        return ServiceState("unsupervised")
-    (tai,) = struct.unpack(">Q", raw[:8])
-    (pid,) = struct.unpack("<I", raw[12:16])
-    state = {0: "down", 1: "run", 2: "finish"}.get(raw[19], "unknown")
-    seconds = max(0, int(time.time() - (tai - _TAI_OFFSET)))
-    want = {ord("u"): "up", ord("d"): "down"}.get(raw[17])
-    if (want == "up" and state == "run") or (want == "down" and state == "down"):
-        want = None
-    return ServiceState(state, pid or None, seconds, want)
 
 
 # --- locking -------------------------------------------------------------------------
