@@ -493,8 +493,11 @@ class _Operation:
     def _start(self, job: _Job, session: Connection, supervisor: Any, service: str) -> None:
         self.event(job, "starting")
         state = supervisor.start(session, service, self.settings.start_wait)
-        if state.running and state.pid != job.old_pid:
-            job.started = True  # running again, even if it may not stay up
+        # A `start` may find the old process still there (a stop that had not finished):
+        # only a restart insists on a new pid.
+        fresh = self.action != "restart" or state.pid != job.old_pid
+        if (state.running and fresh) or state.want == "up":
+            job.started = True  # running, or runit is trying to: not left down by us
             job.new_pid = state.pid
         verify = 0.0 if self.control.interrupted else self.settings.verify
         self.event(job, "verifying", f"pid {state.pid}, {verify:g}s" if state.running else "")
@@ -514,7 +517,7 @@ class _Operation:
             if not state.running:
                 job.health = CRASH_LOOPING
                 raise CrashLooping(f"did not stay up: {state.describe()}")
-            if state.pid == job.old_pid:
+            if self.action == "restart" and state.pid == job.old_pid:
                 raise OperationFailed(f"still the old process (pid {state.pid})")
             if state.pid != first:
                 job.health = CRASH_LOOPING

@@ -27,6 +27,8 @@ from pshctl.supervisor import Output, Runner, ServiceProblem, ServiceState, Step
 SV = "sv"
 # After SIGKILL the process is gone at once; this only covers runsv noticing it.
 KILL_WAIT = 5
+# How long runsv may take to read a stop request while it pauses between restarts.
+SETTLE_WAIT = 3.0
 # Extra time allowed to an `sv -w N` command beyond N before the SSH call gives up.
 COMMAND_SLACK = 30
 
@@ -154,6 +156,7 @@ class Runit:
         began = time.monotonic()
         state = self._one(runner, stop_argv(service, grace), service, grace)
         if state.state == "down":
+            state = self._settle(runner, service, state)
             return StopReport("exited", time.monotonic() - began, state)
         # Still running (sv said `timeout:`): the Platform.sh way, SIGKILL it.
         runner.run(kill_argv(service), timeout=COMMAND_SLACK)
@@ -161,6 +164,19 @@ class Runit:
         if state.state != "down":
             raise OperationFailed(f"still {state.describe()} after SIGKILL")
         return StopReport("killed", time.monotonic() - began, state)
+
+    def _settle(self, runner: Runner, service: str, state: ServiceState) -> ServiceState:
+        """Wait until runsv has taken the stop in (``want up`` gone).
+
+        A crash-looping service is down already, so ``sv stop`` answers ``ok`` at once;
+        but runsv, pausing a second before the next restart, has not read the request
+        yet, and an ``up`` sent now can be lost: the service then stays down.
+        """
+        deadline = time.monotonic() + SETTLE_WAIT
+        while state.want == "up" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            state = self.status(runner, [service])[0]
+        return state
 
     def start(self, runner: Runner, service: str, wait: int) -> ServiceState:
         return self._one(runner, start_argv(service, wait), service, wait)
