@@ -13,7 +13,6 @@ the test fails.
 
 from __future__ import annotations
 
-import getpass
 import json
 import shlex
 import subprocess
@@ -30,6 +29,7 @@ from pshctl.sandbox.servers import (
     SshServer,
     find_program,
     generate_key,
+    login_name,
     make_service,
     wait_supervised,
 )
@@ -55,7 +55,7 @@ class TestBed:
     sshd: SshServer
     client_key: Path
     known_hosts: Path
-    user: str = field(default_factory=getpass.getuser)
+    user: str = field(default_factory=login_name)
     runits: list[RunitServer] = field(default_factory=list)
 
     @classmethod

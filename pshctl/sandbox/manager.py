@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import getpass
 import os
 import shlex
 import socket
@@ -181,7 +180,7 @@ def _start(
     project: str,
     previous: SandboxState | None,
 ) -> SandboxState:
-    state = SandboxState(app=app.name, project_root=str(root), user=getpass.getuser())
+    state = SandboxState(app=app.name, project_root=str(root), user=servers.login_name())
     old_ports = {c.name: (c.ssh_port, c.web_port) for c in previous.containers} if previous else {}
     try:
         _client_key(paths)

@@ -7,7 +7,6 @@ and stopped by that PID; nothing here searches the process table by name.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import shutil
 import signal
@@ -17,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pshctl.errors import PshctlError
+from pshctl.errors import ExitCode, PshctlError
 
 # Which Debian package brings each program we drive.
 PACKAGES = {
@@ -30,7 +29,9 @@ PACKAGES = {
 
 
 class MissingProgram(PshctlError):
-    """A system program the sandbox needs is not installed."""
+    """A system program the sandbox needs is not installed (a set-up error: exit 3)."""
+
+    exit_code = ExitCode.CONFIG
 
 
 def find_program(name: str) -> str | None:
@@ -57,6 +58,13 @@ def require_programs(*names: str) -> dict[str, str]:
             hint=f"install them with: {sudo}apt-get install -y {' '.join(packages)}",
         )
     return {name: path for name, path in found.items() if path}
+
+
+def login_name() -> str:
+    """The account this process runs as (by uid, not $USER, which a caller may change)."""
+    import pwd
+
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -240,7 +248,7 @@ class SshServer:
                 "KbdInteractiveAuthentication no",
                 "UsePAM no",
                 "PermitRootLogin prohibit-password",
-                f"AllowUsers {getpass.getuser()}",
+                f"AllowUsers {login_name()}",
                 "PrintMotd no",
                 "PrintLastLog no",
                 f"LogLevel {log_level}",
