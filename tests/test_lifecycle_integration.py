@@ -195,17 +195,17 @@ def test_second_ctrl_c_aborts_and_says_what_is_down(testbed: TestBed) -> None:
 
 
 def test_wait_success_and_timeout(testbed: TestBed, cli: CliRunner) -> None:
-    testbed.add_services({"up": PROMPT, "off": PROMPT})
-    root = testbed.project(["up", "off"])
-    testbed.sv("-w", "5", "stop", "off")
+    testbed.add_services({"ready": PROMPT, "halted": PROMPT})
+    root = testbed.project(["ready", "halted"])
+    testbed.sv("-w", "5", "stop", "halted")
     began = time.monotonic()
-    ok = cli("wait", "up", "-e", "test", "--stable", "1", "--timeout", "10", cwd=root)
+    ok = cli("wait", "ready", "-e", "test", "--stable", "1", "--timeout", "10", cwd=root)
     assert ok.exit_code == 0, ok
-    late = cli("wait", "up", "off", "-e", "test", "--timeout", "1", "--json", cwd=root)
+    late = cli("wait", "ready", "halted", "-e", "test", "--timeout", "1", "--json", cwd=root)
     assert late.exit_code == 5, late
     assert late.json["ok"] is False
-    assert _by_name(late.json)["off"]["state"] == "down"
-    assert "timed out" in late.stderr and "off" in late.stderr
+    assert _by_name(late.json)["halted"]["state"] == "down"
+    assert "timed out" in late.stderr and "halted" in late.stderr
     assert time.monotonic() - began < 10
 
 

@@ -22,10 +22,11 @@ class Service:
     kind: str = "prompt"  # prompt | stubborn | crash
     pid: int | None = field(default_factory=lambda: next(_pids))
     uptime: int = 60
+    wanted_down: bool = False
 
     def line(self, path: str) -> str:
         if self.pid is None:
-            want = ", want up" if self.kind == "crash" else ""
+            want = ", want up" if self.kind == "crash" and not self.wanted_down else ""
             return f"down: {path}: 0s, normally up{want}"
         return f"run: {path}: (pid {self.pid}) {self.uptime}s"
 
@@ -84,6 +85,7 @@ class Session:
     def _do(self, verb: str, path: str) -> str:
         svc = self.world.services[path.rsplit("/", 1)[1]]
         if verb == "stop":
+            svc.wanted_down = True
             if svc.pid is not None and svc.kind == "stubborn" and svc.uptime >= 0:
                 svc.uptime = -1  # got TERM, ignores it
                 return f"timeout: run: {path}: (pid {svc.pid}) 1s, want down, got TERM"
@@ -93,7 +95,7 @@ class Session:
             svc.pid = None
             return ""
         if verb == "start":
-            svc.pid, svc.uptime = next(_pids), 0
+            svc.pid, svc.uptime, svc.wanted_down = next(_pids), 0, False
             line = "ok: " + svc.line(path)
             if svc.kind == "crash":
                 svc.pid = None  # dies right after starting
