@@ -263,7 +263,7 @@ class _Progress:
             self.live = None
 
     def _render(self) -> Any:
-        rows = [[name, (phase, self.PHASE_STYLE.get(phase, "")), detail]
+        rows: list[list[output.Cell]] = [[name, (phase, self.PHASE_STYLE.get(phase, "")), detail]
                 for name, (phase, detail) in self.rows.items()]
         return output.rich_table(("worker", "step", "detail"), rows)
 
@@ -335,7 +335,7 @@ def _action_report(results: Sequence[ActionResult], context: Context,
                    interrupted: bool) -> output.Report:
     from pshctl.lifecycle import action_exit_code
 
-    rows = []
+    rows: list[list[output.Cell]] = []
     for r in results:
         verdict = ("ok", "green") if r.ok else ("skipped", "yellow") if not r.attempted \
             else ("failed", "red bold")

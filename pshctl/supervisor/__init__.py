@@ -91,7 +91,7 @@ class ServiceState:
         """A short human summary: ``run (pid 12) 40s``, ``down 3s, want up``."""
         if self.problem is not None:
             return f"{self.problem}: {self.message}"
-        parts = [self.state or "?"]
+        parts: list[str] = [self.state or "?"]
         if self.pid is not None:
             parts.append(f"(pid {self.pid})")
         if self.uptime_s is not None:

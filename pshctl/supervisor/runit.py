@@ -20,9 +20,18 @@ import math
 import re
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 from pshctl.errors import OperationFailed
-from pshctl.supervisor import Output, Runner, ServiceProblem, ServiceState, Step, StopReport
+from pshctl.supervisor import (
+    Output,
+    Problem,
+    Runner,
+    ServiceProblem,
+    ServiceState,
+    Step,
+    StopReport,
+)
 
 SV = "sv"
 # After SIGKILL the process is gone at once; this only covers runsv noticing it.
@@ -70,7 +79,7 @@ def parse_line(line: str, service: str) -> ServiceState:
     problem = _PROBLEM_RE.match(line)
     if problem:
         message = problem["msg"]
-        kind = "missing" if _MISSING in message else "unsupervised"
+        kind: Problem = "missing" if _MISSING in message else "unsupervised"
         return ServiceState(service, problem=kind, message=message, raw=line)
     match = _STATE_RE.match(line)
     if not match:
@@ -85,7 +94,9 @@ def parse_line(line: str, service: str) -> ServiceState:
         normally_up = "normally up" in flags
     else:
         normally_up = "normally down" not in flags
-    want = "up" if "want up" in flags else "down" if "want down" in flags else None
+    want: Literal["up", "down"] | None = (
+        "up" if "want up" in flags else "down" if "want down" in flags else None
+    )
     return ServiceState(
         service,
         state=state,  # type: ignore[arg-type]
