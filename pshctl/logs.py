@@ -46,6 +46,7 @@ DEFAULT_TYPE = "app"
 DEFAULT_LINES = 100
 MISSING_STATUS = 66  # the tail script's exit status when the log file does not exist
 READ_SIZE = 65536  # channel.recv size; a larger channel window was measured slower
+BATCH_SIZE = 1024 * 1024  # data already received is handed on in batches up to this size
 MAX_LINE = 8 * 1024 * 1024  # a "line" longer than this is passed on in pieces
 HEARTBEAT = 2.0  # seconds between remote heartbeats while the log is idle
 SILENCE_LIMIT = 12.0  # no byte (not even a heartbeat) for this long: the link is dead
@@ -54,11 +55,15 @@ _POLL = 0.25  # how often blocked threads look at the stop flag
 
 _TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
-# `tail -n` for a plain read; the exit status tells a missing file from other failures.
-TAIL_SCRIPT = 'f=$1\n[ -e "$f" ] || exit 66\nexec tail -n "$2" -- "$f"\n'
+# `tail -n` (or `cat` for all lines) for a plain read; the exit status tells a missing
+# file from other failures.
+TAIL_SCRIPT = (
+    'f=$1\n[ -e "$f" ] || exit 66\n'
+    'if [ "$2" = all ]; then exec cat -- "$f"; else exec tail -n "$2" -- "$f"; fi\n'
+)
 
-# The follow loop. Arguments: PATH LINES RESUME_ID RESUME_OFFSET (the last two empty on a
-# fresh start). The file is held open on fd 3; /dev/fd/3 reopens that same file, so
+# The follow loop. Arguments: PATH LINES|all RESUME_ID RESUME_OFFSET (the last two empty
+# on a fresh start). The file is held open on fd 3; /dev/fd/3 reopens that same file, so
 # stat/tail see it even after it was renamed or deleted. A short read (the file shrank
 # while being sent) is padded with NULs to keep the framing; the next look sees the
 # truncation and the reader drops the padding.
@@ -93,7 +98,8 @@ else
   tries=0
   while :; do
     start=$size k=0
-    if [ "$n" -gt 0 ]; then k=$(tail -n "$n" /dev/fd/3 | wc -c); fi
+    if [ "$n" = all ]; then k=$size
+    elif [ "$n" -gt 0 ]; then k=$(tail -n "$n" /dev/fd/3 | wc -c); fi
     look
     tries=$((tries + 1))
     if [ "$size" -eq "$start" ]; then exact=1; break; fi
@@ -130,10 +136,18 @@ done
 
 @dataclass(frozen=True)
 class LogLines:
-    """One or more whole lines from one worker, in order (``text`` has no final newline)."""
+    """One or more whole lines from one worker, in order, as the bytes the log holds.
+
+    ``data`` is the lines joined by newlines, without a final one; kept as bytes so that
+    plain output passes them on without decoding and encoding again.
+    """
 
     worker: str
-    text: str
+    data: bytes
+
+    @property
+    def text(self) -> str:
+        return decode(self.data)
 
     @property
     def lines(self) -> list[str]:
@@ -168,10 +182,11 @@ LogEvent = Union[LogLines, LogNotice]
 
 @dataclass(frozen=True)
 class LogRequest:
-    """What to read: ``<log_dir>/<log_type>.log``, the last ``lines`` lines, then maybe more."""
+    """What to read: ``<log_dir>/<log_type>.log``, its last ``lines`` lines (None: all of
+    it), then with ``follow`` what is written next."""
 
     log_type: str = DEFAULT_TYPE
-    lines: int = DEFAULT_LINES
+    lines: int | None = DEFAULT_LINES
     follow: bool = False
 
     def __post_init__(self) -> None:
@@ -180,7 +195,7 @@ class LogRequest:
                 f"invalid log type {self.log_type!r}",
                 hint="a log type is a file name without '.log', such as app, deploy or cron",
             )
-        if self.lines < 0:
+        if self.lines is not None and self.lines < 0:
             raise UsageError("--lines must be 0 or more")
 
 
@@ -189,13 +204,17 @@ def log_path(target: Target, log_type: str = DEFAULT_TYPE) -> str:
     return f"{target.log_dir.rstrip('/') or ''}/{log_type}.log"
 
 
-def tail_command(path: str, lines: int) -> str:
-    return shlex.join(["sh", "-c", TAIL_SCRIPT, "sh", path, str(lines)])
+def _count(lines: int | None) -> str:
+    return "all" if lines is None else str(lines)
 
 
-def follow_command(path: str, lines: int, resume: tuple[str, int] | None = None) -> str:
+def tail_command(path: str, lines: int | None) -> str:
+    return shlex.join(["sh", "-c", TAIL_SCRIPT, "sh", path, _count(lines)])
+
+
+def follow_command(path: str, lines: int | None, resume: tuple[str, int] | None = None) -> str:
     rid, roff = (resume[0], str(resume[1])) if resume else ("", "")
-    return shlex.join(["sh", "-c", FOLLOW_SCRIPT, "sh", path, str(lines), rid, roff])
+    return shlex.join(["sh", "-c", FOLLOW_SCRIPT, "sh", path, _count(lines), rid, roff])
 
 
 # --- pure stream handling -------------------------------------------------------------
@@ -216,18 +235,26 @@ class LineAssembler:
 
     def feed(self, data: bytes) -> bytes | None:
         """The whole lines completed by ``data``, joined by newlines; None when none."""
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            if data:
-                self._parts.append(data)
-                self._held += len(data)
+        return self.feed_all([data])
+
+    def feed_all(self, chunks: Sequence[bytes]) -> bytes | None:
+        """As :meth:`feed` for consecutive chunks, copying the bytes once."""
+        for last in range(len(chunks) - 1, -1, -1):
+            cut = chunks[last].rfind(b"\n")
+            if cut >= 0:
+                break
+        else:
+            self._parts.extend(c for c in chunks if c)
+            self._held += sum(len(c) for c in chunks)
             return self.flush() if self._held > self._max_line else None
-        block = data[:cut]
-        if self._parts:
-            block = b"".join([*self._parts, block])
-        rest = data[cut + 1 :]
-        self._parts = [rest] if rest else []
-        self._held = len(rest)
+        tail = chunks[last]
+        if not self._parts and last == 0:
+            block = tail[:cut]
+        else:
+            block = b"".join([*self._parts, *chunks[:last], tail[:cut]])
+        rest = [tail[cut + 1 :], *chunks[last + 1 :]]
+        self._parts = [c for c in rest if c]
+        self._held = sum(len(c) for c in self._parts)
         return block
 
     def flush(self) -> bytes | None:
@@ -242,8 +269,10 @@ class LineAssembler:
         self._parts, self._held = [], 0
 
 
-def last_lines(data: bytes, count: int) -> bytes:
+def last_lines(data: bytes, count: int | None) -> bytes:
     """The last ``count`` lines of ``data`` (an unfinished last line counts), as tail -n."""
+    if count is None:
+        return data
     if count <= 0:
         return b""
     end = len(data) - 1 if data.endswith(b"\n") else len(data)
@@ -269,7 +298,7 @@ class FollowDecoder:
 
     worker: str
     path: str
-    lines: int
+    lines: int | None
     file_id: str | None = None
     started: bool = False  # a B or S frame arrived: resuming makes sense from now on
     _pos: int = 0  # file offset of the next data byte
@@ -293,31 +322,45 @@ class FollowDecoder:
         self._lines.drop()
 
     def feed(self, data: bytes) -> list[LogEvent]:
+        return self.feed_all([data])
+
+    def feed_all(self, chunks: Sequence[bytes]) -> list[LogEvent]:
+        """Events for consecutive chunks of the stream (frame data is copied once)."""
         events: list[LogEvent] = []
-        view = memoryview(data)
-        while view:
-            if self._left:
-                take = bytes(view[: self._left])
-                view = view[len(take) :]
-                self._left -= len(take)
-                self._data(take, events)
-                continue
-            nl = bytes(view[:256]).find(b"\n")
-            if nl < 0:
-                self._buf += bytes(view)
-                if len(self._buf) > 256:
-                    raise ValueError(f"bad follow header: {self._buf[:80]!r}")
-                break
-            header = self._buf + bytes(view[:nl])
-            self._buf = b""
-            view = view[nl + 1 :]
-            self._header(header.decode("ascii", "replace").split(), events)
+        pending: list[bytes] = []  # data of the current frame, not handed on yet
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                if self._left:
+                    size = min(self._left, len(view))
+                    pending.append(chunk if size == len(chunk) else bytes(view[:size]))
+                    view = view[size:]
+                    self._left -= size
+                    self._pos += size
+                    if not self._left:
+                        self._data(pending, events)
+                        pending = []
+                    continue
+                view = self._next_header(view, events)
+        if pending:
+            self._data(pending, events)
         return events
 
-    def _data(self, chunk: bytes, events: list[LogEvent]) -> None:
-        self._pos += len(chunk)
+    def _next_header(self, view: memoryview, events: list[LogEvent]) -> memoryview:
+        nl = bytes(view[:256]).find(b"\n")
+        if nl < 0:
+            self._buf += bytes(view)
+            if len(self._buf) > 256:
+                raise ValueError(f"bad follow header: {self._buf[:80]!r}")
+            return view[len(view) :]
+        header = self._buf + bytes(view[:nl])
+        self._buf = b""
+        self._header(header.decode("ascii", "replace").split(), events)
+        return view[nl + 1 :]
+
+    def _data(self, chunks: list[bytes], events: list[LogEvent]) -> None:
         if self._backlog is not None:
-            self._backlog.append(chunk)
+            self._backlog.extend(chunks)
             if self._left == 0:
                 window, self._backlog = b"".join(self._backlog), None
                 self._emit(self._lines.feed(last_lines(window, self.lines)), events)
@@ -325,11 +368,11 @@ class FollowDecoder:
                     self._lines.feed(window[window.rfind(b"\n") + 1 :])  # keep it whole
                 self.started = True
             return
-        self._emit(self._lines.feed(chunk), events)
+        self._emit(self._lines.feed_all(chunks), events)
 
     def _emit(self, block: bytes | None, events: list[LogEvent]) -> None:
         if block is not None:
-            events.append(LogLines(self.worker, decode(block)))
+            events.append(LogLines(self.worker, block))
 
     def _restart(self, events: list[LogEvent]) -> None:
         """The file was replaced or truncated: finish the old last line, read from 0."""
@@ -337,7 +380,7 @@ class FollowDecoder:
         if held is not None:
             held = held.rstrip(b"\0")  # padding of a read cut short
             if held:
-                events.append(LogLines(self.worker, decode(held)))
+                events.append(LogLines(self.worker, held))
         self._pos = 0
 
     def _header(self, words: list[str], events: list[LogEvent]) -> None:
@@ -353,7 +396,7 @@ class FollowDecoder:
             if trim:  # resuming makes sense only once the trimmed window is out
                 self._backlog = []
             if self._left == 0:
-                self._data(b"", events)
+                self._data([], events)
         elif kind == "S" and len(words) == 3:
             self._start(words[1], int(words[2]))
         elif kind == "R" and len(words) == 2:
@@ -400,7 +443,7 @@ class _Link:
 
 def _pump(
     channel: paramiko.Channel,
-    on_data: Callable[[bytes], None],
+    on_data: Callable[[list[bytes]], None],
     stop: threading.Event,
     silence: float | None = None,
 ) -> _Link:
@@ -419,8 +462,21 @@ def _pump(
         if not data:
             return _Link("eof")
         last = time.monotonic()
-        on_data(data)
+        on_data(_more(channel, data))
     return _Link("stopped")
+
+
+def _more(channel: paramiko.Channel, data: bytes) -> list[bytes]:
+    """``data`` and what else has arrived already, up to BATCH_SIZE: fewer, larger batches."""
+    parts = [data]
+    size = len(data)
+    while size < BATCH_SIZE and channel.recv_ready():
+        part = channel.recv(READ_SIZE)
+        if not part:  # EOF: the next recv() reports it
+            break
+        parts.append(part)
+        size += len(part)
+    return parts
 
 
 def _exit_status(channel: paramiko.Channel, wait: float = 2.0) -> int | None:
@@ -506,17 +562,17 @@ class _Reader:
             channel.shutdown_write()
             lines = LineAssembler()
 
-            def on_data(data: bytes) -> None:
-                block = lines.feed(data)
+            def on_data(chunks: list[bytes]) -> None:
+                block = lines.feed_all(chunks)
                 if block is not None:
-                    self._put(LogLines(self.name, decode(block)))
+                    self._put(LogLines(self.name, block))
 
             link = _pump(channel, on_data, self.stop)
             if link.how == "stopped":
                 return
             rest = lines.flush()
             if rest is not None:
-                self._put(LogLines(self.name, decode(rest)))
+                self._put(LogLines(self.name, rest))
             self._tail_status(channel, link)
 
     def _tail_status(self, channel: paramiko.Channel, link: _Link) -> None:
@@ -575,12 +631,12 @@ class _Reader:
         channel.shutdown_write()
         said = not lost
 
-        def on_data(data: bytes) -> None:
+        def on_data(data: list[bytes]) -> None:
             nonlocal said
             if not said:
                 said = True
                 self._put(LogNotice(self.name, "reconnected", "reconnected; resuming"))
-            for event in decoder.feed(data):
+            for event in decoder.feed_all(data):
                 self._put(event)
 
         link = _pump(channel, on_data, self.stop, SILENCE_LIMIT)
@@ -626,7 +682,7 @@ class LogStream:
         *,
         options: SshOptions | None = None,
         connect: Connect | None = None,
-        queue_size: int = 256,
+        queue_size: int = 32,  # batches of up to BATCH_SIZE bytes
     ) -> None:
         self.request = request
         self.failures: dict[str, LogNotice] = {}

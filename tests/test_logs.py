@@ -114,8 +114,9 @@ def test_lines_returns_exactly_the_last_n(testbed: TestBed, cli: CliRunner) -> N
     assert result.exit_code == 0, result
     assert result.stdout.splitlines() == [f"line {i} [red]x[/red]" for i in range(494, 501)]
     assert cli("logs", "queue", "-n", "0", "-e", "test", cwd=root).stdout == ""
-    everything = cli("logs", "queue", "-n", "100000", "-e", "test", cwd=root)
+    everything = cli("logs", "queue", "-n", "all", "-e", "test", cwd=root)
     assert len(everything.stdout.splitlines()) == 500
+    assert cli("logs", "queue", "-n", "-3", "-e", "test", cwd=root).exit_code == 2
 
 
 def test_no_worker_reads_the_app_container_and_type_picks_the_file(

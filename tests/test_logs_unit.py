@@ -80,6 +80,9 @@ def test_tail_script_matches_gnu_tail(tmp_path: Path) -> None:
                          check=True).stdout
     assert out == b"line 48\nline 49\nno newline"
     assert last_lines(log.read_bytes(), 3) == out
+    everything = subprocess.run(["sh", "-c", TAIL_SCRIPT, "sh", str(log), "all"],
+                                capture_output=True, check=True).stdout
+    assert everything == log.read_bytes()
     missing = subprocess.run(["sh", "-c", TAIL_SCRIPT, "sh", str(tmp_path / "nope"), "3"],
                              capture_output=True, check=False)
     assert missing.returncode == 66
@@ -178,13 +181,14 @@ def test_decoder_rejects_garbage() -> None:
 class LocalFollow:
     """FOLLOW_SCRIPT as a local process, its output decoded by a FollowDecoder."""
 
-    def __init__(self, path: Path, lines: int, resume: tuple[str, int] | None = None,
+    def __init__(self, path: Path, lines: int | None, resume: tuple[str, int] | None = None,
                  decoder: FollowDecoder | None = None) -> None:
         rid, roff = (resume[0], str(resume[1])) if resume else ("", "")
         self.decoder = decoder or FollowDecoder("w", str(path), lines)
         self.events: list = []
         self.proc = subprocess.Popen(
-            ["sh", "-c", FOLLOW_SCRIPT, "sh", str(path), str(lines), rid, roff],
+            ["sh", "-c", FOLLOW_SCRIPT, "sh", str(path), "all" if lines is None else str(lines),
+             rid, roff],
             stdout=subprocess.PIPE,
         )
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -243,6 +247,14 @@ def test_script_backlog_then_new_lines(tmp_path: Path, follower) -> None:
     append(log, " done\n")
     f.wait_lines("new 1", "new 2 half done")
     assert f.lines == ["old 997", "old 998", "old 999", "new 1", "new 2 half done"]
+
+
+def test_script_backlog_can_be_the_whole_log(tmp_path: Path, follower) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"old {i}\n" for i in range(100)))
+    f = follower(log, None)
+    f.wait_lines("old 98", "old 99")
+    assert f.lines == [f"old {i}" for i in range(100)]
 
 
 def test_script_rotation_keeps_late_lines_of_the_old_file(tmp_path: Path, follower) -> None:
@@ -307,16 +319,16 @@ def test_printer_plain_prefixes_every_line_when_several_workers() -> None:
     printer = _Printer(["queue", "mail"], as_json=False)
     out = io.StringIO()
     with redirect_stdout(out):
-        printer.lines(LogLines("mail", "a [bold]b[/]\nc"))
-        printer.lines(LogLines("queue", ""))
+        printer.lines(LogLines("mail", b"a [bold]b[/]\nc"))
+        printer.lines(LogLines("queue", b""))
     assert out.getvalue() == "mail  | a [bold]b[/]\nmail  | c\nqueue | \n"
 
 
 def test_printer_single_worker_is_raw_and_json_is_one_object_per_line() -> None:
     out = io.StringIO()
     with redirect_stdout(out):
-        _Printer(["queue"], as_json=False).lines(LogLines("queue", "x\ny"))
-        _Printer(["queue"], as_json=True).lines(LogLines("queue", 'x\n"y"'))
+        _Printer(["queue"], as_json=False).lines(LogLines("queue", b"x\ny"))
+        _Printer(["queue"], as_json=True).lines(LogLines("queue", b'x\n"y"'))
     assert out.getvalue() == (
         'x\ny\n{"worker": "queue", "line": "x"}\n{"worker": "queue", "line": "\\"y\\""}\n'
     )

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 EPILOG = (
     "Examples: pshctl logs  |  pshctl logs queue -n 20  |  pshctl logs --all -f  |  "
-    "pshctl logs queue mail -f -t error  |  pshctl logs -f queue --json | jq .line"
+    "pshctl logs queue mail -f -t error  |  pshctl logs -n all queue > queue.log  |  "
+    "pshctl logs -f queue --json | jq .line"
 )
 IDLE_CHECK = 0.5  # seconds: how often a quiet follow checks whether stdout's reader left
 # Colours a worker's prefix can get; the name picks one, so it is the same every run.
@@ -67,8 +68,10 @@ def logs(
                      "error, ...)."),
     ] = "app",
     lines: Annotated[
-        int, typer.Option("--lines", "-n", min=0, help="How many of the last lines to show.")
-    ] = 100,
+        str,
+        typer.Option("--lines", "-n", metavar="N|all",
+                     help="How many of the last lines to show; 'all' for the whole log."),
+    ] = "100",
     follow: Annotated[
         bool,
         typer.Option("--follow", "-f", help="Keep printing new lines (survives rotation, "
@@ -89,7 +92,7 @@ def logs(
     names = [*(workers or ()), *(worker or ())]
     if all_workers and names:
         raise UsageError("--all reads every worker; name no workers with it")
-    request = LogRequest(log_type=log_type, lines=lines, follow=follow)
+    request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
     context = resolve_context(selection(ctx, project, environment, app_name))
     targets = resolve_targets(context, names, all_workers=all_workers)
     state = global_state(ctx)
@@ -104,6 +107,18 @@ def logs(
         _quiet_stdout()  # the reader went away (`| head`): stop as cat does
         return ExitCode.OK
     return _exit_code(stream, len(targets))
+
+
+def _line_count(value: str) -> int | None:
+    if value.strip().lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise UsageError(f"--lines takes a number of lines or 'all', not {value!r}")
+    return count
 
 
 def _drain(stream: LogStream, printer: _Printer) -> None:
@@ -145,6 +160,7 @@ class _Printer:
         self.prefixed = len(names) > 1
         width = max((len(n) for n in names), default=0)
         self.prefixes = {n: f"{n.ljust(width)} | " for n in names}
+        self.raw_prefixes = {n: p.encode() for n, p in self.prefixes.items()}
         out = output.console()
         self.styled = self.prefixed and out.is_terminal and out.color_system is not None
 
@@ -157,12 +173,18 @@ class _Printer:
             self._plain(batch)
 
     def _plain(self, batch: LogLines) -> None:
-        text = batch.text
+        data = batch.data
         if self.prefixed:
-            prefix = self.prefixes[batch.worker]
-            text = prefix + text.replace("\n", "\n" + prefix)
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+            prefix = self.raw_prefixes[batch.worker]
+            data = prefix + data.replace(b"\n", b"\n" + prefix)
+        binary = getattr(sys.stdout, "buffer", None)  # bytes as they came, no re-encoding
+        if binary is None:  # a text-only stdout (tests)
+            sys.stdout.write(data.decode("utf-8", "replace") + "\n")
+            sys.stdout.flush()
+            return
+        binary.write(data)
+        binary.write(b"\n")
+        binary.flush()
 
     def _json(self, batch: LogLines) -> None:
         import json
