@@ -460,7 +460,7 @@ def _pump(
         except (OSError, EOFError) as exc:
             return _Link("broken", str(exc) or type(exc).__name__)
         if not data:
-            return _Link("eof")
+            return _Link("stopped" if stop.is_set() else "eof")
         last = time.monotonic()
         on_data(_more(channel, data))
     return _Link("stopped")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import threading
 import time
@@ -334,6 +335,130 @@ def test_printer_single_worker_is_raw_and_json_is_one_object_per_line() -> None:
     )
 
 
+def test_printer_colours_prefixes_on_a_terminal_and_never_reads_markup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.console import Console
+
+    from pshctl.cli import output
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, color_system="standard", no_color=False,
+                       markup=False, highlight=False, emoji=False, soft_wrap=True)
+    monkeypatch.setattr(output, "console", lambda stderr=False: terminal)
+    printer = _Printer(["queue", "mail"], as_json=False)
+    assert printer.styled
+    printer.lines(LogLines("mail", b"[bold red]not markup[/] :x:\nsecond"))
+    shown = screen.getvalue()
+    assert "\x1b[" in shown  # coloured prefix
+    assert "[bold red]not markup[/] :x:" in shown
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    assert plain == "mail  | [bold red]not markup[/] :x:\nmail  | second\n"
+
+
 def test_colours_are_stable_per_name() -> None:
     assert colour_for("queue") == colour_for("queue")
     assert len({colour_for(n) for n in ("queue", "mail", "cron", "web", "a", "b")}) > 1
+
+
+# --- the reconnect loop, with fake connections ----------------------------------------------
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.active = True
+
+    def is_active(self) -> bool:
+        return self.active
+
+
+class FakeChannel:
+    """Hands out ``chunks``; then EOF with no exit status (a dropped link) or blocks."""
+
+    def __init__(self, chunks: list[bytes], drop: bool) -> None:
+        self.chunks = list(chunks)
+        self.drop = drop
+        self.transport = FakeTransport()
+        self.closed = threading.Event()
+
+    def settimeout(self, timeout: float) -> None:
+        self.timeout = timeout
+
+    def shutdown_write(self) -> None:
+        pass
+
+    def recv(self, size: int) -> bytes:
+        if self.chunks:
+            return self.chunks.pop(0)
+        if self.drop:
+            self.transport.active = False
+            return b""
+        if self.closed.wait(self.timeout):
+            return b""
+        raise TimeoutError()
+
+    def recv_ready(self) -> bool:
+        return bool(self.chunks)
+
+    def exit_status_ready(self) -> bool:
+        return False
+
+    def get_transport(self) -> FakeTransport:
+        return self.transport
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class FakeSession:
+    def __init__(self, channel: FakeChannel, commands: list[str]) -> None:
+        self.channel = channel
+        self.commands = commands
+
+    def __enter__(self) -> FakeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def open_exec(self, command: str) -> FakeChannel:
+        self.commands.append(command)
+        return self.channel
+
+
+def test_follow_reconnects_with_backoff_and_resumes_after_the_last_line() -> None:
+    from pshctl.errors import AuthenticationFailed, ConnectionFailed
+    from pshctl.logs import LogStream
+
+    commands: list[str] = []
+    plan: list[object] = [
+        FakeChannel([b"B 1:1 0 4 1\nab\n", b"cd"], drop=True),  # "cd" unfinished, then dropped
+        ConnectionFailed("connection refused by h:22"),
+        FakeChannel([b"S 1:1 3\nD 4\ncde\n"], drop=False),
+    ]
+
+    def connect(target, options):
+        step = plan.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return FakeSession(step, commands)
+
+    target = Target(name="queue", worker="queue", host="h", log_dir="/log")
+    events: list = []
+    with LogStream([target], LogRequest(lines=5, follow=True), connect=connect) as stream:
+        for event in stream:
+            events.append(event)
+            if isinstance(event, LogLines) and event.lines == ["cde"]:
+                break
+    assert texts(events) == ["ab", "cde"]
+    kinds = [e.kind for e in events if isinstance(e, LogNotice)]
+    assert kinds == ["disconnected", "reconnecting", "reconnected"]
+    assert commands[0].endswith(" /log/app.log 5 '' ''")
+    assert commands[1].endswith(" /log/app.log 5 1:1 3")  # after "ab\n", before "cd"
+
+    refused = [AuthenticationFailed("no key accepted")]
+    with LogStream([target], LogRequest(follow=True),
+                   connect=lambda t, o: (_ for _ in ()).throw(refused[0])) as stream:
+        events = list(stream)
+    assert [(e.kind, e.is_failure) for e in events] == [("failed", True)]
+    assert stream.failures["queue"].error is refused[0]

@@ -95,6 +95,9 @@ def logs(
     request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
     context = resolve_context(selection(ctx, project, environment, app_name))
     targets = resolve_targets(context, names, all_workers=all_workers)
+    if not targets:
+        output.info(f"app {context.app.name} defines no workers")
+        return ExitCode.OK
     state = global_state(ctx)
     options = SshOptions(
         accept_new=accept_new or state.accept_new, verbose=state.verbose
@@ -162,7 +165,9 @@ class _Printer:
         self.prefixes = {n: f"{n.ljust(width)} | " for n in names}
         self.raw_prefixes = {n: p.encode() for n, p in self.prefixes.items()}
         out = output.console()
-        self.styled = self.prefixed and out.is_terminal and out.color_system is not None
+        self.styled = (
+            self.prefixed and out.is_terminal and out.color_system is not None and not out.no_color
+        )
 
     def lines(self, batch: LogLines) -> None:
         if self.as_json:
