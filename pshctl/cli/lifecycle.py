@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional
 import typer
 
 from pshctl.cli import output
+from pshctl.cli.complete import complete_worker
 from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
@@ -47,11 +48,17 @@ DEFAULT_WAIT_TIMEOUT = 60.0
 
 WorkersArg = Annotated[
     Optional[list[str]],
-    typer.Argument(help="Worker names.", metavar="WORKER...", show_default=False),
+    typer.Argument(
+        help="Worker names.", metavar="WORKER...", show_default=False,
+        autocompletion=complete_worker,
+    ),
 ]
 WorkerOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--worker", "-w", help="A worker name (repeatable).", show_default=False),
+    typer.Option(
+        "--worker", "-w", help="A worker name (repeatable).", show_default=False,
+        autocompletion=complete_worker,
+    ),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every worker of the app.")]
 GraceOpt = Annotated[

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from pshctl.cli import output
+from pshctl.cli.complete import complete_worker
 from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
@@ -55,11 +56,17 @@ def logs(
     ctx: typer.Context,
     workers: Annotated[
         Optional[list[str]],
-        typer.Argument(help="Workers to read (default: the app container).", show_default=False),
+        typer.Argument(
+            help="Workers to read (default: the app container).", show_default=False,
+            autocompletion=complete_worker,
+        ),
     ] = None,
     worker: Annotated[
         Optional[list[str]],
-        typer.Option("--worker", "-w", help="A worker to read (repeatable).", show_default=False),
+        typer.Option(
+            "--worker", "-w", help="A worker to read (repeatable).", show_default=False,
+            autocompletion=complete_worker,
+        ),
     ] = None,
     all_workers: Annotated[bool, typer.Option("--all", help="Read every worker's log.")] = False,
     log_type: Annotated[

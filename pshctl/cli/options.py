@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from pshctl.cli.complete import complete_app, complete_environment
 from pshctl.context import Selection
 
 PANEL_TARGET = "Target"
@@ -25,7 +26,7 @@ ProjectOpt = Annotated[
 EnvironmentOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--environment", "-e",
+        "--environment", "-e", autocompletion=complete_environment,
         help="Environment (env: PSHCTL_ENVIRONMENT, PLATFORM_BRANCH; default: git branch).",
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
@@ -33,7 +34,8 @@ EnvironmentOpt = Annotated[
 AppOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--app", "-A", help="Application name (env: PSHCTL_APP, PLATFORM_APPLICATION_NAME).",
+        "--app", "-A", autocompletion=complete_app,
+        help="Application name (env: PSHCTL_APP, PLATFORM_APPLICATION_NAME).",
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
 ]

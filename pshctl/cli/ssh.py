@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from pshctl.cli import output
+from pshctl.cli.complete import complete_worker
 from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
@@ -61,6 +62,7 @@ def ssh(
             "--worker",
             help="The worker's container (default: the app container).",
             show_default=False,
+            autocompletion=complete_worker,
         ),
     ] = None,
     instance: Annotated[

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pshctl.cli import output
+from pshctl.cli.complete import complete_worker
 from pshctl.cli.options import AppOpt, EnvironmentOpt, JsonOpt, ProjectOpt, global_state, selection
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ def list_workers(
 @workers_app.command("show")
 def show_worker(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The worker's name.", show_default=False)],
+    name: Annotated[str, typer.Argument(
+            help="The worker's name.", show_default=False, autocompletion=complete_worker
+        )],
     json_: JsonOpt = False,
     project: ProjectOpt = None,
     environment: EnvironmentOpt = None,
