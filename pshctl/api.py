@@ -184,6 +184,7 @@ def open_environment(
     app: str | None = None,
     cwd: str | Path | None = None,
     accept_new: bool = False,
+    verbose: int = 0,
     ssh_options: SshOptions | None = None,
 ) -> Environment:
     """Resolve project, environment and app as ``pshctl -p -e -A`` would, from ``cwd``.
@@ -198,7 +199,7 @@ def open_environment(
 
     context = resolve_context(Selection(project=project, environment=environment, app=app),
                               cwd=Path(cwd) if cwd is not None else None)
-    options = ssh_options or options_for(context.settings)
+    options = ssh_options or options_for(context.settings, verbose=verbose)
     if accept_new:
         options = replace(options, accept_new=True)
     return Environment(context, options)
@@ -253,7 +254,7 @@ class Environment:
         """Each worker's state (every worker when none is named); unreadable ones fail."""
         from pshctl import lifecycle
 
-        statuses = lifecycle.status(self._many(workers), connector=self._connector(),
+        statuses = lifecycle.status(self._many(workers), connector=self.connector(),
                                     max_parallel=max_parallel)
         return Results(tuple(_status_result(s) for s in statuses))
 
@@ -264,7 +265,7 @@ class Environment:
         from pshctl import lifecycle
 
         waited = lifecycle.wait(self._many(workers), timeout=timeout, stable=stable,
-                                connector=self._connector(), max_parallel=max_parallel)
+                                connector=self.connector(), max_parallel=max_parallel)
         items = []
         for s in waited.statuses:
             error = None if s.stable(stable) else OperationTimeout(
@@ -371,7 +372,8 @@ class Environment:
         """The named workers, or every worker when none is named."""
         return self.targets(workers, all_workers=not workers, app_container=app_container)
 
-    def _connector(self) -> Connector:
+    def connector(self) -> Connector:
+        """Opens one SSH session per target with this environment's options."""
         from pshctl.lifecycle import ssh_connector
 
         return ssh_connector(self.ssh_options)
@@ -386,7 +388,7 @@ class Environment:
                "restart": lifecycle.restart}[action]
         results = run(self.targets(workers, all_workers=all_workers),
                       lifecycle.Settings(**settings),  # type: ignore[arg-type]
-                      connector=self._connector(), on_event=on_event)
+                      connector=self.connector(), on_event=on_event)
         return Results(tuple(_action_result(r) for r in results))
 
 

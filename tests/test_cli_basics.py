@@ -117,3 +117,32 @@ def test_selection_before_and_after_the_command(
 ) -> None:
     result = cli(*argv)
     assert (result.exit_code, result.stdout.strip()) == (0, expected)
+
+
+def test_sigterm_exits_130_like_ctrl_c_without_traceback() -> None:
+    """SIGTERM to a running command goes through the one error boundary: exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import time, sys\n"
+        "import pshctl.cli as cli\n"
+        "@cli.app.command('nap', hidden=True)\n"
+        "def nap() -> None:\n"
+        "    print('napping', flush=True)\n"
+        "    time.sleep(30)\n"
+        "sys.exit(cli.run(['nap']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "napping"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert "interrupted" in err

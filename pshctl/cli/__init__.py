@@ -8,6 +8,8 @@ stay fast (a test checks it).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
@@ -70,23 +72,43 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
-    try:
-        result = app(args=argv, prog_name="pshctl", standalone_mode=False)
-    except PshctlError as exc:
-        output.error(exc.message, exc.hint)
-        return int(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        output.info("interrupted")
-        return int(ExitCode.INTERRUPTED)
-    except typer.TyperException as exc:  # click's usage errors, vendored by typer
-        _show_usage_error(exc)
-        return int(exc.exit_code)
-    except BrokenPipeError:
-        _silence_broken_pipe()
-        return int(ExitCode.OK)
+    with _sigterm_as_interrupt():
+        try:
+            result = app(args=argv, prog_name="pshctl", standalone_mode=False)
+        except PshctlError as exc:
+            output.error(exc.message, exc.hint)
+            return int(exc.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            output.info("interrupted")
+            return int(ExitCode.INTERRUPTED)
+        except typer.TyperException as exc:  # click's usage errors, vendored by typer
+            _show_usage_error(exc)
+            return int(exc.exit_code)
+    # A broken stdout pipe (`| head`) is handled inside typer: it exits 1 quietly.
     if result == ExitCode.INTERRUPTED:
         output.info("interrupted")
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM means what Ctrl-C means (exit 130, clean-up runs); commands that must
+    finish what they started (restart) install their own handler on top of this one."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _show_usage_error(exc: typer.TyperException) -> None:
@@ -100,14 +122,3 @@ def _show_usage_error(exc: typer.TyperException) -> None:
             show()
         else:
             output.error(exc.format_message())
-
-
-def _silence_broken_pipe() -> None:
-    """The reader went away (``| head``): stop quietly, as cat does."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass

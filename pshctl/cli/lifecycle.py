@@ -28,15 +28,15 @@ from pshctl.cli.options import (
     EnvironmentOpt,
     JsonOpt,
     ProjectOpt,
-    global_state,
-    selection,
+    open_environment,
 )
 from pshctl.errors import ExitCode, UsageError
 from pshctl.parallel import DEFAULT_MAX_PARALLEL
 
 if TYPE_CHECKING:
+    from pshctl.api import Environment
     from pshctl.context import Context
-    from pshctl.lifecycle import ActionResult, Connector, Control, Event, Settings, WorkerStatus
+    from pshctl.lifecycle import ActionResult, Control, Event, Settings, WorkerStatus
     from pshctl.targets import Target
 
 PANEL_RUN = "How it runs"
@@ -111,29 +111,16 @@ def register(app: typer.Typer) -> None:
 
 def _resolve(
     ctx: typer.Context, project: str | None, environment: str | None, app: str | None,
-    names: Sequence[str], *, all_workers: bool, verb: str | None,
-) -> tuple[Context, list[Target]]:
-    """Context and targets; ``verb`` set means names (or --all) are required."""
-    from pshctl.context import resolve_context
-    from pshctl.targets import resolve_targets
-
-    context = resolve_context(selection(ctx, project, environment, app))
+    names: Sequence[str], *, all_workers: bool, verb: str | None, accept_new: bool,
+) -> tuple[Environment, list[Target]]:
+    """The environment and its targets; ``verb`` set means names (or --all) are required."""
+    env = open_environment(ctx, project, environment, app, accept_new=accept_new)
     if not names and not all_workers:
         if verb is not None:
             raise UsageError(f"`pshctl {verb}` needs worker names, or --all",
                              hint=f"pshctl {verb} WORKER... | pshctl {verb} --all")
         all_workers = True
-    return context, resolve_targets(context, list(names), all_workers=all_workers)
-
-
-def _connector(ctx: typer.Context, context: Context, accept_new: bool) -> Connector:
-    from pshctl.lifecycle import ssh_connector
-    from pshctl.ssh import options_for
-
-    state = global_state(ctx)
-    options = options_for(context.settings, accept_new=accept_new or state.accept_new,
-                          verbose=state.verbose)
-    return ssh_connector(options)
+    return env, env.targets(names, all_workers=all_workers)
 
 
 def _names(positional: list[str] | None, flagged: list[str] | None) -> list[str]:
@@ -209,9 +196,9 @@ def status_command(
     """
     from pshctl.lifecycle import StatusReader
 
-    context, targets = _resolve(ctx, project, environment, app, _names(workers, worker),
-                                all_workers=False, verb=None)
-    connector = _connector(ctx, context, accept_new)
+    env, targets = _resolve(ctx, project, environment, app, _names(workers, worker),
+                            all_workers=False, verb=None, accept_new=accept_new)
+    connector = env.connector()
     with StatusReader(targets, connector, max_parallel=max_parallel, keep_open=watch) as reader:
         if watch:
             return _watch(reader, interval, as_json)
@@ -382,11 +369,12 @@ def _act(ctx: typer.Context, action: str, names: list[str], all_workers: bool,
          project: str | None, environment: str | None, app: str | None) -> int:
     from pshctl import lifecycle
 
-    context, targets = _resolve(ctx, project, environment, app, names,
-                                all_workers=all_workers, verb=action)
+    env, targets = _resolve(ctx, project, environment, app, names,
+                            all_workers=all_workers, verb=action, accept_new=accept_new)
+    context = env.context
     if dry_run:
         return _dry_run(action, targets, settings, as_json)
-    connector = _connector(ctx, context, accept_new)
+    connector = env.connector()
     control = lifecycle.Control()
     run = {"stop": lifecycle.stop, "start": lifecycle.start, "restart": lifecycle.restart}[action]
     with _Progress([t.name for t in targets]) as progress, \
@@ -502,10 +490,9 @@ def wait_command(
     """Wait until every named worker is up and stable: exit 0, or 5 on --timeout."""
     from pshctl.lifecycle import wait
 
-    context, targets = _resolve(ctx, project, environment, app, _names(workers, worker),
-                                all_workers=all_workers, verb="wait")
-    result = wait(targets, timeout=timeout, stable=stable,
-                  connector=_connector(ctx, context, accept_new))
+    env, targets = _resolve(ctx, project, environment, app, _names(workers, worker),
+                            all_workers=all_workers, verb="wait", accept_new=accept_new)
+    result = wait(targets, timeout=timeout, stable=stable, connector=env.connector())
     report = _status_report(result.statuses)
     report.exit_code = result.exit_code
     report.data = {**report.data, "ok": result.ok, "waited_s": round(result.waited_s, 2)}

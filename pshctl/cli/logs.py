@@ -26,8 +26,7 @@ from pshctl.cli.options import (
     EnvironmentOpt,
     JsonOpt,
     ProjectOpt,
-    global_state,
-    selection,
+    open_environment,
 )
 from pshctl.errors import ConnectionFailed, ExitCode, UsageError
 
@@ -91,27 +90,20 @@ def logs(
     app_name: AppOpt = None,
 ) -> int:
     """Show the last lines of worker logs, or follow them live."""
-    from pshctl.context import resolve_context
     from pshctl.logs import LogRequest, LogStream
-    from pshctl.ssh import SshOptions
-    from pshctl.targets import resolve_targets
 
     names = [*(workers or ()), *(worker or ())]
     if all_workers and names:
         raise UsageError("--all reads every worker; name no workers with it")
     request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
-    context = resolve_context(selection(ctx, project, environment, app_name))
-    targets = resolve_targets(context, names, all_workers=all_workers)
+    env = open_environment(ctx, project, environment, app_name, accept_new=accept_new)
+    targets = env.targets(names, all_workers=all_workers)
     if not targets:
-        output.info(f"app {context.app.name} defines no workers")
+        output.info(f"app {env.app.name} defines no workers")
         return ExitCode.OK
-    state = global_state(ctx)
-    options = SshOptions(
-        accept_new=accept_new or state.accept_new, verbose=state.verbose
-    ).with_settings(context.settings)
     printer = _Printer([t.name for t in targets], as_json=json_)
     try:
-        with LogStream(targets, request, options=options) as stream:
+        with LogStream(targets, request, options=env.ssh_options) as stream:
             _drain(stream, printer)
     except BrokenPipeError:
         _quiet_stdout()  # the reader went away (`| head`): stop as cat does

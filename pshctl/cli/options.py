@@ -7,12 +7,15 @@ it (``pshctl restart mail -e main``); the one given after the command wins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from pshctl.cli.complete import complete_app, complete_environment
 from pshctl.context import Selection
+
+if TYPE_CHECKING:
+    from pshctl.api import Environment
 
 PANEL_TARGET = "Target"
 
@@ -64,6 +67,32 @@ def global_state(ctx: typer.Context) -> GlobalState:
     if not isinstance(root.obj, GlobalState):
         root.obj = GlobalState()
     return root.obj
+
+
+def open_environment(
+    ctx: typer.Context,
+    project: str | None,
+    environment: str | None,
+    app: str | None,
+    *,
+    accept_new: bool = False,
+) -> Environment:
+    """The environment a command acts on, resolved by the Python API.
+
+    Flags after the command win over those before it; SSH options come from the config
+    files, ``--accept-new`` (either place) and ``-v``.
+    """
+    from pshctl.api import open_environment as resolve
+
+    chosen = selection(ctx, project, environment, app)
+    state = global_state(ctx)
+    return resolve(
+        chosen.environment,
+        project=chosen.project,
+        app=chosen.app,
+        accept_new=accept_new or state.accept_new,
+        verbose=state.verbose,
+    )
 
 
 def selection(

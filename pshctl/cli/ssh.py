@@ -20,13 +20,11 @@ from pshctl.cli.options import (
     AppOpt,
     EnvironmentOpt,
     ProjectOpt,
-    global_state,
-    selection,
+    open_environment,
 )
 from pshctl.errors import ConnectionFailed, ExitCode, OperationTimeout, UsageError
 
 if TYPE_CHECKING:
-    from pshctl.context import Context
     from pshctl.parallel import Outcome
     from pshctl.ssh import SshOptions
     from pshctl.targets import Target
@@ -90,11 +88,8 @@ def ssh(
     _check_usage(worker, pipe, all_workers, command)
     from dataclasses import replace
 
-    from pshctl.context import resolve_context
-    from pshctl.targets import resolve_targets
-
-    context = resolve_context(selection(ctx, project, environment, app_name))
-    targets = resolve_targets(context, [worker] if worker else [], all_workers=all_workers)
+    env = open_environment(ctx, project, environment, app_name, accept_new=accept_new)
+    targets = env.targets([worker] if worker else [], all_workers=all_workers)
     if instance is not None:
         targets = [replace(t, instance=instance) for t in targets]
     if pipe:
@@ -102,7 +97,7 @@ def ssh(
 
         sys.stdout.write(destination(targets[0]) + "\n")
         return ExitCode.OK
-    options = _options(ctx, context, accept_new)
+    options = env.ssh_options
     if all_workers:
         return _run_everywhere(targets, list(command or ()), options)
     if command:
@@ -121,15 +116,6 @@ def _check_usage(
         raise UsageError("--all needs a command", hint="pshctl ssh --all -- CMD [ARGS...]")
     if pipe and command:
         raise UsageError("--pipe prints the destination only; it takes no command")
-
-
-def _options(ctx: typer.Context, context: Context, accept_new: bool) -> SshOptions:
-    from pshctl.ssh import SshOptions
-
-    state = global_state(ctx)
-    return SshOptions(
-        accept_new=accept_new or state.accept_new, verbose=state.verbose
-    ).with_settings(getattr(context, "settings", None))
 
 
 def _connection_failed(exc: ConnectionFailed) -> int:
