@@ -40,7 +40,7 @@ from pshctl.errors import (
     PshctlError,
     UsageError,
 )
-from pshctl.parallel import DEFAULT_MAX_PARALLEL
+from pshctl.parallel import DEFAULT_MAX_PARALLEL, Outcome
 
 if TYPE_CHECKING:
     from pshctl.appdef import AppDefinition, ContainerConfig
@@ -86,27 +86,10 @@ class CommandFailed(OperationFailed):
 # --- results -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WorkerResult(Generic[T]):
-    """What one worker gave back: a value, or the exception that stopped it.
-
-    A failed lifecycle action or status read keeps its details as ``value`` too (the
-    pids, the state seen), so a failure can be both explained and inspected.
-    """
-
-    name: str
-    value: T | None = None
-    error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def unwrap(self) -> T:
-        """The value; raises the worker's exception when it failed."""
-        if self.error is not None:
-            raise self.error
-        return self.value  # type: ignore[return-value]
+# What one worker gave back: a value, or the exception that stopped it (``.ok``,
+# ``.unwrap()``). A failed lifecycle action or status read keeps its details as ``value``
+# too (the pids, the state seen), so a failure can be both explained and inspected.
+WorkerResult = Outcome
 
 
 @dataclass(frozen=True)

@@ -150,8 +150,8 @@ def _records(ctx: click.Context, kind: str) -> list[tuple[str, str]]:
         name, text = record
         if kind == "argument":  # the name as in the usage line; the type only for choices
             name = _argument_name(param)
-            if param.type_descriptor.is_choice:
-                name += " " + param.display_type(ctx)
+            if getattr(param.type, "choices", None):
+                name += " <" + "|".join(map(str, param.type.choices)) + ">"
         rows.append((name, text))
     return rows
 

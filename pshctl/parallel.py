@@ -31,6 +31,12 @@ class Outcome(Generic[T]):
     def ok(self) -> bool:
         return self.error is None
 
+    def unwrap(self) -> T:
+        """The value; raises the item's exception when it failed."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
 
 def run_parallel(
     items: Sequence[tuple[str, X]],

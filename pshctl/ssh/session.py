@@ -118,23 +118,33 @@ class Session:
         """
         channel = self.open_exec(command_line(command))
         channel.shutdown_write()
+        # paramiko's wake-up pipe only exists once fileno() is called, and data or EOF
+        # that arrive before it never wake select(): make it now, before any arrives.
+        channel.fileno()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while not self._pump(channel, on_stdout, on_stderr):
-                if deadline is not None and time.monotonic() > deadline:
-                    raise OperationTimeout(
-                        f"command on {self.where} still running after {timeout:g}s: "
-                        f"{command_line(command)}"
-                    )
-                if not self.transport.is_active():
-                    raise ConnectionFailed(f"lost the connection to {self.where}")
+                self._check(command, deadline, timeout)
+            # All output is in; the exit status follows the EOF closely.
+            while not channel.status_event.wait(_POLL):
+                self._check(command, deadline, timeout)
         finally:
             channel.close()
         return channel.recv_exit_status()
 
+    def _check(self, command: Sequence[str] | str, deadline: float | None,
+               timeout: float | None) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise OperationTimeout(
+                f"command on {self.where} still running after {timeout:g}s: "
+                f"{command_line(command)}"
+            )
+        if not self.transport.is_active():
+            raise ConnectionFailed(f"lost the connection to {self.where}")
+
     @staticmethod
     def _pump(channel: paramiko.Channel, on_stdout: Sink, on_stderr: Sink) -> bool:
-        """Move what has arrived; True once the command finished and all is read."""
+        """Move what has arrived; True once the output has ended and all of it is read."""
         moved = False
         while channel.recv_ready():
             on_stdout(channel.recv(_READ_SIZE))
@@ -142,9 +152,8 @@ class Session:
         while channel.recv_stderr_ready():
             on_stderr(channel.recv_stderr(_READ_SIZE))
             moved = True
-        if channel.exit_status_ready() and not (
-            channel.recv_ready() or channel.recv_stderr_ready()
-        ):
+        drained = not (channel.recv_ready() or channel.recv_stderr_ready())
+        if drained and (channel.eof_received or channel.exit_status_ready()):
             return True
         if not moved:
             select.select([channel], [], [], _POLL)
