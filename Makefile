@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
-setup: $(STAMP) system-deps
+setup: system-deps $(STAMP)
 
 # sshd and runit are real parts of the sandbox and of the integration tests.
 system-deps:
