@@ -43,7 +43,10 @@ def _root(
     environment: EnvironmentOpt = None,
     app_name: AppOpt = None,
     verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="Show an SSH debug trail on stderr.")
+        int, typer.Option(
+            "--verbose", "-v", count=True, show_default=False,
+            help="Show an SSH debug trail on stderr (-vv: paramiko's own lines too).",
+        )
     ] = 0,
     version: Annotated[
         Optional[bool],
