@@ -48,6 +48,15 @@ def test_arguments_are_quoted_end_to_end(project: Path, tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+def test_stdin_goes_to_the_command(project: Path) -> None:
+    script = "wc -l; exit 3"
+    result = run_pshctl(
+        "-e", "test", "ssh", "--worker", "queue", "--", "sh", "-c", script,
+        cwd=project, input="one\ntwo\n",
+    )
+    assert (result.exit_code, result.stdout.strip()) == (3, "2"), result
+
+
 def test_selection_options_after_the_command(cli: CliRunner, project: Path) -> None:
     result = cli("ssh", "--worker", "queue", "-e", "test", "--", "echo", "ok", cwd=project)
     assert (result.exit_code, result.stdout) == (0, "ok\n")
@@ -55,7 +64,8 @@ def test_selection_options_after_the_command(cli: CliRunner, project: Path) -> N
 
 def test_pipe_prints_the_destination(cli: CliRunner, project: Path, testbed: TestBed) -> None:
     result = cli("ssh", "-e", "test", "--worker", "queue", "--pipe", cwd=project)
-    assert (result.exit_code, result.stdout) == (0, f"{testbed.user}@{testbed.host}\n")
+    expected = f"ssh://{testbed.user}@{testbed.host}:{testbed.port}\n"
+    assert (result.exit_code, result.stdout) == (0, expected)
 
 
 def test_all_prefixes_every_line_with_the_worker(cli: CliRunner, project: Path) -> None:
@@ -171,9 +181,11 @@ def test_passphrase_set_refuses_an_unencrypted_key(
     from pshctl.sandbox.servers import generate_key
 
     key = generate_key(tmp_path / "id_plain")
-    monkeypatch.setattr(sys, "stdin", io.StringIO("anything\n"))
+    stdin = io.StringIO("anything\n")
+    monkeypatch.setattr(sys, "stdin", stdin)
     result = cli("auth", "passphrase", "set", str(key))
     assert result.exit_code == 3 and "not encrypted" in result.stderr
+    assert stdin.read() == "anything\n"  # refused before asking for a passphrase
 
 
 def test_no_heavy_imports_for_the_ssh_and_auth_commands() -> None:

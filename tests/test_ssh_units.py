@@ -65,6 +65,12 @@ def test_destination_as_the_platform_cli_prints_it() -> None:
     assert destination(_target()) == "example.test"
 
 
+def test_destination_off_port_22_carries_the_port() -> None:
+    assert destination(_target(user="root", port=2222)) == "ssh://root@example.test:2222"
+    assert destination(_target(user="root", port=22)) == "root@example.test"
+    assert destination(_target(host="::1", port=2222)) == "ssh://[::1]:2222"
+
+
 def test_target_fields_override_ssh_config(tmp_path: Path) -> None:
     key = tmp_path / "id_target"
     key.write_text("not read here")

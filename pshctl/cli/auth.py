@@ -37,6 +37,8 @@ def set_passphrase(path: KeyPath) -> int:
     from pshctl.ssh import secrets
 
     key = _existing(path)
+    if _is_unencrypted(key):  # before asking for a passphrase it has no use for
+        raise ConfigError(f"{key} is not encrypted; there is no passphrase to store")
     passphrase = _read_passphrase(key)
     _check_unlocks(key, passphrase)
     secrets.store(key, passphrase)
@@ -81,8 +83,6 @@ def _read_passphrase(key: Path) -> str:
 def _check_unlocks(key: Path, passphrase: str) -> None:
     import paramiko
 
-    if _is_unencrypted(key):
-        raise ConfigError(f"{key} is not encrypted; there is no passphrase to store")
     try:
         paramiko.PKey.from_path(str(key), passphrase.encode())  # type: ignore[arg-type]
     except (paramiko.SSHException, ValueError, TypeError):

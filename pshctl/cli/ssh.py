@@ -1,5 +1,6 @@
 """``pshctl ssh``: a shell or one command in a worker's container, or a command on all.
 
+stdin goes to the shell or the one command, as with ``ssh`` (``--all`` closes it).
 Exit status: the remote shell's or command's own; 255 when the connection itself fails
 (as OpenSSH's ``ssh`` does); with ``--all``, 0 when every worker's command exited 0,
 else 1 with a summary on stderr.
@@ -7,8 +8,11 @@ else 1 with a summary on stderr.
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -33,7 +37,8 @@ EPILOG = (
     "Examples: pshctl ssh --worker queue  |  pshctl ssh --worker queue -- ls -la /app  |  "
     "pshctl ssh --all -- uptime  |  ssh $(pshctl ssh --pipe --worker queue). "
     "Arguments after -- are quoted and arrive as written; for shell syntax run "
-    "`-- sh -c 'A | B'`."
+    "`-- sh -c 'A | B'`. Standard input goes to the command (`pshctl ssh --worker queue -- "
+    "tar xf - < files.tar`), except with --all."
 )
 
 
@@ -74,7 +79,11 @@ def ssh(
         ),
     ] = None,
     pipe: Annotated[
-        bool, typer.Option("--pipe", help="Print the SSH destination (user@host) only.")
+        bool,
+        typer.Option(
+            "--pipe",
+            help="Print the SSH destination only: user@host (ssh://user@host:port off port 22).",
+        ),
     ] = False,
     all_workers: Annotated[
         bool, typer.Option("--all", help="Run the command on every worker, in parallel.")
@@ -156,12 +165,25 @@ class _Out:
             self.stream.flush()  # type: ignore[attr-defined]
 
 
+def _stdin() -> Callable[[], bytes] | None:
+    """Our stdin as the remote command's, as ``ssh host CMD`` does (None: there is none)."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):  # replaced by a pseudo-file (tests)
+        return None
+    # os.read, not sys.stdin.buffer: the reader thread may still block in it at exit,
+    # and must not hold the buffer's lock then.
+    return functools.partial(os.read, fd, 32768)
+
+
 def _run_one(target: Target, command: list[str], options: SshOptions) -> int:
     from pshctl.ssh import connect
 
     try:
         with connect(target, options) as session:
-            status = session.stream(command, on_stdout=_Out(sys.stdout), on_stderr=_Out(sys.stderr))
+            status = session.stream(
+                command, on_stdout=_Out(sys.stdout), on_stderr=_Out(sys.stderr), stdin=_stdin()
+            )
     except ConnectionFailed as exc:
         return _connection_failed(exc)
     return _status(status)

@@ -141,8 +141,16 @@ def _none(value: str | None) -> str | None:
 
 
 def destination(target: Target) -> str:
-    """``user@host`` as the Platform.sh CLI prints it (``N.user@host`` for an instance)."""
+    """``user@host`` as the Platform.sh CLI prints it (``N.user@host`` for an instance).
+
+    Off port 22 (the sandbox, self-hosted targets) it is ``ssh://user@host:port``, which
+    OpenSSH's ``ssh`` takes as well: ``user@host`` alone would reach the wrong port.
+    """
     user = target.user
     if user and target.instance is not None:
         user = f"{target.instance}.{user}"
-    return f"{user}@{target.host}" if user else target.host
+    where = f"{user}@{target.host}" if user else target.host
+    if target.port is None or target.port == 22:
+        return where
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return f"ssh://{user}@{host}:{target.port}" if user else f"ssh://{host}:{target.port}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import select
 import shlex
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -32,6 +34,7 @@ _READ_SIZE = 32768
 _POLL = 0.05
 
 Sink = Callable[[bytes], None]
+Source = Callable[[], bytes]  # the next chunk of input; b"" at its end
 
 
 class _Dropped(Exception):
@@ -110,14 +113,19 @@ class Session:
         on_stdout: Sink,
         on_stderr: Sink,
         timeout: float | None = None,
+        stdin: Source | None = None,
     ) -> int:
         """Run a command, passing output chunks on as they come; return its exit status.
 
-        The remote stdin is closed at once. ``-1`` means the server sent no exit status
-        (e.g. the command was killed by a signal).
+        The remote stdin is closed at once, or fed from ``stdin`` until it returns b"".
+        ``-1`` means the server sent no exit status (e.g. the command was killed by a
+        signal).
         """
         channel = self.open_exec(command_line(command))
-        channel.shutdown_write()
+        if stdin is None:
+            channel.shutdown_write()
+        else:
+            _feed(channel, stdin)
         # paramiko's wake-up pipe only exists once fileno() is called, and data or EOF
         # that arrive before it never wake select(): make it now, before any arrives.
         channel.fileno()
@@ -169,6 +177,26 @@ class Session:
             b"".join(out).decode("utf-8", "replace"),
             b"".join(err).decode("utf-8", "replace"),
         )
+
+
+def _feed(channel: paramiko.Channel, read: Source) -> None:
+    """Copy input to the remote stdin in a thread, then send EOF.
+
+    A thread, not the output loop: a remote command that stops reading until its output
+    is read would otherwise block ``sendall`` and, with it, the reading of that output.
+    Daemon, because a read from a terminal cannot be interrupted when the command ends.
+    """
+
+    def copy() -> None:
+        try:
+            while data := read():
+                channel.sendall(data)
+        except (OSError, EOFError):  # the channel closed (command done) or stdin failed
+            return
+        with contextlib.suppress(OSError, EOFError):
+            channel.shutdown_write()
+
+    threading.Thread(target=copy, name="pshctl-stdin", daemon=True).start()
 
 
 def connect(target: Target, options: SshOptions | None = None) -> Session:
