@@ -197,6 +197,35 @@ def test_a_failed_up_leaves_nothing_behind(
 def test_no_app_is_a_config_error(cli: CliRunner, tmp_path: Path) -> None:
     result = cli("sandbox", "up", str(tmp_path))
     assert result.exit_code == 3 and "no Platform.sh app found" in result.stderr
+    result = cli("sandbox", "down", str(tmp_path))
+    assert result.exit_code == 3 and "`pshctl sandbox down examples`" in result.stderr
+
+
+def test_down_needs_no_readable_definition(
+    cli: CliRunner, shop: Path, started: list[Path]
+) -> None:
+    pids = _pids(_up(cli, shop, started))
+    (shop / ".platform.app.yaml").write_text("name: shop\nworkers: [broken\n")
+    status = cli("sandbox", "status", str(shop), "--json")
+    assert (status.exit_code, status.json["state"]) == (0, "running"), status
+    unknown = cli("sandbox", "status", str(shop), "-A", "nope")
+    assert unknown.exit_code == 3, unknown  # a name still has to exist
+    shutil.rmtree(shop)  # even a deleted checkout can be brought down
+    down = cli("sandbox", "down", str(shop), "--json")
+    assert (down.exit_code, down.json["was"]) == (0, "running"), down
+    started.remove(shop)  # down, and its directory is gone: nothing left to tear down
+    _wait_for(lambda: not any(servers.pid_alive(p) for p in pids), timeout=5)
+
+
+def test_suggested_commands_name_the_chosen_app(cli: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform" / "applications.yaml").write_text(
+        "- name: api\n  workers: {q: {commands: {start: sleep 60}}}\n"
+        "- name: front\n  workers: {m: {commands: {start: sleep 60}}}\n"
+    )
+    result = cli("-A", "api", "sandbox", "status", str(tmp_path))
+    assert result.exit_code == 1
+    assert f"start one: pshctl -A api sandbox up {tmp_path}" in result.stdout
 
 
 # --- what a container is -------------------------------------------------------------

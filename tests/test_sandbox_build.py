@@ -151,3 +151,16 @@ def test_example_app_uses_inheritance() -> None:
     assert "mounts" in app.workers["queue"].inherited
     assert app.workers["mail"].mounts == {}
     assert shutil.which("python3")
+
+
+def test_login_without_a_terminal_reads_commands_quietly(app_dir: Path, tmp_path: Path) -> None:
+    paths, _env = _build(app_dir, tmp_path, "inherits")
+    container = paths.worker("inherits")
+    clean = {k: v for k, v in os.environ.items() if k != "SSH_ORIGINAL_COMMAND"}
+    result = subprocess.run(
+        [str(container.login)], input="pwd; exit 4\n", capture_output=True, text=True,
+        env=clean, timeout=30, check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        4, f"{container.app_dir}\n", ""
+    )

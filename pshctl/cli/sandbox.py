@@ -56,18 +56,19 @@ def up_command(
 
     chosen = selection(ctx, project=project, app=app_name)
     result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project)
+    app = _app_option(chosen.app)
     notes = []
     if result.already_running:
         notes.append(f"the sandbox of {result.app} was already running: nothing started")
         if result.outdated:
             notes.append(
                 "the app definition changed since it started; to deploy the change: "
-                f"pshctl sandbox down {shlex.quote(result.project_root)} && pshctl sandbox up"
-                f" {shlex.quote(result.project_root)}"
+                f"pshctl{app} sandbox down {shlex.quote(result.project_root)} && "
+                f"pshctl{app} sandbox up {shlex.quote(result.project_root)}"
             )
     elif result.replaced:
         notes.append(f"replaced a {result.replaced} sandbox of {result.app} (processes gone)")
-    return _emit_status(result, as_json, notes=notes, hints=True)
+    return _emit_status(result, as_json, notes=notes, hints=True, app=app)
 
 
 @sandbox_app.command("down")
@@ -105,23 +106,35 @@ def status_command(
     if all_apps:
         return _emit_all(manager.list_sandboxes(), as_json)
     chosen = selection(ctx, app=app_name)
-    return _emit_status(manager.status(app_dir or Path.cwd(), chosen.app), as_json)
+    result = manager.status(app_dir or Path.cwd(), chosen.app)
+    return _emit_status(result, as_json, app=_app_option(chosen.app))
+
+
+def _app_option(app: str | None) -> str:
+    """`` -A NAME`` for the commands suggested, when the app was chosen (several apps)."""
+    return f" -A {shlex.quote(app)}" if app else ""
 
 
 # --- rendering -----------------------------------------------------------------------
 
 
 def _emit_status(
-    result: SandboxStatus, as_json: bool, *, notes: list[str] | None = None, hints: bool = False
+    result: SandboxStatus,
+    as_json: bool,
+    *,
+    notes: list[str] | None = None,
+    hints: bool = False,
+    app: str = "",
 ) -> int:
-    lines = [_summary(result)]
+    lines = [_summary(result, app)]
     if result.running and hints:
         where = shlex.quote(result.project_root)
         lines += [
             f"try it from {result.project_root}:",
-            f"  cd {where} && pshctl -e sandbox status",
-            "  pshctl -e sandbox ssh --worker=<name>     pshctl -e sandbox logs -f <name>",
-            f"stop it: pshctl sandbox down {where}",
+            f"  cd {where} && pshctl{app} -e sandbox status",
+            f"  pshctl{app} -e sandbox ssh --worker=<name>     "
+            f"pshctl{app} -e sandbox logs -f <name>",
+            f"stop it: pshctl{app} sandbox down {where}",
         ]
     report = output.Report(
         data=result.to_dict(),
@@ -134,13 +147,14 @@ def _emit_status(
     return output.emit(report, as_json=as_json)
 
 
-def _summary(result: SandboxStatus) -> str:
+def _summary(result: SandboxStatus, app: str = "") -> str:
+    where = shlex.quote(result.project_root)
     if result.health == "stopped":
-        return f"no sandbox of {result.app} (start one: pshctl sandbox up {result.project_root})"
+        return f"no sandbox of {result.app} (start one: pshctl{app} sandbox up {where})"
     text = f"sandbox of {result.app}: {result.health}, state in {result.state_dir}"
     if result.health != "running":
-        text += f"\nsome of its processes are gone: `pshctl sandbox up {result.project_root}` "
-        text += "replaces it, `pshctl sandbox down` cleans up"
+        text += f"\nsome of its processes are gone: `pshctl{app} sandbox up {where}` "
+        text += f"replaces it, `pshctl{app} sandbox down {where}` cleans up"
     return text
 
 

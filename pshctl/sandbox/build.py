@@ -277,7 +277,10 @@ def write_login(container: ContainerPaths, env: Mapping[str, str]) -> None:
         'if [ -n "${SSH_ORIGINAL_COMMAND+set}" ]; then\n'
         f'  exec env {words} {sh} -c "$SSH_ORIGINAL_COMMAND"\n'
         "fi\n"
-        f"exec env {words} {sh} -i\n"
+        # Interactive on a terminal only: piped (`pshctl ssh < script`), `-i` would print
+        # prompts and job-control warnings between the script's output.
+        f'if [ -t 0 ]; then exec env {words} {sh} -i; fi\n'
+        f"exec env {words} {sh}\n"
     )
     _write_script(container.login, script)
 

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pshctl.errors import ConfigError, OperationFailed, OperationTimeout
+from pshctl.errors import ConfigError, OperationFailed, OperationTimeout, UsageError
 from pshctl.sandbox import build, registry, servers
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
 from pshctl.sandbox.results import (
@@ -90,8 +90,7 @@ def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None
 
 def down(app_dir: Path, app_name: str | None = None, *, purge: bool = False) -> DownResult:
     """Stop everything the sandbox started; with ``purge`` also delete its state directory."""
-    root = project_root(app_dir)
-    name = app_name or _load_app(root, None).name
+    root, name = _sandbox_of(app_dir, app_name, command="down")
     paths = SandboxPaths.for_app(root, name)
     result = DownResult(name, str(root), str(paths.root), was="stopped")
     with _locked(paths):
@@ -116,8 +115,7 @@ def down(app_dir: Path, app_name: str | None = None, *, purge: bool = False) -> 
 
 def status(app_dir: Path, app_name: str | None = None) -> SandboxStatus:
     """What the sandbox of this app runs, and where."""
-    root = project_root(app_dir)
-    name = app_name or _load_app(root, None).name
+    root, name = _sandbox_of(app_dir, app_name, command="status")
     paths = SandboxPaths.for_app(root, name)
     state = read_state(paths.state_file)
     if state is None:
@@ -150,7 +148,7 @@ def require_programs() -> dict[str, str]:
         raise SandboxUnavailable(f"the sandbox cannot run: {exc.message}", hint=hint) from None
 
 
-def project_root(app_dir: Path) -> Path:
+def project_root(app_dir: Path, *, command: str = "up") -> Path:
     from pshctl.appdef import find_project_root
 
     root = find_project_root(Path(app_dir))
@@ -158,9 +156,43 @@ def project_root(app_dir: Path) -> Path:
         raise ConfigError(
             f"no Platform.sh app found at or above {Path(app_dir).resolve()}",
             hint="give the app's directory (the one with .platform.app.yaml), "
-            "e.g. `pshctl sandbox up examples`",
+            f"e.g. `pshctl sandbox {command} examples`",
         )
     return root
+
+
+def _sandbox_of(app_dir: Path, app_name: str | None, *, command: str) -> tuple[Path, str]:
+    """The project root and app name whose sandbox ``down``/``status`` act on.
+
+    A sandbox started here is found from its own state, without reading the app
+    definition: a broken edit, or a checkout deleted since, must not keep it running.
+    """
+    from pshctl.appdef import find_project_root
+
+    here = Path(app_dir).resolve()
+    root = find_project_root(here)
+    for candidate in [here, *here.parents] if root is None else [root]:
+        apps = sorted(s.app for s in _states() if _same(s.project_root, candidate)
+                      and app_name in (None, s.app))
+        if len(apps) == 1:
+            return candidate, apps[0]
+        if apps:
+            raise UsageError(
+                f"{candidate} has a sandbox for each of several apps; choose one with -A/--app",
+                hint="apps: " + ", ".join(apps),
+            )
+    root = project_root(app_dir, command=command)
+    return root, _load_app(root, app_name).name
+
+
+def _states() -> list[SandboxState]:
+    top = registry.state_root()
+    states = [read_state(f) for f in sorted(top.glob("*/state.json"))] if top.is_dir() else []
+    return [s for s in states if s is not None]
+
+
+def _same(recorded: str, directory: Path) -> bool:
+    return Path(recorded).resolve() == directory
 
 
 def _load_app(root: Path, name: str | None) -> AppDefinition:
