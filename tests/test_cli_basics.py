@@ -146,3 +146,21 @@ def test_sigterm_exits_130_like_ctrl_c_without_traceback() -> None:
     assert proc.returncode == 130
     assert "Traceback" not in err
     assert "interrupted" in err
+
+
+def test_on_a_terminal_only_the_label_is_coloured(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pshctl.cli import output
+
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    output.console.cache_clear()
+    try:
+        output.error("it broke [red]", "do this")
+    finally:
+        output.console.cache_clear()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("\x1b[1;31merror: \x1b[0m")
+    assert lines[0].endswith("\x1b[0mit broke [red]")  # the message itself is unstyled
+    assert lines[1].endswith("\x1b[0mdo this")

@@ -129,7 +129,7 @@ def warn(message: str) -> None:
     if err.is_terminal:
         from rich.text import Text
 
-        err.print(Text("warning: ", style="yellow bold") + Text(message))
+        err.print(Text.assemble(("warning: ", "yellow bold"), message))
     else:
         err.print(f"warning: {message}")
 
@@ -139,9 +139,11 @@ def error(message: str, hint: str | None = None) -> None:
     if err.is_terminal:
         from rich.text import Text
 
-        err.print(Text("error: ", style="red bold") + Text(message))
+        # Only the label is styled: `Text(label, style=...) + Text(message)` would carry the
+        # label's style over the whole line.
+        err.print(Text.assemble(("error: ", "red bold"), message))
         if hint:
-            err.print(Text("hint: ", style="cyan") + Text(hint))
+            err.print(Text.assemble(("hint: ", "cyan"), hint))
     else:
         err.print(f"error: {message}")
         if hint:
