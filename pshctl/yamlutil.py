@@ -81,7 +81,12 @@ def loads(text: str, *, file: str) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
-            problem = f"{exc.problem} ({exc.context})"
+            problem = f"{exc.problem} ({exc.context}"
+            start = exc.context_mark
+            # An unclosed quote or bracket is reported where the file ends: say where it opened.
+            if start is not None and mark is not None and start.line != mark.line:
+                problem += f" that starts on line {start.line + 1}"
+            problem += ")"
         raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=file) from None

@@ -194,6 +194,14 @@ def test_yaml_syntax_error_has_file_and_line(tmp_path: Path) -> None:
     assert message.startswith(".platform.app.yaml:5: invalid YAML")
 
 
+def test_unclosed_quote_says_where_it_opened(tmp_path: Path) -> None:
+    write_app(tmp_path, 'name: app\nworkers:\n  w:\n    commands:\n      start: "run\n  x: 1\n')
+    assert str(config_error(tmp_path)) == (
+        ".platform.app.yaml:7: invalid YAML: found unexpected end of stream "
+        "(while scanning a quoted scalar that starts on line 5)"
+    )
+
+
 def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
     write_app(tmp_path, "name: app\nworkers:\n  w: {commands: {start: a}}\n"
                         "  w: {commands: {start: b}}\n")
