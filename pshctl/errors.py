@@ -72,7 +72,7 @@ class NameNotFound(ConfigError):
         self.name = name
         self.valid = sorted(valid)
         message = f"unknown {kind} '{name}'"
-        close = difflib.get_close_matches(name, self.valid, n=1, cutoff=0.5)
+        close = difflib.get_close_matches(name, self.valid, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean '{close[0]}'?"
         listing = ", ".join(self.valid) if self.valid else "(none defined)"

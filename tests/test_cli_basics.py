@@ -164,3 +164,26 @@ def test_on_a_terminal_only_the_label_is_coloured(
     assert lines[0].startswith("\x1b[1;31merror: \x1b[0m")
     assert lines[0].endswith("\x1b[0mit broke [red]")  # the message itself is unstyled
     assert lines[1].endswith("\x1b[0mdo this")
+
+
+def test_a_closed_pipe_keeps_the_exit_code_of_the_operation(tmp_path: Path) -> None:
+    """`pshctl workers | head -1` style: the reader is gone; exit 0, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    app = tmp_path / "app"
+    app.mkdir()
+    workers = "".join(f"  w{i}:\n    commands:\n      start: run {i}\n" for i in range(2000))
+    (app / ".platform.app.yaml").write_text(f"name: app\ntype: 'python:3.11'\nworkers:\n{workers}")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: the first write fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pshctl", "workers"], cwd=app, stdout=write_end,
+            stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr

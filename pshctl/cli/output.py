@@ -56,18 +56,38 @@ class Report:
 
 
 def emit(report: Report, *, as_json: bool = False) -> int:
-    """Render a report and return its exit code."""
-    if as_json:
-        print_json(report.data)
-    else:
-        if report.columns:
-            print_table(report.columns, report.rows, title=report.title)
-        out = console()
-        for line in report.lines:
-            out.print(line)
+    """Render a report and return its exit code.
+
+    A reader that went away (``| head -1``) does not change the outcome: the exit code
+    still says how the operation went, not whether all of its output was read.
+    """
+    try:
+        if as_json:
+            print_json(report.data)
+        else:
+            if report.columns:
+                print_table(report.columns, report.rows, title=report.title)
+            out = console()
+            for line in report.lines:
+                out.print(line)
+    except BrokenPipeError:
+        _drop_stdout()
     for note in report.notes:
         info(note)
     return int(report.exit_code)
+
+
+def _drop_stdout() -> None:
+    """Send what is left for stdout to /dev/null, so the exit flush cannot fail too."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (in-process tests)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def print_json(data: Any) -> None:

@@ -147,6 +147,21 @@ def _text(result: Output) -> str:
     return (result.stdout or "") + (result.stderr or "")
 
 
+# The remote shell's status for a command it cannot find.
+COMMAND_NOT_FOUND = 127
+
+
+def states_of(result: Output, services: Sequence[str]) -> list[ServiceState]:
+    """What ``sv`` reported for each service; a remote without ``sv`` says so plainly."""
+    if result.exit_status == COMMAND_NOT_FOUND and not result.stdout.strip():
+        message = "runit's `sv` is not installed on the remote (is runit the supervisor here?)"
+        return [
+            ServiceState(service, problem="unsupervised", message=message, raw=result.stderr)
+            for service in services
+        ]
+    return parse_status(_text(result), services)
+
+
 class Runit:
     """The runit driver: ``sv`` against a service name or service directory."""
 
@@ -154,11 +169,11 @@ class Runit:
 
     def status(self, runner: Runner, services: Sequence[str]) -> list[ServiceState]:
         result = runner.run(status_argv(services), timeout=COMMAND_SLACK)
-        return parse_status(_text(result), services)
+        return states_of(result, services)
 
     def _one(self, runner: Runner, argv: list[str], service: str, wait: float) -> ServiceState:
         result = runner.run(argv, timeout=wait + COMMAND_SLACK)
-        state = parse_status(_text(result), [service])[0]
+        state = states_of(result, [service])[0]
         if state.problem is not None:
             raise ServiceProblem(state)
         return state
