@@ -87,7 +87,8 @@ def run(argv: list[str] | None = None) -> int:
         except typer.TyperException as exc:  # click's usage errors, vendored by typer
             _show_usage_error(exc)
             return int(exc.exit_code)
-    # A broken stdout pipe (`| head`) is handled inside typer: it exits 1 quietly.
+    # A reader that went away (`| head`): output.emit keeps the exit code; output written
+    # outside it reaches typer, which exits 1 quietly.
     if result == ExitCode.INTERRUPTED:
         output.info("interrupted")
     return result if isinstance(result, int) else int(ExitCode.OK)
