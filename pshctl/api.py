@@ -12,9 +12,10 @@
 
 Every call that touches workers returns :class:`Results`: one :class:`WorkerResult` per
 worker, in the order asked, holding the worker's value *or* the exception that stopped
-it; one failing worker never hides the others. Nothing here prints. Errors that stop the
-whole call (an unknown worker, a broken config file) raise :class:`~pshctl.errors.PshctlError`
-subclasses, exactly as the CLI would report them.
+it (the one actually raised, e.g. :class:`HostKeyError`); one failing worker never hides
+the others. Nothing here prints. Errors that stop the whole call (an unknown worker, a
+broken config file) raise :class:`~pshctl.errors.PshctlError` subclasses, exactly as the
+CLI would report them. The commands of :mod:`pshctl.cli` are built on these calls.
 
 This module is a facade: the work is done by :mod:`pshctl.context`, :mod:`pshctl.targets`,
 :mod:`pshctl.ssh`, :mod:`pshctl.lifecycle`, :mod:`pshctl.logs` and :mod:`pshctl.parallel`.
@@ -23,6 +24,7 @@ This module is a facade: the work is done by :mod:`pshctl.context`, :mod:`pshctl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar, overload
@@ -45,9 +47,10 @@ from pshctl.parallel import DEFAULT_MAX_PARALLEL, Outcome
 if TYPE_CHECKING:
     from pshctl.appdef import AppDefinition, ContainerConfig
     from pshctl.context import Context
-    from pshctl.lifecycle import ActionResult, Connector, Event, WorkerStatus
-    from pshctl.logs import LogStream
+    from pshctl.lifecycle import ActionResult, Connector, Control, Event, WorkerStatus
+    from pshctl.logs import LogRequest, LogStream
     from pshctl.ssh import CommandResult, SshOptions
+    from pshctl.supervisor import Step
     from pshctl.targets import Target
 
 __all__ = [
@@ -73,6 +76,7 @@ DEFAULT_GRACE = 15  # as pshctl.lifecycle: Platform.sh's SIGTERM-to-SIGKILL dela
 DEFAULT_VERIFY = 3.0
 DEFAULT_WAIT_TIMEOUT = 60.0
 DEFAULT_LOG_LINES = 100
+ACTIONS = ("stop", "start", "restart")
 
 
 class CommandFailed(OperationFailed):
@@ -88,7 +92,8 @@ class CommandFailed(OperationFailed):
 
 # What one worker gave back: a value, or the exception that stopped it (``.ok``,
 # ``.unwrap()``). A failed lifecycle action or status read keeps its details as ``value``
-# too (the pids, the state seen), so a failure can be both explained and inspected.
+# too (the pids, the state seen), so a failure can be both explained and inspected; its
+# ``error`` is the exception lifecycle caught, with its original type.
 WorkerResult = Outcome
 
 
@@ -98,6 +103,9 @@ class Results(Generic[T]):
 
     items: tuple[WorkerResult[T], ...] = ()
     elapsed_s: float | None = None  # for wait(): how long it waited
+    # Set by the calls whose command judges its own exit status (status, wait, stop,
+    # start, restart), so that ``exit_code`` is what that command exits with.
+    _exit_code: ExitCode | None = field(default=None, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[WorkerResult[T]]:
         return iter(self.items)
@@ -135,8 +143,11 @@ class Results(Generic[T]):
 
     @property
     def exit_code(self) -> ExitCode:
-        """The status the CLI would exit with (docs/exit-codes.md): 0 when all succeeded;
-        4 when no worker could be reached; 5 when the failures are timeouts; else 1."""
+        """The status the matching command would exit with (docs/exit-codes.md): 0 when
+        all succeeded; 4 when no worker could be reached; 5 when the failures are
+        timeouts; 130 for an interrupted stop/start/restart; else 1."""
+        if self._exit_code is not None:
+            return self._exit_code
         errors = [item.error for item in self.items if item.error is not None]
         if not errors:
             return ExitCode.OK
@@ -194,6 +205,10 @@ class Environment:
 
     context: Context
     ssh_options: SshOptions = field(repr=False)
+    # Resolved targets per selection: resolving may ask the Platform.sh CLI (a network
+    # round trip), and the CLI resolves once to show its rows, once to act.
+    _resolved: dict[tuple[tuple[str, ...], bool, bool], tuple[Target, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     # what it is
 
@@ -224,38 +239,60 @@ class Environment:
 
     def targets(self, workers: Sequence[str] = (), *, all_workers: bool = False,
                 app_container: bool = False) -> list[Target]:
-        """Where each worker is reached (no names, not all: the app container)."""
+        """Where each worker is reached (no names, not all: the app container).
+
+        Resolved once per selection and kept for the life of this object.
+        """
         from pshctl.targets import resolve_targets
 
-        return resolve_targets(self.context, list(workers), all_workers=all_workers,
-                               app_container=app_container)
+        key = (tuple(workers), all_workers, app_container)
+        if key not in self._resolved:
+            self._resolved[key] = tuple(resolve_targets(
+                self.context, list(workers), all_workers=all_workers,
+                app_container=app_container))
+        return list(self._resolved[key])
 
     # reading
 
     def status(self, workers: Sequence[str] = (), *,
                max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[WorkerStatus]:
         """Each worker's state (every worker when none is named); unreadable ones fail."""
+        with self.status_reader(workers, max_parallel=max_parallel) as read:
+            return read()
+
+    @contextmanager
+    def status_reader(self, workers: Sequence[str] = (), *,
+                      max_parallel: int = DEFAULT_MAX_PARALLEL,
+                      ) -> Iterator[Callable[[], Results[WorkerStatus]]]:
+        """A function that reads :meth:`status` again and again over the same connections.
+
+        One connection per destination stays open until the ``with`` block ends; one that
+        drops is opened again on the next read. ``pshctl status --watch`` polls with it.
+        """
         from pshctl import lifecycle
 
-        statuses = lifecycle.status(self._many(workers), connector=self.connector(),
-                                    max_parallel=max_parallel)
-        return Results(tuple(_status_result(s) for s in statuses))
+        with lifecycle.StatusReader(self._many(workers), self.connector(),
+                                    max_parallel=max_parallel, keep_open=True) as reader:
+            yield lambda: _status_results(reader.read())
 
-    def wait(self, workers: Sequence[str] = (), *, timeout: float = DEFAULT_WAIT_TIMEOUT,
-             stable: float = DEFAULT_VERIFY,
+    def wait(self, workers: Sequence[str] = (), *, all_workers: bool = False,
+             timeout: float = DEFAULT_WAIT_TIMEOUT, stable: float = DEFAULT_VERIFY,
              max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[WorkerStatus]:
         """Wait until each worker runs one process for ``stable`` s; a timeout each if not."""
         from pshctl import lifecycle
 
-        waited = lifecycle.wait(self._many(workers), timeout=timeout, stable=stable,
+        targets = self._many(workers, all_workers=all_workers)
+        waited = lifecycle.wait(targets, timeout=timeout, stable=stable,
                                 connector=self.connector(), max_parallel=max_parallel)
         items = []
         for s in waited.statuses:
             error = None if s.stable(stable) else OperationTimeout(
                 f"{s.name} not up and stable for {stable:g}s after {timeout:g}s "
                 f"(state: {s.health}{'; ' + s.error if s.error else ''})")
+            if error is not None:
+                error.__cause__ = s.exception  # why the last read failed, if it did
             items.append(WorkerResult(s.name, s, error))
-        return Results(tuple(items), elapsed_s=waited.waited_s)
+        return Results(tuple(items), elapsed_s=waited.waited_s, _exit_code=waited.exit_code)
 
     def logs(self, workers: Sequence[str] = (), *, lines: int = DEFAULT_LOG_LINES,
              log_type: str = "app", app_container: bool = False) -> Results[list[str]]:
@@ -282,29 +319,44 @@ class Environment:
         It yields :class:`pshctl.logs.LogLines` and :class:`pshctl.logs.LogNotice`
         (reconnects, rotations, failures) and reconnects by itself after a dropped link.
         """
-        from pshctl.logs import LogRequest, LogStream
+        from pshctl.logs import LogRequest
 
         request = LogRequest(log_type=log_type, lines=lines, follow=True)
-        return LogStream(self._many(workers, app_container=app_container), request,
-                         options=self.ssh_options)
+        return self.log_stream(request, workers, all_workers=not workers,
+                               app_container=app_container)
+
+    def log_stream(self, request: LogRequest, workers: Sequence[str] = (), *,
+                   all_workers: bool = False, app_container: bool = False) -> LogStream:
+        """A :class:`~pshctl.logs.LogStream` for any :class:`~pshctl.logs.LogRequest`.
+
+        Targets are chosen as :meth:`targets` chooses them: no names and not
+        ``all_workers`` means the app container (as ``pshctl logs`` does).
+        """
+        from pshctl.logs import LogStream
+
+        return LogStream(self.targets(workers, all_workers=all_workers,
+                                      app_container=app_container),
+                         request, options=self.ssh_options)
 
     # acting
 
     def stop(self, workers: Sequence[str] = (), *, all_workers: bool = False,
              grace: int = DEFAULT_GRACE, max_parallel: int = DEFAULT_MAX_PARALLEL,
              rolling: bool = False, batch: int = 1, keep_going: bool = False,
-             on_event: Callable[[Event], None] | None = None) -> Results[ActionResult]:
+             on_event: Callable[[Event], None] | None = None,
+             control: Control | None = None) -> Results[ActionResult]:
         """Stop workers: SIGTERM, then SIGKILL after ``grace`` seconds."""
-        return self._act("stop", workers, all_workers, on_event, grace=grace,
+        return self._act("stop", workers, all_workers, on_event, control, grace=grace,
                          max_parallel=max_parallel, rolling=rolling, batch=batch,
                          keep_going=keep_going)
 
     def start(self, workers: Sequence[str] = (), *, all_workers: bool = False,
               verify: float = DEFAULT_VERIFY, max_parallel: int = DEFAULT_MAX_PARALLEL,
               rolling: bool = False, batch: int = 1, keep_going: bool = False,
-              on_event: Callable[[Event], None] | None = None) -> Results[ActionResult]:
+              on_event: Callable[[Event], None] | None = None,
+              control: Control | None = None) -> Results[ActionResult]:
         """Start workers and check each stays up for ``verify`` seconds."""
-        return self._act("start", workers, all_workers, on_event, verify=verify,
+        return self._act("start", workers, all_workers, on_event, control, verify=verify,
                          max_parallel=max_parallel, rolling=rolling, batch=batch,
                          keep_going=keep_going)
 
@@ -312,15 +364,31 @@ class Environment:
                 grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
                 max_parallel: int = DEFAULT_MAX_PARALLEL, rolling: bool = False,
                 batch: int = 1, keep_going: bool = False,
-                on_event: Callable[[Event], None] | None = None) -> Results[ActionResult]:
+                on_event: Callable[[Event], None] | None = None,
+                control: Control | None = None) -> Results[ActionResult]:
         """Stop, start and verify workers, in parallel or in rolling batches.
 
         With ``rolling=True`` it goes ``batch`` workers at a time and stops at the first
         failed batch (the rest are reported as not attempted) unless ``keep_going``.
+        ``control`` (a :class:`pshctl.lifecycle.Control`) lets another thread or a signal
+        handler interrupt: no new worker begins, and those in flight are started again.
         """
-        return self._act("restart", workers, all_workers, on_event, grace=grace,
+        return self._act("restart", workers, all_workers, on_event, control, grace=grace,
                          verify=verify, max_parallel=max_parallel, rolling=rolling,
                          batch=batch, keep_going=keep_going)
+
+    def plan(self, action: str, workers: Sequence[str] = (), *, all_workers: bool = False,
+             grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
+             ) -> list[tuple[Target, list[Step]]]:
+        """The remote commands ``stop``, ``start`` or ``restart`` would run, per worker.
+
+        Nothing is connected to nor run (``--dry-run``).
+        """
+        from pshctl import lifecycle
+
+        targets = self._chosen(action, workers, all_workers)
+        settings = lifecycle.Settings(grace=grace, verify=verify)
+        return list(lifecycle.iter_plans(action, targets, settings))
 
     def run(self, command: Sequence[str] | str, workers: Sequence[str] = (), *,
             all_workers: bool = False, app_container: bool = False,
@@ -351,9 +419,11 @@ class Environment:
 
     # helpers
 
-    def _many(self, workers: Sequence[str], *, app_container: bool = False) -> list[Target]:
-        """The named workers, or every worker when none is named."""
-        return self.targets(workers, all_workers=not workers, app_container=app_container)
+    def _many(self, workers: Sequence[str], *, all_workers: bool = False,
+              app_container: bool = False) -> list[Target]:
+        """The named workers, or every worker when none is named (or ``all_workers``)."""
+        return self.targets(workers, all_workers=all_workers or not workers,
+                            app_container=app_container)
 
     def connector(self) -> Connector:
         """Opens one SSH session per target with this environment's options."""
@@ -361,23 +431,41 @@ class Environment:
 
         return ssh_connector(self.ssh_options)
 
-    def _act(self, action: str, workers: Sequence[str], all_workers: bool,
-             on_event: Callable[[Event], None] | None, **settings: object) -> Results[ActionResult]:
-        from pshctl import lifecycle
-
+    def _chosen(self, action: str, workers: Sequence[str], all_workers: bool) -> list[Target]:
+        """The targets of a stop/start/restart, which needs names or ``all_workers``."""
+        if action not in ACTIONS:
+            raise UsageError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
         if not (workers or all_workers):
             raise UsageError(f"{action}() needs worker names, or all_workers=True")
+        return self.targets(workers, all_workers=all_workers)
+
+    def _act(self, action: str, workers: Sequence[str], all_workers: bool,
+             on_event: Callable[[Event], None] | None, control: Control | None,
+             **settings: object) -> Results[ActionResult]:
+        from pshctl import lifecycle
+
+        targets = self._chosen(action, workers, all_workers)
         run = {"stop": lifecycle.stop, "start": lifecycle.start,
                "restart": lifecycle.restart}[action]
-        results = run(self.targets(workers, all_workers=all_workers),
-                      lifecycle.Settings(**settings),  # type: ignore[arg-type]
-                      connector=self.connector(), on_event=on_event)
-        return Results(tuple(_action_result(r) for r in results))
+        results = run(targets, lifecycle.Settings(**settings),  # type: ignore[arg-type]
+                      connector=self.connector(), control=control, on_event=on_event)
+        interrupted = control is not None and control.interrupted
+        return Results(tuple(_action_result(r) for r in results),
+                       _exit_code=lifecycle.action_exit_code(results, interrupted=interrupted))
+
+
+def _status_results(statuses: Sequence[WorkerStatus]) -> Results[WorkerStatus]:
+    from pshctl.lifecycle import status_exit_code
+
+    return Results(tuple(_status_result(s) for s in statuses),
+                   _exit_code=status_exit_code(statuses))
 
 
 def _status_result(status: WorkerStatus) -> WorkerResult[WorkerStatus]:
     if status.reachable and status.health != "unsupervised":
         return WorkerResult(status.name, status)
+    if status.exception is not None:
+        return WorkerResult(status.name, status, status.exception)
     kind = ConnectionFailed if not status.reachable else OperationFailed
     return WorkerResult(status.name, status,
                         kind(status.error or f"{status.name}: {status.health}"))
@@ -386,6 +474,9 @@ def _status_result(status: WorkerStatus) -> WorkerResult[WorkerStatus]:
 def _action_result(result: ActionResult) -> WorkerResult[ActionResult]:
     if result.ok:
         return WorkerResult(result.name, result)
+    if result.exception is not None:
+        return WorkerResult(result.name, result, result.exception)
+    # Nothing was raised for this worker: it was not attempted (a rolling halt, Ctrl-C).
     message = result.error or f"{result.name}: {result.action} failed"
     kind = ConnectionFailed if result.unreachable else OperationFailed
     return WorkerResult(result.name, result, kind(message))

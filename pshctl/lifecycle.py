@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pshctl.errors import ConnectionFailed, ExitCode, OperationFailed
@@ -77,7 +77,12 @@ def ssh_connector(options: SshOptions | None = None) -> Connector:
 
 @dataclass(frozen=True)
 class WorkerStatus:
-    """One worker as ``status`` saw it; ``health`` is one of the health words."""
+    """One worker as ``status`` saw it; ``health`` is one of the health words.
+
+    ``error`` is the text shown and serialised; ``exception`` is what was raised when the
+    state could not be read at all (a connection or supervisor failure), kept with its
+    type for the Python API.
+    """
 
     name: str
     health: str
@@ -85,6 +90,7 @@ class WorkerStatus:
     uptime_s: float | None = None
     error: str | None = None
     service: ServiceState | None = None
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def reachable(self) -> bool:
@@ -108,7 +114,11 @@ class WorkerStatus:
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What stop, start or restart did to one worker."""
+    """What stop, start or restart did to one worker.
+
+    ``error`` is the text shown and serialised; ``exception`` is what stopped the worker
+    (None for a success, and for a worker that was not attempted).
+    """
 
     name: str
     action: str
@@ -121,6 +131,7 @@ class ActionResult:
     error: str | None = None
     attempted: bool = True
     left_down: bool = False  # stopped by us and not running again
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def unreachable(self) -> bool:
@@ -327,14 +338,16 @@ class StatusReader:
 
 
 def _worker_status(name: str, state: ServiceState) -> WorkerStatus:
-    error = f"{state.problem}: {state.message}" if state.problem else None
+    # The supervisor answered, but not for this service: the same error stop/start raise.
+    problem = ServiceProblem(state) if state.problem else None
     return WorkerStatus(name, state.health, state.pid if state.running else None,
-                        state.uptime_s, error, state)
+                        state.uptime_s, str(problem) if problem else None, state,
+                        exception=problem)
 
 
 def _failed_status(name: str, error: BaseException | None) -> WorkerStatus:
     health = UNREACHABLE if isinstance(error, ConnectionFailed) else UNSUPERVISED
-    return WorkerStatus(name, health, error=_message(error))
+    return WorkerStatus(name, health, error=_message(error), exception=error)
 
 
 def _message(error: BaseException | None) -> str:
@@ -549,7 +562,8 @@ class _Operation:
             message += " (the worker is down)"
         self.event(job, "failed", message)
         return ActionResult(job.name, self.action, False, health, job.stop, job.stop_s,
-                            job.old_pid, job.new_pid, message, left_down=left_down)
+                            job.old_pid, job.new_pid, message, left_down=left_down,
+                            exception=error)
 
 
 def _run(action: str, targets: Sequence[Target], settings: Settings | None,

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from pshctl.api import (
+    AuthenticationFailed,
     CommandFailed,
     ConnectionFailed,
     Environment,
+    HostKeyError,
     NameNotFound,
+    OperationFailed,
     OperationTimeout,
     Results,
     UsageError,
@@ -20,6 +23,7 @@ from pshctl.api import (
     open_environment,
 )
 from pshctl.errors import ExitCode
+from pshctl.sandbox.servers import generate_key
 from tests.testbed import CRASHES, PROMPT, TestBed
 
 pytestmark = pytest.mark.integration
@@ -86,6 +90,75 @@ def test_one_unreachable_worker_does_not_hide_the_others(testbed: TestBed) -> No
     status = env.status()
     assert status["queue"].ok and isinstance(status["dead"].error, ConnectionFailed)
     assert status["dead"].value is not None and status["dead"].value.health == "unreachable"
+
+
+def test_failures_keep_the_exception_that_was_raised(testbed: TestBed) -> None:
+    testbed.add_service("queue", PROMPT)
+    empty = testbed.root / "empty_known_hosts"
+    empty.touch()
+    stranger_key = generate_key(testbed.root / "stranger" / "id_ed25519")
+    env = env_for(testbed, ["queue", "stranger", "locked", "dead"], overrides={
+        "stranger": {"known_hosts": str(empty)},  # this host's key is not known here
+        "locked": {"identity_file": str(stranger_key)},  # a key sshd does not accept
+        "dead": {"port": 1},
+    })
+    for results in (env.status(), env.restart(all_workers=True, grace=1, verify=0.5)):
+        assert results["queue"].ok
+        error = results["stranger"].error
+        assert isinstance(error, HostKeyError) and "--accept-new" in (error.hint or "")
+        assert isinstance(results["locked"].error, AuthenticationFailed)
+        assert type(results["dead"].error) is ConnectionFailed
+        with pytest.raises(HostKeyError):
+            results["stranger"].unwrap()
+        # The text shown for the worker (and its JSON) still ends with the hint.
+        stranger = results["stranger"].value
+        assert stranger is not None and "--accept-new" in (stranger.error or "")
+        assert results.exit_code == ExitCode.FAILED
+    assert env.status(["stranger", "dead"]).exit_code == ExitCode.CONNECTION
+
+
+def test_failures_with_nothing_raised_get_an_error_built_for_them(testbed: TestBed) -> None:
+    testbed.add_services({"bad": CRASHES, "good": PROMPT})
+    env = env_for(testbed, ["bad", "good"])
+    results = env.restart(["bad", "good"], grace=1, verify=2, rolling=True)
+    assert isinstance(results["bad"].error, OperationFailed)
+    skipped = results["good"]
+    assert isinstance(skipped.error, OperationFailed) and "not attempted" in str(skipped.error)
+    assert skipped.value is not None and not skipped.value.attempted
+
+
+def test_wait_timeout_names_the_failed_read_as_its_cause(testbed: TestBed) -> None:
+    env = env_for(testbed, ["dead"], overrides={"dead": {"port": 1}})
+    results = env.wait(timeout=0.5, stable=1)
+    error = results["dead"].error
+    assert isinstance(error, OperationTimeout)
+    assert type(error.__cause__) is ConnectionFailed
+    assert results.exit_code == ExitCode.TIMEOUT
+
+
+def test_status_reader_keeps_its_connections_between_reads(testbed: TestBed) -> None:
+    testbed.add_services({"queue": PROMPT, "mail": PROMPT})
+    env = env_for(testbed, ["queue", "mail"])
+    before = testbed.sshd.accepted_logins()
+    with env.status_reader() as read:
+        first, second = read(), read()
+    assert first.ok and second.ok and [r.name for r in second] == ["queue", "mail"]
+    assert testbed.sshd.accepted_logins() - before == 1  # one destination, one login
+
+
+def test_plan_runs_nothing_and_needs_names(testbed: TestBed) -> None:
+    testbed.add_service("queue", PROMPT)
+    env = env_for(testbed, ["queue"])
+    pid = testbed.pid("queue")
+    ((target, steps),) = env.plan("restart", ["queue"], grace=7)
+    assert target.name == "queue"
+    assert ("sv", "-w", "7", "stop", str(testbed.service_root / "queue")) in [
+        s.argv for s in steps]
+    assert testbed.pid("queue") == pid
+    with pytest.raises(UsageError):
+        env.plan("restart")
+    with pytest.raises(UsageError):
+        env.plan("reboot", all_workers=True)
 
 
 def test_every_worker_unreachable_is_exit_code_4(testbed: TestBed) -> None:

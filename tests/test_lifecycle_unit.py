@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from pshctl import lifecycle
-from pshctl.errors import ConnectionFailed, ExitCode
+from pshctl.errors import ConnectionFailed, ExitCode, HostKeyError
 from pshctl.lifecycle import Control, Event, Settings
+from pshctl.supervisor import ServiceProblem
 from pshctl.targets import Target
 
 FAST = Settings(grace=1, verify=0.05, start_wait=1)
@@ -237,3 +238,49 @@ def test_plan_restart_is_status_stop_start_verify() -> None:
     verbs = [s.argv[-2] for s in steps]
     assert verbs == ["status", "stop", "kill", "stop", "start", "status"]
     assert steps[1].argv == ("sv", "-w", "7", "stop", "/s/a")
+
+
+class HostKeyWorld(World):
+    """A world whose dead workers refuse with a host-key error (a ConnectionFailed)."""
+
+    def connect(self, target: Target) -> Session:
+        if target.name in self.dead:
+            raise HostKeyError(f"unknown host key for {target.host}", hint="check it")
+        return super().connect(target)
+
+
+def test_results_keep_the_exception_raised_but_never_serialise_it() -> None:
+    world = HostKeyWorld(a="prompt", c="crash")
+    world.dead.add("x")
+    world.services["x"] = Service()
+    a, x, c = lifecycle.restart(world.targets("a", "x", "c"), FAST, connector=world.connect)
+    assert a.exception is None
+    assert isinstance(x.exception, HostKeyError) and x.health == "unreachable"
+    assert x.error == "unknown host key for h (check it)"  # the text keeps the hint
+    assert isinstance(c.exception, lifecycle.CrashLooping)
+    assert "exception" not in x.to_dict() and x.to_dict()["error"] == x.error
+    (status,) = lifecycle.status(world.targets("x"), connector=world.connect)
+    assert isinstance(status.exception, HostKeyError) and "exception" not in status.to_dict()
+
+
+def test_skipped_workers_keep_no_exception_unsupervised_ones_a_service_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World(bad="crash", b="prompt", ghost="prompt")
+    rolling = Settings(grace=1, verify=0.05, start_wait=1, rolling=True)
+    bad, b = lifecycle.restart(world.targets("bad", "b"), rolling, connector=world.connect)
+    assert isinstance(bad.exception, lifecycle.CrashLooping)
+    assert not b.attempted and b.exception is None  # nothing was raised for it
+
+    original = Session._do
+
+    def no_ghost(self: Session, verb: str, path: str) -> str:
+        if path.endswith("/ghost"):
+            return f"fail: {path}: unable to change to service directory: file does not exist"
+        return original(self, verb, path)
+
+    monkeypatch.setattr(Session, "_do", no_ghost)
+    (status,) = lifecycle.status(world.targets("ghost"), connector=world.connect)
+    assert status.health == "unsupervised"
+    assert isinstance(status.exception, ServiceProblem)
+    assert status.error == str(status.exception)

@@ -1,4 +1,7 @@
-"""`pshctl status | stop | start | restart | wait`: thin commands over pshctl.lifecycle.
+"""`pshctl status | stop | start | restart | wait`: thin commands over the Python API.
+
+Each command turns its options into one call on :class:`pshctl.api.Environment` (the
+same calls a runbook makes) and renders what comes back.
 
 Progress goes to stderr: a live row per worker on a terminal, one plain line per event
 otherwise. Results go to stdout as one table or one JSON document. During stop, start
@@ -14,9 +17,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, TypeVar
 
 import typer
 
@@ -34,10 +37,13 @@ from pshctl.errors import ExitCode, UsageError
 from pshctl.parallel import DEFAULT_MAX_PARALLEL
 
 if TYPE_CHECKING:
-    from pshctl.api import Environment
+    from pshctl.api import Environment, Results, WorkerResult
     from pshctl.context import Context
-    from pshctl.lifecycle import ActionResult, Control, Event, Settings, WorkerStatus
+    from pshctl.lifecycle import ActionResult, Control, Event, WorkerStatus
+    from pshctl.supervisor import Step
     from pshctl.targets import Target
+
+T = TypeVar("T")
 
 PANEL_RUN = "How it runs"
 
@@ -112,15 +118,23 @@ def register(app: typer.Typer) -> None:
 def _resolve(
     ctx: typer.Context, project: str | None, environment: str | None, app: str | None,
     names: Sequence[str], *, all_workers: bool, verb: str | None, accept_new: bool,
-) -> tuple[Environment, list[Target]]:
-    """The environment and its targets; ``verb`` set means names (or --all) are required."""
+) -> Environment:
+    """The environment; ``verb`` set means names (or --all) are required."""
     env = open_environment(ctx, project, environment, app, accept_new=accept_new)
-    if not names and not all_workers:
-        if verb is not None:
-            raise UsageError(f"`pshctl {verb}` needs worker names, or --all",
-                             hint=f"pshctl {verb} WORKER... | pshctl {verb} --all")
-        all_workers = True
-    return env, env.targets(names, all_workers=all_workers)
+    if not names and not all_workers and verb is not None:
+        raise UsageError(f"`pshctl {verb}` needs worker names, or --all",
+                         hint=f"pshctl {verb} WORKER... | pshctl {verb} --all")
+    return env
+
+
+def _values(results: Iterable[WorkerResult[T]]) -> list[T]:
+    """Each worker's value; status and actions keep one for failed workers too."""
+    values = []
+    for result in results:
+        if result.value is None:
+            raise AssertionError(f"{result.name}: no value") from result.error
+        values.append(result.value)
+    return values
 
 
 def _names(positional: list[str] | None, flagged: list[str] | None) -> list[str]:
@@ -163,16 +177,15 @@ def _health(word: str) -> output.Cell:
 STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "error")
 
 
-def _status_report(statuses: Sequence[WorkerStatus]) -> output.Report:
-    from pshctl.lifecycle import status_exit_code
-
+def _status_report(results: Results[WorkerStatus]) -> output.Report:
+    statuses = _values(results)
     rows = [
         [s.name, _health(s.health), "-" if s.pid is None else str(s.pid),
          _seconds(s.uptime_s) if s.pid is not None else "-", s.error or ""]
         for s in statuses
     ]
     return output.Report({"workers": [s.to_dict() for s in statuses]}, STATUS_COLUMNS, rows,
-                         exit_code=status_exit_code(statuses))
+                         exit_code=results.exit_code)
 
 
 def status_command(
@@ -194,21 +207,20 @@ def status_command(
     Every worker of the environment when none is named. Exit 1 when a worker could not
     be read (4 when none could be reached).
     """
-    from pshctl.lifecycle import StatusReader
+    names = _names(workers, worker)
+    env = _resolve(ctx, project, environment, app, names, all_workers=False, verb=None,
+                   accept_new=accept_new)
+    if not watch:
+        return output.emit(_status_report(env.status(names, max_parallel=max_parallel)),
+                           as_json=as_json)
+    with env.status_reader(names, max_parallel=max_parallel) as read:
+        return _watch(read, interval, as_json)
 
-    env, targets = _resolve(ctx, project, environment, app, _names(workers, worker),
-                            all_workers=False, verb=None, accept_new=accept_new)
-    connector = env.connector()
-    with StatusReader(targets, connector, max_parallel=max_parallel, keep_open=watch) as reader:
-        if watch:
-            return _watch(reader, interval, as_json)
-        return output.emit(_status_report(reader.read()), as_json=as_json)
 
-
-def _watch(reader: Any, interval: float, as_json: bool) -> int:
+def _watch(read: Callable[[], Results[WorkerStatus]], interval: float, as_json: bool) -> int:
     if as_json or not output.stdout_is_terminal():
         while True:
-            report = _status_report(reader.read())
+            report = _status_report(read())
             if as_json:
                 output.print_json_line(report.data)
             else:
@@ -219,7 +231,7 @@ def _watch(reader: Any, interval: float, as_json: bool) -> int:
 
     with Live(console=output.console(), auto_refresh=False) as live:
         while True:
-            report = _status_report(reader.read())
+            report = _status_report(read())
             title = f"every {interval:g}s · {time.strftime('%H:%M:%S')} · Ctrl-C to quit"
             live.update(output.rich_table(report.columns, report.rows, title=title),
                         refresh=True)
@@ -325,10 +337,9 @@ def _abort(control: Control, progress: _Progress, context: Context, action: str)
 ACTION_COLUMNS = ("worker", "result", "stop", "old pid", "new pid", "state", "error")
 
 
-def _action_report(results: Sequence[ActionResult], context: Context,
+def _action_report(outcomes: Results[ActionResult], context: Context,
                    interrupted: bool) -> output.Report:
-    from pshctl.lifecycle import action_exit_code
-
+    results = _values(outcomes)
     rows: list[list[output.Cell]] = []
     for r in results:
         verdict = ("ok", "green") if r.ok else ("skipped", "yellow") if not r.attempted \
@@ -342,16 +353,14 @@ def _action_report(results: Sequence[ActionResult], context: Context,
         notes.append(f"left down: {', '.join(down)}; start them with: "
                      f"{_start_command(context, down)}")
     data = {"workers": [r.to_dict() for r in results], "interrupted": interrupted}
-    return output.Report(data, ACTION_COLUMNS, rows, notes=notes,
-                         exit_code=action_exit_code(results, interrupted=interrupted))
+    # An interrupt that came after the API computed its exit code still counts.
+    code = ExitCode.INTERRUPTED if interrupted else outcomes.exit_code
+    return output.Report(data, ACTION_COLUMNS, rows, notes=notes, exit_code=code)
 
 
-def _dry_run(action: str, targets: Sequence[Target], settings: Settings,
-             as_json: bool) -> int:
-    from pshctl.lifecycle import iter_plans
-
+def _dry_run(plans: Sequence[tuple[Target, list[Step]]], as_json: bool) -> int:
     workers, lines = [], []
-    for target, steps in iter_plans(action, targets, settings):
+    for target, steps in plans:
         where = target.destination + (f":{target.port}" if target.port else "")
         lines.append(f"{target.name} ({where}):")
         commands = []
@@ -365,29 +374,25 @@ def _dry_run(action: str, targets: Sequence[Target], settings: Settings,
 
 
 def _act(ctx: typer.Context, action: str, names: list[str], all_workers: bool,
-         settings: Settings, *, dry_run: bool, as_json: bool, accept_new: bool,
+         settings: dict[str, Any], *, dry_run: bool, as_json: bool, accept_new: bool,
          project: str | None, environment: str | None, app: str | None) -> int:
-    from pshctl import lifecycle
+    """One stop/start/restart (``settings`` are that API call's keyword arguments)."""
+    from pshctl.lifecycle import Control
 
-    env, targets = _resolve(ctx, project, environment, app, names,
-                            all_workers=all_workers, verb=action, accept_new=accept_new)
-    context = env.context
+    env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
+                   verb=action, accept_new=accept_new)
     if dry_run:
-        return _dry_run(action, targets, settings, as_json)
-    connector = env.connector()
-    control = lifecycle.Control()
-    run = {"stop": lifecycle.stop, "start": lifecycle.start, "restart": lifecycle.restart}[action]
-    with _Progress([t.name for t in targets]) as progress, \
-            _interrupt_guard(control, progress, context, action):
-        results = run(targets, settings, connector=connector, control=control,
-                      on_event=progress)
-    return output.emit(_action_report(results, context, control.interrupted), as_json=as_json)
-
-
-def _settings(**values: Any) -> Settings:
-    from pshctl.lifecycle import Settings
-
-    return Settings(**values)
+        timing = {k: v for k, v in settings.items() if k in ("grace", "verify")}
+        return _dry_run(env.plan(action, names, all_workers=all_workers, **timing), as_json)
+    run: Callable[..., Results[ActionResult]] = getattr(env, action)
+    control = Control()
+    rows = [t.name for t in env.targets(names, all_workers=all_workers)]  # kept by env
+    with _Progress(rows) as progress, \
+            _interrupt_guard(control, progress, env.context, action):
+        results = run(names, all_workers=all_workers, control=control, on_event=progress,
+                      **settings)
+    return output.emit(_action_report(results, env.context, control.interrupted),
+                       as_json=as_json)
 
 
 def stop_command(
@@ -408,8 +413,8 @@ def stop_command(
     app: AppOpt = None,
 ) -> int:
     """Stop workers as Platform.sh does: SIGTERM, then SIGKILL after --grace seconds."""
-    settings = _settings(grace=grace, max_parallel=max_parallel, rolling=rolling, batch=batch,
-                         keep_going=keep_going)
+    settings = dict(grace=grace, max_parallel=max_parallel, rolling=rolling, batch=batch,
+                    keep_going=keep_going)
     return _act(ctx, "stop", _names(workers, worker), all_workers, settings, dry_run=dry_run,
                 as_json=as_json, accept_new=accept_new, project=project,
                 environment=environment, app=app)
@@ -433,8 +438,8 @@ def start_command(
     app: AppOpt = None,
 ) -> int:
     """Start workers and check each stays up for --verify seconds."""
-    settings = _settings(verify=verify, max_parallel=max_parallel, rolling=rolling,
-                         batch=batch, keep_going=keep_going)
+    settings = dict(verify=verify, max_parallel=max_parallel, rolling=rolling, batch=batch,
+                    keep_going=keep_going)
     return _act(ctx, "start", _names(workers, worker), all_workers, settings, dry_run=dry_run,
                 as_json=as_json, accept_new=accept_new, project=project,
                 environment=environment, app=app)
@@ -460,8 +465,8 @@ def restart_command(
 ) -> int:
     """Restart workers: stop (SIGTERM, SIGKILL after --grace), start, verify a new pid
     that stays up for --verify seconds. Exit 1 if any worker failed."""
-    settings = _settings(grace=grace, verify=verify, max_parallel=max_parallel,
-                         rolling=rolling, batch=batch, keep_going=keep_going)
+    settings = dict(grace=grace, verify=verify, max_parallel=max_parallel, rolling=rolling,
+                    batch=batch, keep_going=keep_going)
     return _act(ctx, "restart", _names(workers, worker), all_workers, settings,
                 dry_run=dry_run, as_json=as_json, accept_new=accept_new, project=project,
                 environment=environment, app=app)
@@ -488,15 +493,13 @@ def wait_command(
     app: AppOpt = None,
 ) -> int:
     """Wait until every named worker is up and stable: exit 0, or 5 on --timeout."""
-    from pshctl.lifecycle import wait
-
-    env, targets = _resolve(ctx, project, environment, app, _names(workers, worker),
-                            all_workers=all_workers, verb="wait", accept_new=accept_new)
-    result = wait(targets, timeout=timeout, stable=stable, connector=env.connector())
-    report = _status_report(result.statuses)
-    report.exit_code = result.exit_code
-    report.data = {**report.data, "ok": result.ok, "waited_s": round(result.waited_s, 2)}
-    if not result.ok:
-        late = [s.name for s in result.statuses if not s.stable(stable)]
+    names = _names(workers, worker)
+    env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
+                   verb="wait", accept_new=accept_new)
+    results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
+    report = _status_report(results)
+    late = [r.name for r in results.failed]  # each one not stable in time
+    report.data = {**report.data, "ok": not late, "waited_s": round(results.elapsed_s or 0, 2)}
+    if late:
         report.notes = [f"timed out after {timeout:g}s waiting for: {', '.join(late)}"]
     return output.emit(report, as_json=as_json)

@@ -90,7 +90,7 @@ def logs(
     app_name: AppOpt = None,
 ) -> int:
     """Show the last lines of worker logs, or follow them live."""
-    from pshctl.logs import LogRequest, LogStream
+    from pshctl.logs import LogRequest
 
     names = [*(workers or ()), *(worker or ())]
     if all_workers and names:
@@ -103,7 +103,7 @@ def logs(
         return ExitCode.OK
     printer = _Printer([t.name for t in targets], as_json=json_)
     try:
-        with LogStream(targets, request, options=env.ssh_options) as stream:
+        with env.log_stream(request, names, all_workers=all_workers) as stream:
             _drain(stream, printer)
     except BrokenPipeError:
         _quiet_stdout()  # the reader went away (`| head`): stop as cat does
