@@ -284,12 +284,16 @@ class Environment:
         targets = self._many(workers, all_workers=all_workers)
         waited = lifecycle.wait(targets, timeout=timeout, stable=stable,
                                 connector=self.connector(), max_parallel=max_parallel)
+        hopeless = {s.name for s in waited.hopeless}
         items = []
         for s in waited.statuses:
-            error = None if s.stable(stable) else OperationTimeout(
-                f"{s.name} not up and stable for {stable:g}s after {timeout:g}s "
-                f"(state: {s.health}{'; ' + s.error if s.error else ''})")
-            if error is not None:
+            error: BaseException | None = None
+            if s.name in hopeless and s.exception is not None:
+                error = s.exception  # its service does not exist: waiting cannot help
+            elif not s.stable(stable):
+                error = OperationTimeout(
+                    f"{s.name} not up and stable for {stable:g}s after {timeout:g}s "
+                    f"(state: {s.health}{'; ' + s.error if s.error else ''})")
                 error.__cause__ = s.exception  # why the last read failed, if it did
             items.append(WorkerResult(s.name, s, error))
         return Results(tuple(items), elapsed_s=waited.waited_s, _exit_code=waited.exit_code)

@@ -376,8 +376,15 @@ class WaitResult:
     waited_s: float
 
     @property
+    def hopeless(self) -> list[WorkerStatus]:
+        """Workers that cannot come up by waiting: their service (or `sv`) does not exist."""
+        return [s for s in self.statuses if s.service and s.service.problem == "missing"]
+
+    @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.OK if self.ok else ExitCode.TIMEOUT
+        if self.ok:
+            return ExitCode.OK
+        return ExitCode.FAILED if self.hopeless else ExitCode.TIMEOUT
 
 
 def wait(
@@ -392,7 +399,8 @@ def wait(
 ) -> WaitResult:
     """Poll until every target runs the same process for ``stable`` seconds, or time out.
 
-    Unreachable workers are retried until the deadline (a container may be restarting).
+    Unreachable workers are retried until the deadline (a container may be restarting);
+    a worker whose service does not exist ends the wait at once (exit 1, not 5).
     """
     began = time.monotonic()
     deadline = began + timeout
@@ -404,9 +412,10 @@ def wait(
                 on_poll(statuses)
             if all(s.stable(stable) for s in statuses):
                 return WaitResult(statuses, True, time.monotonic() - began)
+            result = WaitResult(statuses, False, time.monotonic() - began)
             left = deadline - time.monotonic()
-            if left <= 0:
-                return WaitResult(statuses, False, time.monotonic() - began)
+            if left <= 0 or result.hopeless:
+                return result
             time.sleep(min(poll, left))
 
 

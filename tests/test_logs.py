@@ -150,6 +150,7 @@ def test_an_unreachable_worker_is_reported_and_the_others_go_on(
     assert result.exit_code == 1
     assert "queue | q1" in result.stdout.splitlines()
     assert "dead: connection refused" in result.stderr
+    assert "hint: is sshd running and listening on that port?" in result.stderr
     only_dead = cli("logs", "dead", "-e", "test", cwd=root)
     assert only_dead.exit_code == 4
 

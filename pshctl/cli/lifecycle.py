@@ -120,11 +120,14 @@ def _resolve(
     names: Sequence[str], *, all_workers: bool, verb: str | None, accept_new: bool,
 ) -> Environment:
     """The environment; ``verb`` set means names (or --all) are required."""
-    env = open_environment(ctx, project, environment, app, accept_new=accept_new)
+    if names and all_workers:
+        raise UsageError("--all acts on every worker; name no workers with it",
+                         hint=f"pshctl {verb or 'status'} {' '.join(names)}  or  "
+                              f"pshctl {verb or 'status'} --all")
     if not names and not all_workers and verb is not None:
         raise UsageError(f"`pshctl {verb}` needs worker names, or --all",
                          hint=f"pshctl {verb} WORKER... | pshctl {verb} --all")
-    return env
+    return open_environment(ctx, project, environment, app, accept_new=accept_new)
 
 
 def _values(results: Iterable[WorkerResult[T]]) -> list[T]:
@@ -500,6 +503,10 @@ def wait_command(
     report = _status_report(results)
     late = [r.name for r in results.failed]  # each one not stable in time
     report.data = {**report.data, "ok": not late, "waited_s": round(results.elapsed_s or 0, 2)}
-    if late:
-        report.notes = [f"timed out after {timeout:g}s waiting for: {', '.join(late)}"]
-    return output.emit(report, as_json=as_json)
+    code = output.emit(report, as_json=as_json)
+    if code == ExitCode.TIMEOUT:
+        output.error(f"timed out after {timeout:g}s waiting for: {', '.join(late)}")
+    elif late:
+        output.error(f"cannot come up by waiting: {', '.join(late)}",
+                     "their runit service does not exist; see the error column")
+    return code

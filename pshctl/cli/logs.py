@@ -139,7 +139,7 @@ def _drain(stream: LogStream, printer: _Printer) -> None:
 def _notice(notice: LogNotice) -> None:
     message = f"{notice.worker}: {notice.message}"
     if notice.is_failure:
-        output.error(message)
+        output.error(message, getattr(notice.error, "hint", None))
     else:
         output.warn(message)
 

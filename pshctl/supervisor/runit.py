@@ -156,7 +156,7 @@ def states_of(result: Output, services: Sequence[str]) -> list[ServiceState]:
     if result.exit_status == COMMAND_NOT_FOUND and not result.stdout.strip():
         message = "runit's `sv` is not installed on the remote (is runit the supervisor here?)"
         return [
-            ServiceState(service, problem="unsupervised", message=message, raw=result.stderr)
+            ServiceState(service, problem="missing", message=message, raw=result.stderr)
             for service in services
         ]
     return parse_status(_text(result), services)
