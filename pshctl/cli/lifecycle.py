@@ -495,7 +495,10 @@ def wait_command(
     environment: EnvironmentOpt = None,
     app: AppOpt = None,
 ) -> int:
-    """Wait until every named worker is up and stable: exit 0, or 5 on --timeout."""
+    """Wait until every named worker is up and stable: exit 0, or 5 on --timeout.
+
+    Exit 1 at once when a worker's service does not exist (waiting cannot help).
+    """
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
                    verb="wait", accept_new=accept_new)
