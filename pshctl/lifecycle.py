@@ -490,10 +490,15 @@ class _Operation:
             if self.action in ("stop", "restart"):
                 self._stop(job, session, supervisor, service, was_running=before.running)
             if self.action in ("start", "restart"):
-                if self.action == "start" and before.running and before.want != "down":
-                    job.new_pid, job.health = before.pid, before.health
-                    self.event(job, "done", f"already running, pid {before.pid}")
-                    return
+                if self.action == "start" and before.running:
+                    if before.want != "down":
+                        job.new_pid, job.health = before.pid, before.health
+                        self.event(job, "done", f"already running, pid {before.pid}")
+                        return
+                    # Still stopping (TERM sent, e.g. by an aborted restart): `sv start` would
+                    # answer with the dying process. Finish that stop as Platform.sh does,
+                    # then start a fresh one.
+                    self._stop(job, session, supervisor, service, was_running=True)
                 self._start(job, session, supervisor, service)
 
     def _stop(self, job: _Job, session: Connection, supervisor: Any, service: str,
@@ -616,6 +621,9 @@ def plan(action: str, target: Target, settings: Settings | None = None) -> list[
     steps = list(supervisor.plan("status", service, grace=grace, wait=wait_s))
     if action in ("stop", "restart"):
         steps += supervisor.plan("stop", service, grace=grace, wait=wait_s)
+    if action == "start":  # a worker still stopping (want down) finishes that stop first
+        steps += [Step(s.argv, "if still stopping" + (f", {s.when}" if s.when else ""))
+                  for s in supervisor.plan("stop", service, grace=grace, wait=wait_s)]
     if action in ("start", "restart"):
         start_steps = supervisor.plan("start", service, grace=grace, wait=wait_s)
         if action == "start":

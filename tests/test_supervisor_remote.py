@@ -44,3 +44,27 @@ def test_all_with_worker_names_is_a_usage_error(testbed: TestBed, tmp_path: Path
     result = cli("-e", "test", "restart", "--all", "mail", cwd=root)
     assert result.exit_code == 2, result
     assert "--all acts on every worker" in result.stderr
+
+
+SLOW_TO_STOP = (
+    "trap 'kill $child; sleep 2; exit 0' TERM\n"
+    "sleep 100000 &\nchild=$!\nwait $child\n"
+)
+
+
+def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
+    testbed: TestBed, tmp_path: Path, cli: CliRunner
+) -> None:
+    """`sv start` on a worker still draining after SIGTERM answers with the dying pid:
+    pshctl finishes that stop first, then starts and verifies a new process."""
+    testbed.add_service("w1", SLOW_TO_STOP)
+    root = testbed.project(["w1"], tmp_path / "app")
+    dying = testbed.pid("w1")
+    testbed.sv("down", "w1")  # TERM sent; the worker takes 2 s to exit
+    assert "want down" in testbed.sv("status", "w1")
+    result = cli("-e", "test", "start", "w1", "--verify", "1", "--json", cwd=root)
+    assert result.exit_code == 0, result
+    (worker,) = result.json["workers"]
+    assert worker["ok"] and worker["stop"] == "exited"
+    assert worker["new_pid"] not in (None, dying)
+    assert testbed.pid("w1") == worker["new_pid"]
