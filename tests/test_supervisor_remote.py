@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers import CliRunner
@@ -28,8 +30,6 @@ def test_wait_on_a_worker_whose_service_does_not_exist_fails_at_once(
 ) -> None:
     testbed.add_service("queue")
     root = testbed.project(["queue", "ghost"], tmp_path / "app")  # no runit service "ghost"
-    import time
-
     began = time.monotonic()
     result = cli("-e", "test", "wait", "queue", "ghost", "--timeout", "30", "--stable", "0",
                  cwd=root)
@@ -47,9 +47,16 @@ def test_all_with_worker_names_is_a_usage_error(testbed: TestBed, tmp_path: Path
 
 
 SLOW_TO_STOP = (
-    "trap 'kill $child; sleep 2; exit 0' TERM\n"
-    "sleep 100000 &\nchild=$!\nwait $child\n"
+    "trap 'kill $child; sleep 4; exit 0' TERM\n"
+    "sleep 100000 &\nchild=$!\necho ready\nwait $child\n"
 )
+
+
+def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
@@ -59,9 +66,11 @@ def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
     pshctl finishes that stop first, then starts and verifies a new process."""
     testbed.add_service("w1", SLOW_TO_STOP)
     root = testbed.project(["w1"], tmp_path / "app")
+    _until(lambda: "ready" in testbed.log_file("w1").read_text(), "the TERM trap")
     dying = testbed.pid("w1")
-    testbed.sv("down", "w1")  # TERM sent; the worker takes 2 s to exit
-    assert "want down" in testbed.sv("status", "w1")
+    testbed.sv("down", "w1")  # TERM sent; the worker takes 4 s to exit
+    # `sv down` returns before runsv has acted on it: wait until it has.
+    _until(lambda: "want down" in testbed.sv("status", "w1"), "runsv to take the down")
     result = cli("-e", "test", "start", "w1", "--verify", "1", "--json", cwd=root)
     assert result.exit_code == 0, result
     (worker,) = result.json["workers"]
