@@ -298,6 +298,8 @@ def test_queue_worker_finishes_its_job_on_sigterm(
 
     restart = ssh(entry, "queue", "sv restart app")
     assert restart.returncode == 0, restart.stdout + restart.stderr
+    # `sv restart` may answer before the worker has finished its job and said so.
+    _wait_for(lambda: "stopped cleanly" in log.read_text())
     text = log.read_text()
     assert text.index("got SIGTERM") < text.index(f"job {job}: done") < text.index(
         "stopped cleanly"
