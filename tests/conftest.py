@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import CliRunner
 
-pytest_plugins = ["tests.testbed"]
+pytest_plugins = ["tests.testbed", "tests.terminal"]
 
 
 @pytest.fixture(autouse=True)

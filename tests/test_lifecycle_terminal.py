@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
-import subprocess
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from tests.helpers import REPO
+from tests.terminal import Terminal
 from tests.testbed import TestBed
 
 pytestmark = pytest.mark.integration
@@ -45,78 +43,27 @@ FORWARDED = (
 ROW = re.compile(r"^\s*(w\d)\s+(\S+)", re.MULTILINE)
 
 
-class Terminal:
-    """One tmux session, 120x40, on a private server (``tmux -L``)."""
-
-    def __init__(self) -> None:
-        self.socket = f"pshctl-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.target = "t"
-
-    def tmux(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["tmux", "-L", self.socket, *args],
-            capture_output=True, text=True, timeout=30, check=True,
-        )
-        return proc.stdout
-
-    def start_shell(self, cwd: str) -> None:
-        """A plain `sh` in ``cwd`` with only the test's environment (and pshctl on PATH)."""
-        env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
-        env.update(
-            PATH=f"{PSHCTL.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-            TERM="xterm",
-            LANG="C.UTF-8",
-            PS1=PROMPT,
-        )
-        argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh"]
-        self.tmux("new-session", "-d", "-s", self.target, "-x", "120", "-y", "40",
-                  "-c", cwd, shlex.join(argv))
-        self.wait_for(lambda s: s.rstrip().endswith(PROMPT.rstrip()))
-
-    def type(self, line: str) -> None:
-        self.tmux("send-keys", "-t", self.target, "-l", line)
-        self.tmux("send-keys", "-t", self.target, "Enter")
-
-    def ctrl_c(self) -> None:
-        self.tmux("send-keys", "-t", self.target, "C-c")
-
-    def screen(self) -> str:
-        # -J joins lines the terminal wrapped; -S reaches into the scrollback.
-        return self.tmux("capture-pane", "-p", "-J", "-t", self.target, "-S", "-500")
-
-    def wait_for(self, check: Callable[[str], object], timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if check(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s; screen:\n{text}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"],
-                       capture_output=True, timeout=30, check=False)
-
-
-@pytest.fixture
-def terminal() -> Iterator[Terminal]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
-    term = Terminal()
-    try:
-        yield term
-    finally:
-        term.kill()
-
-
 @pytest.fixture
 def bed(testbed: TestBed, terminal: Terminal) -> TestBed:
     """Five slow-stopping workers, and a shell in their project dir."""
     testbed.add_services({name: SLOW_STOP for name in WORKERS})
     root = testbed.project(WORKERS)
-    terminal.start_shell(str(root))
+    _start_shell(terminal, str(root))
     return testbed
+
+
+def _start_shell(terminal: Terminal, cwd: str) -> None:
+    """A plain `sh` in ``cwd`` with only the test's environment (and pshctl on PATH)."""
+    env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
+    env.update(
+        PATH=f"{PSHCTL.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        TERM="xterm",
+        LANG="C.UTF-8",
+        PS1=PROMPT,
+    )
+    argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh"]
+    terminal.start(shlex.join(argv), width=120, height=40, cwd=cwd)
+    terminal.wait_for(lambda s: s.rstrip().endswith(PROMPT.rstrip()))
 
 
 def _restart_line(marker: str) -> str:
@@ -169,7 +116,7 @@ def test_one_ctrl_c_finishes_the_workers_in_flight(bed: TestBed, terminal: Termi
     assert re.search(rf"^\s*{busy[0]}\s+stopping\s+SIGTERM, SIGKILL after 10s", screen,
                      re.MULTILINE), screen
 
-    terminal.ctrl_c()
+    terminal.keys("C-c")
     screen = terminal.wait_for(lambda s: _exit_status(s, "rc") is not None)
     assert _exit_status(screen, "rc") == 130, screen
     said = re.search(r"^interrupted: finishing (.+?) \(starting what was stopped; "
@@ -196,9 +143,9 @@ def test_second_ctrl_c_aborts_and_names_the_workers_down(bed: TestBed,
     terminal.type(_restart_line("rc"))
     screen = terminal.wait_for(_two_stopping)
     busy = sorted(name for name, phase in _rows(screen).items() if phase == "stopping")
-    terminal.ctrl_c()
+    terminal.keys("C-c")
     terminal.wait_for(lambda s: "interrupted: finishing" in s)
-    terminal.ctrl_c()  # while the two are still draining (STOP_SECONDS)
+    terminal.keys("C-c")  # while the two are still draining (STOP_SECONDS)
     screen = terminal.wait_for(lambda s: _exit_status(s, "rc") is not None)
 
     assert _exit_status(screen, "rc") == 130, screen

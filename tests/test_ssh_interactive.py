@@ -4,80 +4,16 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.terminal import Terminal
 from tests.testbed import TestBed
 
 pytestmark = pytest.mark.integration
-
-
-class Terminal:
-    """One tmux session on a private server socket; the server is killed at the end."""
-
-    def __init__(self, socket: Path, name: str = "t") -> None:
-        self.socket = socket
-        self.name = name
-
-    def tmux(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["tmux", "-S", str(self.socket), *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        return proc.stdout
-
-    def start(self, command: str, width: int = 100, height: int = 30) -> None:
-        self.tmux(
-            "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command
-        )
-
-    def type(self, text: str) -> None:
-        self.tmux("send-keys", "-t", self.name, "-l", text)
-        self.tmux("send-keys", "-t", self.name, "Enter")
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.name, *keys)
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.name, "-S", "-200")
-
-    def wait_for(self, check: Callable[[str], bool], timeout: float = 15) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if check(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; screen:\n{text}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        subprocess.run(
-            ["tmux", "-S", str(self.socket), "kill-server"],
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-
-
-@pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[Terminal]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
-    term = Terminal(tmp_path / "tmux.sock")
-    try:
-        yield term
-    finally:
-        term.kill()
 
 
 def test_interactive_shell_in_a_pty(testbed: TestBed, terminal: Terminal, tmp_path: Path) -> None:

@@ -1,0 +1,73 @@
+"""A real terminal for tests: one tmux session on a private server, read off the screen.
+
+A pytest plugin (fixture ``terminal``); the tmux server is killed at the end of the test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+
+class Terminal:
+    """One tmux session (window ``t``) on the server socket ``socket``."""
+
+    def __init__(self, socket: Path, name: str = "t") -> None:
+        self.socket = socket
+        self.name = name
+
+    def tmux(self, *args: str) -> str:
+        proc = subprocess.run(
+            ["tmux", "-S", str(self.socket), *args],
+            capture_output=True, text=True, timeout=30, check=True,
+        )
+        return proc.stdout
+
+    def start(self, command: str, *, width: int = 100, height: int = 30,
+              cwd: str | None = None) -> None:
+        where = ["-c", cwd] if cwd else []
+        self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                  *where, command)
+
+    def type(self, text: str) -> None:
+        """Type a line and press Enter."""
+        self.tmux("send-keys", "-t", self.name, "-l", text)
+        self.tmux("send-keys", "-t", self.name, "Enter")
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.name, *keys)
+
+    def screen(self) -> str:
+        # -J joins lines the terminal wrapped; -S reaches into the scrollback.
+        return self.tmux("capture-pane", "-p", "-J", "-t", self.name, "-S", "-500")
+
+    def wait_for(self, check: Callable[[str], object], timeout: float = 30) -> str:
+        """The screen once ``check`` accepts it; fails with the screen after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if check(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s; screen:\n{text}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-S", str(self.socket), "kill-server"],
+                       capture_output=True, timeout=30, check=False)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: run `make test` (it installs it) or scripts/system-deps")
+    term = Terminal(tmp_path / "tmux.sock")
+    try:
+        yield term
+    finally:
+        term.kill()
