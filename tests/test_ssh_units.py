@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from pshctl.settings import Settings, SshTimeouts
 from pshctl.ssh import SshOptions, options_for
 from pshctl.ssh.config import destination, resolve
 from pshctl.ssh.hostkeys import host_key_name, pshctl_known_hosts
@@ -25,14 +25,14 @@ def test_argv_is_quoted_and_strings_are_taken_as_written() -> None:
     assert command_line("sv status app") == "sv status app"
 
 
-def test_settings_section_overrides_timeouts_in_any_shape() -> None:
+def test_settings_section_overrides_timeouts() -> None:
     assert SshOptions().with_settings(None) == SshOptions()
-    as_object = SimpleNamespace(ssh=SimpleNamespace(connect_timeout=3, banner_timeout=None))
-    assert SshOptions().with_settings(as_object).connect_timeout == 3
-    assert SshOptions().with_settings(as_object).banner_timeout == 15
-    assert SshOptions().with_settings({"ssh": {"keepalive": 0}}).keepalive == 0
-    assert SshOptions().with_settings(SimpleNamespace()) == SshOptions()
-    assert options_for({"ssh": {"auth_timeout": 2}}, accept_new=True) == SshOptions(
+    quick = Settings(ssh=SshTimeouts(connect_timeout=3))
+    assert SshOptions().with_settings(quick).connect_timeout == 3
+    assert SshOptions().with_settings(quick).banner_timeout == 15
+    assert SshOptions().with_settings(Settings(ssh=SshTimeouts(keepalive=0))).keepalive == 0
+    assert SshOptions().with_settings(Settings()) == SshOptions()
+    assert options_for(Settings(ssh=SshTimeouts(auth_timeout=2)), accept_new=True) == SshOptions(
         auth_timeout=2, accept_new=True
     )
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pshctl.ssh.options import CommandResult, SshOptions
 
 if TYPE_CHECKING:
+    from pshctl.settings import Settings
     from pshctl.ssh.session import Session
     from pshctl.targets import Target
 
@@ -27,8 +28,8 @@ def connect(target: Target, options: SshOptions | None = None) -> Session:
     return _connect(target, options)
 
 
-def options_for(settings: object = None, **overrides: object) -> SshOptions:
-    """SshOptions from a settings object's ``ssh:`` section, then explicit overrides."""
+def options_for(settings: Settings | None = None, **overrides: object) -> SshOptions:
+    """SshOptions from the config files' ``ssh:`` section, then explicit overrides."""
     from dataclasses import replace
 
     return replace(SshOptions().with_settings(settings), **overrides)  # type: ignore[arg-type]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pshctl.settings import Settings
 
 SETTINGS_KEYS = ("connect_timeout", "banner_timeout", "auth_timeout", "keepalive")
 
@@ -24,23 +27,11 @@ class SshOptions:
     interactive: bool | None = None
     verbose: int = 0
 
-    def with_settings(self, settings: Any) -> SshOptions:
-        """These options with the timeouts of a settings ``ssh:`` section applied.
-
-        Tolerates a missing section and either a mapping or an object with attributes,
-        so that it keeps working whatever shape ``pshctl.settings`` gives the section.
-        """
-        section = getattr(settings, "ssh", None) if settings is not None else None
-        if section is None and isinstance(settings, dict):
-            section = settings.get("ssh")
-        if section is None:
+    def with_settings(self, settings: Settings | None) -> SshOptions:
+        """These options with the timeouts of the config files' ``ssh:`` section."""
+        if settings is None:
             return self
-        changes: dict[str, Any] = {}
-        for key in SETTINGS_KEYS:
-            value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
-            if value is not None:
-                changes[key] = value
-        return replace(self, **changes)
+        return replace(self, **{key: getattr(settings.ssh, key) for key in SETTINGS_KEYS})
 
     def describe(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
