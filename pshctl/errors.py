@@ -101,16 +101,3 @@ class OperationFailed(PshctlError):
     """An operation failed on at least one worker (the others may have succeeded)."""
 
     exit_code = ExitCode.FAILED
-
-
-class Interrupted(PshctlError):
-    exit_code = ExitCode.INTERRUPTED
-
-
-def exit_code_for(exc: BaseException) -> ExitCode:
-    """The exit status for an exception met while working on one worker."""
-    if isinstance(exc, PshctlError):
-        return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.INTERRUPTED
-    return ExitCode.FAILED

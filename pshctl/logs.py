@@ -48,7 +48,7 @@ MISSING_STATUS = 66  # the tail script's exit status when the log file does not 
 READ_SIZE = 65536  # channel.recv size; a larger channel window was measured slower
 BATCH_SIZE = 1024 * 1024  # data already received is handed on in batches up to this size
 MAX_LINE = 8 * 1024 * 1024  # a "line" longer than this is passed on in pieces
-HEARTBEAT = 2.0  # seconds between remote heartbeats while the log is idle
+# FOLLOW_SCRIPT sends a heartbeat every 2 s while the log is idle (10 polls of 0.2 s).
 SILENCE_LIMIT = 12.0  # no byte (not even a heartbeat) for this long: the link is dead
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds before reconnect attempts 1, 2, ...
 _POLL = 0.25  # how often blocked threads look at the stop flag

@@ -21,9 +21,6 @@ from pshctl.yamlutil import line_of, load_file
 PROJECT_FILE = ".pshctl.yaml"
 USER_FILE = "config.yaml"
 
-DEFAULT_SERVICE_NAME = "app"
-DEFAULT_LOG_DIR = "/var/log"
-
 
 def _text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""

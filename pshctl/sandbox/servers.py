@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pshctl.errors import ExitCode, PshctlError
@@ -289,7 +289,6 @@ class RunitServer:
 
     scan_dir: Path
     pid: int
-    services: list[Path] = field(default_factory=list)
 
     @classmethod
     def start(cls, scan_dir: Path) -> RunitServer:
@@ -299,12 +298,6 @@ class RunitServer:
         pid = _spawn([runsvdir, "-P", str(scan_dir)])
         (scan_dir.parent / f"{scan_dir.name}.runsvdir.pid").write_text(f"{pid}\n")
         return cls(scan_dir=scan_dir, pid=pid)
-
-    def add_service(self, name: str, run_script: str, *, finish_script: str | None = None) -> Path:
-        """Create ``scan_dir/name`` with an executable ``run``; runsvdir picks it up."""
-        service = make_service(self.scan_dir / name, run_script, finish_script=finish_script)
-        self.services.append(service)
-        return service
 
     def running(self) -> bool:
         return pid_alive(self.pid)

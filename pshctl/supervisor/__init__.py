@@ -27,7 +27,6 @@ STARTING = "starting"
 CRASH_LOOPING = "crash-looping"
 UNSUPERVISED = "unsupervised"
 UNREACHABLE = "unreachable"
-HEALTH_WORDS = (UP, DOWN, STARTING, CRASH_LOOPING, UNSUPERVISED, UNREACHABLE)
 
 # A process younger than this is still "starting": it has not yet proved it stays up.
 STARTING_SECONDS = 2.0
