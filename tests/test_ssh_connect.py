@@ -213,6 +213,25 @@ def test_dropped_connection_is_an_error_not_a_traceback(
     assert "Traceback" not in err and "paramiko" not in err
 
 
+def test_drop_seen_while_transport_still_looks_active(
+    target: Target, testbed: TestBed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """paramiko closes a dead transport's channels just before it clears ``active``.
+
+    Hold that window open: the command must still fail as a lost connection, not
+    return the "no exit status" value as if the command had been killed.
+    """
+    import paramiko
+
+    monkeypatch.setattr(paramiko.Transport, "is_active", lambda self: True)
+    with connect(target, SshOptions(keepalive=1)) as session:
+        killer = threading.Timer(0.5, testbed.kill_sessions)
+        killer.start()
+        with pytest.raises(ConnectionFailed, match="lost the connection"):
+            session.run(["sleep", "30"], timeout=20)
+        killer.join()
+
+
 def _encrypted_key(testbed: TestBed, path: Path, passphrase: str) -> Path:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(path)],

@@ -138,7 +138,21 @@ class Session:
                 self._check(command, deadline, timeout)
         finally:
             channel.close()
+        if channel.exit_status == -1:
+            # No exit status: either the command died by a signal, or the connection
+            # dropped. paramiko closes the channels of a dead transport a moment before
+            # it marks the transport inactive, so ask for the reason it stopped.
+            if self._connection_lost():
+                raise ConnectionFailed(f"lost the connection to {self.where}")
         return channel.recv_exit_status()
+
+    def _connection_lost(self) -> bool:
+        import paramiko
+
+        if not self.transport.is_active():
+            return True
+        ended_by = self.transport.saved_exception  # set as its thread ends
+        return ended_by is not None and not isinstance(ended_by, paramiko.ChannelException)
 
     def _check(self, command: Sequence[str] | str, deadline: float | None,
                timeout: float | None) -> None:
@@ -147,7 +161,7 @@ class Session:
                 f"command on {self.where} still running after {timeout:g}s: "
                 f"{command_line(command)}"
             )
-        if not self.transport.is_active():
+        if self._connection_lost():
             raise ConnectionFailed(f"lost the connection to {self.where}")
 
     @staticmethod
