@@ -139,11 +139,13 @@ class LogLines:
     """One or more whole lines from one worker, in order, as the bytes the log holds.
 
     ``data`` is the lines joined by newlines, without a final one; kept as bytes so that
-    plain output passes them on without decoding and encoding again.
+    plain output passes them on without decoding and encoding again. ``received`` is when
+    pshctl read them (``time.time()``): the log files carry no time stamps of their own.
     """
 
     worker: str
     data: bytes
+    received: float = field(default_factory=time.time, compare=False)
 
     @property
     def text(self) -> str:

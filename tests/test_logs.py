@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -127,7 +129,12 @@ def test_no_worker_reads_the_app_container_and_type_picks_the_file(
     write_lines(testbed.log_file("queue", "cron"), ["cron line 1", "cron line 2"])
     assert cli("logs", "-e", "test", cwd=root).stdout == "web app line\n"
     result = cli("logs", "-w", "queue", "-t", "cron", "-n", "1", "--json", "-e", "test", cwd=root)
-    assert result.stdout == '{"worker": "queue", "line": "cron line 2"}\n'
+    before = time.time()
+    line = json.loads(result.stdout)
+    assert result.stdout.count("\n") == 1
+    assert (line["worker"], line["line"]) == ("queue", "cron line 2")
+    received = datetime.fromisoformat(line["received"].replace("Z", "+00:00"))
+    assert abs(received.timestamp() - before) < 60
 
 
 def test_a_missing_log_is_reported_and_the_others_go_on(

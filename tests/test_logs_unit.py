@@ -327,11 +327,14 @@ def test_printer_plain_prefixes_every_line_when_several_workers() -> None:
 
 def test_printer_single_worker_is_raw_and_json_is_one_object_per_line() -> None:
     out = io.StringIO()
+    at = 1795924227.1239  # 2026-11-29 03:50:27.1239 UTC
     with redirect_stdout(out):
         _Printer(["queue"], as_json=False).lines(LogLines("queue", b"x\ny"))
-        _Printer(["queue"], as_json=True).lines(LogLines("queue", b'x\n"y"'))
+        _Printer(["queue"], as_json=True).lines(LogLines("queue", b'x\n"y"', received=at))
+    stamp = '"received": "2026-11-29T03:50:27.123Z"'
     assert out.getvalue() == (
-        'x\ny\n{"worker": "queue", "line": "x"}\n{"worker": "queue", "line": "\\"y\\""}\n'
+        f'x\ny\n{{"worker": "queue", "line": "x", {stamp}}}\n'
+        f'{{"worker": "queue", "line": "\\"y\\"", {stamp}}}\n'
     )
 
 

@@ -89,7 +89,11 @@ def logs(
     environment: EnvironmentOpt = None,
     app_name: AppOpt = None,
 ) -> int:
-    """Show the last lines of worker logs, or follow them live."""
+    """Show the last lines of worker logs, or follow them live.
+
+    With --json, each line is one JSON object: {"worker", "line", "received"}, where
+    "received" is the UTC time pshctl read the line (the log itself has no time stamps).
+    """
     from pshctl.logs import LogRequest
 
     names = [*(workers or ()), *(worker or ())]
@@ -193,10 +197,11 @@ class _Printer:
     def _json(self, batch: LogLines) -> None:
         import json
 
-        worker = batch.worker
-        sys.stdout.write(
-            "".join(json.dumps({"worker": worker, "line": line}) + "\n" for line in batch.lines)
-        )
+        worker, received = batch.worker, utc_stamp(batch.received)
+        sys.stdout.write("".join(
+            json.dumps({"worker": worker, "line": line, "received": received}) + "\n"
+            for line in batch.lines
+        ))
         sys.stdout.flush()
 
     def _styled(self, batch: LogLines) -> None:
@@ -210,6 +215,14 @@ class _Printer:
             text.append(line)  # never markup: plain text into a Text object
             text.append("\n")
         output.console().print(text, end="")
+
+
+def utc_stamp(seconds: float) -> str:
+    """``2026-11-29T03:50:27.123Z``: ISO 8601 in UTC, to the millisecond."""
+    from datetime import datetime, timezone
+
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def colour_for(name: str) -> str:
