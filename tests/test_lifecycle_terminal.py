@@ -1,4 +1,4 @@
-"""`pshctl restart` on a real terminal (tmux): the live rows, and what Ctrl-C does.
+"""`pshctl restart` and `status --watch` on a real terminal (tmux): live rows, Ctrl-C.
 
 Each worker traps SIGTERM and takes about two seconds to exit, so a restart is still
 in flight when the test presses Ctrl-C. With ``--max-parallel 2`` two workers are
@@ -180,3 +180,28 @@ def test_second_ctrl_c_aborts_and_names_the_workers_down(bed: TestBed,
     after = {name: bed.pid(name) for name in WORKERS}
     for name in WORKERS:
         assert (after[name] != before[name]) == (name in busy), (name, before, after)
+
+
+def _status_rows(screen: str) -> dict[str, str]:
+    """Worker -> state in the --watch table (rows may be framed by box characters)."""
+    return dict(re.findall(r"^[\s│┃|]*(w\d)[\s│┃|]+(\S+)", screen, re.MULTILINE))
+
+
+def test_status_watch_redraws_in_place_and_quits_on_ctrl_c(bed: TestBed,
+                                                             terminal: Terminal) -> None:
+    argv = [str(PSHCTL), "status", "--watch", "--interval", "0.3", "-e", "test"]
+    terminal.type(f'{shlex.join(argv)}; echo "rc=$?"')
+    screen = terminal.wait_for(lambda s: _status_rows(s) == dict.fromkeys(WORKERS, "up"))
+    assert "Ctrl-C to quit" in screen, screen
+
+    bed.sv("stop", "w2")  # from outside: the next refresh shows it
+    screen = terminal.wait_for(lambda s: _status_rows(s).get("w2") == "down")
+    assert _status_rows(screen) == {**dict.fromkeys(WORKERS, "up"), "w2": "down"}, screen
+    # Redrawn in place: one table on the screen, not one per refresh.
+    assert screen.count("Ctrl-C to quit") == 1, screen
+
+    terminal.keys("C-c")
+    screen = terminal.wait_for(lambda s: _exit_status(s, "rc") is not None)
+    assert _exit_status(screen, "rc") == 130, screen
+    assert "Traceback" not in screen, screen
+    bed.sv("start", "w2")
