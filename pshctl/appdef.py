@@ -1,11 +1,12 @@
 """The application definition: its workers and what each one effectively gets.
 
-Reads ``.platform.app.yaml`` and ``.platform/applications.yaml`` and applies Platform.sh's
-inheritance rule (docs/reference: "Work with workers"): the top-level ``size``,
-``relationships``, ``access``, ``disk``, ``mounts`` and ``variables`` are inherited by
-every worker unless the worker sets that key, in which case the worker's value replaces
-the top-level one whole (``mounts: {}`` means no mounts). ``hooks``, ``crons`` and ``web``
-belong to the web container only. Every problem is reported as ``file:line: ...``.
+Reads ``.platform.app.yaml`` and ``.platform/applications.yaml`` (``!include`` tags resolved
+by :mod:`pshctl.includes`) and applies Platform.sh's inheritance rule (docs/reference: "Work
+with workers"): the top-level ``size``, ``relationships``, ``access``, ``disk``, ``mounts``
+and ``variables`` are inherited by every worker unless the worker sets that key, in which case
+the worker's value replaces the top-level one whole (``mounts: {}`` means no mounts).
+``hooks``, ``crons`` and ``web`` belong to the web container only. Every problem is reported
+as ``file:line: ...``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pshctl.errors import ConfigError, NameNotFound, UsageError
+from pshctl.includes import resolve_includes
 from pshctl.yamlutil import LineDict, line_of, load_file
 
 APP_FILE = ".platform.app.yaml"
@@ -222,7 +224,10 @@ def _load_app_files(root: Path) -> list[AppDefinition]:
     apps = []
     for path in _app_files(root):
         file = _display(root, path)
-        data = load_file(path, display=file)
+        data = load_file(path, display=file, includes=True)
+        data = resolve_includes(
+            data, file=file, source=path, app_root=path.parent, project_root=root
+        )
         if not isinstance(data, dict):
             raise ConfigError("the app definition must be a mapping", file=file, line=1)
         apps.append(parse_app(data, file=file, root=path.parent, source=path))
@@ -234,7 +239,7 @@ def _load_applications_file(root: Path) -> list[AppDefinition]:
     if not path.is_file():
         return []
     file = _display(root, path)
-    data = load_file(path, display=file)
+    data = load_file(path, display=file, includes=True)
     if data is None:
         return []
     entries = _entries(data, file)
@@ -243,6 +248,8 @@ def _load_applications_file(root: Path) -> list[AppDefinition]:
         if not isinstance(entry, dict):
             raise ConfigError("each app must be a mapping", file=file, line=line_of(data))
         app_root = root / _source_root(entry, file)
+        # After source.root is known: include paths are relative to the app's directory.
+        resolve_includes(entry, file=file, source=path, app_root=app_root, project_root=root)
         apps.append(parse_app(entry, file=file, root=app_root, source=path))
     return apps
 

@@ -4,10 +4,15 @@ Error messages must point at a line (``.platform.app.yaml:14: ...``), so mapping
 loaded as :class:`LineDict`, a ``dict`` that also knows its own line and each key's line.
 PyYAML is imported inside functions only: this module is reachable from the CLI and
 ``--help`` must not pay for the parser.
+
+With ``includes=True`` (app definitions only) Platform.sh's ``!include`` tag is read as an
+:class:`Include` placeholder; :mod:`pshctl.includes` replaces it once the app's directory is
+known. Elsewhere the tag stays an error.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,8 +42,19 @@ def line_of(value: Any, key: Any = None) -> int | None:
     return None
 
 
+@dataclass(frozen=True, eq=False)
+class Include:
+    """An ``!include`` tag as written (a path, or ``type`` and ``path``), not checked yet."""
+
+    spec: Any
+    line: int
+
+
+INCLUDE_TAG = "!include"
+
+
 @cache
-def _loader_class() -> type:
+def _loader_class(includes: bool = False) -> type:
     import yaml
 
     class LineLoader(yaml.SafeLoader):
@@ -49,6 +65,7 @@ def _loader_class() -> type:
         result.line = node.start_mark.line + 1
         yield result  # yielded first so that recursive anchors still resolve
         _refuse_duplicates(node)
+        _refuse_merged_includes(node)
         loader.flatten_mapping(node)  # `<<` merge keys; the mapping's own keys win
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
@@ -66,16 +83,43 @@ def _loader_class() -> type:
                 )
             seen.add(key_node.value)
 
+    def _refuse_merged_includes(node: yaml.MappingNode) -> None:
+        # `<<` would merge the tag's own `type`/`path` keys, not the included file.
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag.endswith(":merge"):
+                merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else []
+                if any(n.tag == INCLUDE_TAG for n in [value_node, *merged]):
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{INCLUDE_TAG} cannot be merged with '<<'",
+                        value_node.start_mark,
+                    )
+
+    def construct_include(loader: LineLoader, node: yaml.Node) -> Include:
+        spec: Any
+        if isinstance(node, yaml.ScalarNode):
+            spec = loader.construct_scalar(node)
+        elif isinstance(node, yaml.MappingNode):
+            _refuse_duplicates(node)
+            spec = loader.construct_mapping(node, deep=True)  # PyYAML's: a plain dict
+        else:
+            spec = None  # a sequence: refused when the include is resolved
+        return Include(spec, node.start_mark.line + 1)
+
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    if includes:
+        LineLoader.add_constructor(INCLUDE_TAG, construct_include)
     return LineLoader
 
 
-def loads(text: str, *, file: str) -> Any:
-    """Parse YAML text; syntax errors become ``file:line: problem`` ConfigErrors."""
+def loads(text: str, *, file: str, includes: bool = False) -> Any:
+    """Parse YAML text; syntax errors become ``file:line: problem`` ConfigErrors.
+
+    ``includes``: read ``!include`` tags as :class:`Include` placeholders.
+    """
     import yaml
 
     try:
-        return yaml.load(text, Loader=_loader_class())  # SafeLoader subclass: plain data only
+        return yaml.load(text, Loader=_loader_class(includes))  # SafeLoader subclass: plain data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -92,7 +136,7 @@ def loads(text: str, *, file: str) -> Any:
         raise ConfigError(f"invalid YAML: {exc}", file=file) from None
 
 
-def load_file(path: Path, *, display: str | None = None) -> Any:
+def load_file(path: Path, *, display: str | None = None, includes: bool = False) -> Any:
     """Read and parse a YAML file; ``display`` is the name used in error messages."""
     name = display or str(path)
     try:
@@ -101,4 +145,4 @@ def load_file(path: Path, *, display: str | None = None) -> Any:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", file=name) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=name) from None
-    return loads(text, file=name)
+    return loads(text, file=name, includes=includes)

@@ -1,0 +1,374 @@
+"""Platform.sh's ``!include`` tag in app definitions: string, binary and yaml includes."""
+
+from __future__ import annotations
+
+import base64
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pshctl.appdef import load_app
+from pshctl.cli.complete import complete_worker
+from pshctl.errors import ConfigError, ExitCode
+from pshctl.yamlutil import loads
+from tests.helpers import CliRunner
+
+START_SH = "set -e\npython3 queue.py --verbose\n"
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write ``files`` (path -> text, dedented, or bytes) under ``root``; return ``root``."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"))
+    return root
+
+
+def config_error(root: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_app(root)
+    return str(info.value)
+
+
+def app_with_start(tag: str) -> dict[str, str | bytes]:
+    """An app whose worker ``queue`` has ``commands.start: TAG`` on line 5."""
+    return {
+        ".platform.app.yaml": f"""
+            name: app
+            workers:
+              queue:
+                commands:
+                  start: {tag}
+            """,
+    }
+
+
+# --- string, binary, yaml ---------------------------------------------------------------
+
+
+def test_string_include_is_the_start_command(tmp_path: Path) -> None:
+    write(tmp_path, {**app_with_start("!include {type: string, path: start.sh}"),
+                     "start.sh": START_SH})
+    assert load_app(tmp_path).worker("queue").start_command == START_SH.strip()
+
+
+def test_block_mapping_form(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": """
+            name: app
+            workers:
+              queue:
+                commands:
+                  start: !include
+                    type: string
+                    path: start.sh
+            """,
+        "start.sh": START_SH,
+    })
+    assert load_app(tmp_path).worker("queue").start_command == START_SH.strip()
+
+
+def test_workers_show_json_has_the_included_text(cli: CliRunner, tmp_path: Path) -> None:
+    write(tmp_path, {**app_with_start("!include {type: string, path: start.sh}"),
+                     "start.sh": START_SH})
+    result = cli("workers", "show", "queue", "--json", cwd=tmp_path)
+    assert result.exit_code == 0, result
+    assert result.json["commands"] == {"start": START_SH.strip()}
+    assert result.json["line"] == 3
+    listing = cli("workers", "--json", cwd=tmp_path)
+    assert listing.json[0]["commands"]["start"] == START_SH.strip()
+
+
+def test_binary_include_is_base64(tmp_path: Path) -> None:
+    blob = bytes(range(256))
+    write(tmp_path, {
+        ".platform.app.yaml": """
+            name: app
+            workers:
+              queue:
+                commands: {start: run}
+                variables:
+                  env:
+                    BLOB: !include {type: binary, path: data/blob.bin}
+            """,
+        "data/blob.bin": blob,
+    })
+    env = load_app(tmp_path).worker("queue").env
+    assert base64.b64decode(env["BLOB"]) == blob
+
+
+WORKER_YAML = """
+    size: M
+    commands:
+      start: python3 queue.py
+    """
+
+
+def test_yaml_include_of_a_worker_keeps_inheritance(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": """
+            name: app
+            disk: 512
+            relationships: {database: "db:mysql"}
+            workers:
+              queue: !include {type: yaml, path: workers/queue.yaml}
+              mail: !include workers/mail.yaml
+            """,
+        "workers/queue.yaml": WORKER_YAML,
+        "workers/mail.yaml": "commands: {start: python3 mail.py}\ndisk: 128\n",
+    })
+    app = load_app(tmp_path)
+    assert list(app.workers) == ["queue", "mail"]
+    queue, mail = app.worker("queue"), app.worker("mail")
+    assert queue.size == "M" and queue.disk == 512
+    assert queue.start_command == "python3 queue.py"
+    assert queue.own == {"size"}
+    assert queue.inherited == {"disk", "relationships"}
+    assert mail.disk == 128  # the scalar shorthand means type: yaml
+    assert mail.own == {"disk"}
+    assert mail.inherited == {"relationships"}
+
+
+def test_yaml_include_of_variables_inherited_and_own(cli: CliRunner, tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": """
+            name: app
+            variables: !include {type: yaml, path: vars.yaml}
+            workers:
+              queue:
+                commands: {start: run}
+              mail:
+                commands: {start: run}
+                variables: !include mail-vars.yaml
+            """,
+        "vars.yaml": "env:\n  MODE: production\n  WORKERS: 4\n",
+        "mail-vars.yaml": "env: {MODE: mail}\n",
+    })
+    app = load_app(tmp_path)
+    queue, mail = app.worker("queue"), app.worker("mail")
+    assert queue.env == {"MODE": "production", "WORKERS": "4"}
+    assert queue.source_of("variables") == "inherited"
+    assert mail.env == {"MODE": "mail"}
+    assert mail.source_of("variables") == "own"
+    shown = cli("workers", "show", "queue", "--json", cwd=tmp_path)
+    assert shown.json["inherited"] == ["variables"]
+    assert shown.json["variables"] == {"env": {"MODE": "production", "WORKERS": 4}}
+
+
+def test_included_yaml_may_include_relative_to_the_app(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers:\n  queue: !include workers/queue.yaml\n",
+        "workers/queue.yaml": "commands:\n  start: !include {type: string, path: start.sh}\n",
+        "start.sh": START_SH,  # relative to the app's directory, not to workers/
+    })
+    assert load_app(tmp_path).worker("queue").start_command == START_SH.strip()
+
+
+def test_whole_workers_section_included(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers: !include workers.yaml\n",
+        "workers.yaml": "queue: {commands: {start: a}}\nmail: {commands: {start: b}}\n",
+    })
+    assert list(load_app(tmp_path).workers) == ["queue", "mail"]
+
+
+# --- where paths lead --------------------------------------------------------------------
+
+
+def test_applications_yaml_paths_are_relative_to_source_root(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform/applications.yaml": """
+            - name: api
+              source: {root: backend}
+              workers:
+                queue:
+                  commands:
+                    start: !include {type: string, path: scripts/queue.sh}
+                mail:
+                  commands:
+                    start: !include {type: string, path: ../shared/mail.sh}
+            """,
+        "backend/scripts/queue.sh": "python3 queue.py\n",
+        "shared/mail.sh": "python3 mail.py\n",
+    })
+    app = load_app(tmp_path)
+    assert app.worker("queue").start_command == "python3 queue.py"
+    assert app.worker("mail").start_command == "python3 mail.py"
+
+
+def test_parent_directory_inside_the_project_is_allowed(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform/routes.yaml": "{}\n",
+        "backend/.platform.app.yaml": (
+            "name: backend\nworkers:\n"
+            "  queue: {commands: {start: !include {type: string, path: ../shared/run.sh}}}\n"
+        ),
+        "shared/run.sh": "python3 run.py\n",
+    })
+    assert load_app(tmp_path).worker("queue").start_command == "python3 run.py"
+
+
+def test_path_escaping_the_project_is_refused(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write(tmp_path, {"outside.sh": "echo no\n"})
+    write(project, app_with_start("!include {type: string, path: ../outside.sh}"))
+    assert config_error(project) == (
+        f".platform.app.yaml:5: !include: '../outside.sh' is outside the project "
+        f"({project.resolve()})"
+    )
+
+
+def test_symlink_out_of_the_project_is_refused(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write(tmp_path, {"outside.sh": "echo no\n"})
+    write(project, app_with_start("!include {type: string, path: start.sh}"))
+    (project / "start.sh").symlink_to(tmp_path / "outside.sh")
+    assert "!include: 'start.sh' is outside the project" in config_error(project)
+
+
+def test_absolute_path_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {**app_with_start("!include {type: string, path: /etc/hostname}")})
+    assert config_error(tmp_path) == (
+        ".platform.app.yaml:5: !include: '/etc/hostname' must be relative to the app's directory"
+    )
+
+
+# --- one clear error each ----------------------------------------------------------------
+
+
+def test_missing_file(cli: CliRunner, tmp_path: Path) -> None:
+    write(tmp_path, app_with_start("!include {type: string, path: start.sh}"))
+    message = ".platform.app.yaml:5: !include: cannot read 'start.sh' (No such file or directory)"
+    assert config_error(tmp_path) == message
+    result = cli("workers", cwd=tmp_path)
+    assert result.exit_code == ExitCode.CONFIG
+    assert result.stderr == f"error: {message}\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("tag", "problem"),
+    [
+        ("!include {type: text, path: start.sh}",
+         "unknown type 'text'; valid types: string, binary, yaml"),
+        ("!include {type: archive, path: scripts}",
+         "type 'archive' (a directory) is not supported; valid types: string, binary, yaml"),
+        ("!include {type: string}", "'path' is required"),
+        ("!include", "'path' is required"),
+        ("!include {type: string, path: [a, b]}", "'path' must be a string, not ['a', 'b']"),
+        ("!include {type: string, paht: start.sh}",
+         "unknown key 'paht' (expected 'type' and 'path')"),
+        ("!include [start.sh]", "expected a file path, or a mapping with 'type' and 'path'"),
+    ],
+)
+def test_bad_tags(tmp_path: Path, tag: str, problem: str) -> None:
+    write(tmp_path, {**app_with_start(tag), "start.sh": START_SH})
+    assert config_error(tmp_path) == f".platform.app.yaml:5: !include: {problem}"
+
+
+def test_not_utf8_text_suggests_binary(tmp_path: Path) -> None:
+    write(tmp_path, {**app_with_start("!include {type: string, path: start.sh}"),
+                     "start.sh": b"\xff\xfe"})
+    assert config_error(tmp_path) == (
+        ".platform.app.yaml:5: !include: 'start.sh' is not UTF-8 text "
+        "(type: binary takes any file)"
+    )
+
+
+def test_include_cycle(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers:\n  queue: !include a.yaml\n",
+        "a.yaml": "commands: !include b.yaml\n",
+        "b.yaml": "# b includes a\nstart: !include a.yaml\n",
+    })
+    assert config_error(tmp_path) == (
+        "b.yaml:2: !include: include cycle: .platform.app.yaml -> a.yaml -> b.yaml -> a.yaml"
+    )
+
+
+def test_including_the_definition_itself_is_a_cycle(tmp_path: Path) -> None:
+    write(tmp_path, {".platform.app.yaml": "name: app\nworkers: !include .platform.app.yaml\n"})
+    assert config_error(tmp_path) == (
+        ".platform.app.yaml:2: !include: include cycle: .platform.app.yaml -> .platform.app.yaml"
+    )
+
+
+def test_yaml_error_in_the_included_file_names_it(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers:\n  queue: !include workers/queue.yaml\n",
+        "workers/queue.yaml": "# the queue\nsize: M\n  commands: {start: run}\n",
+    })
+    assert config_error(tmp_path) == (
+        "workers/queue.yaml:3: invalid YAML: mapping values are not allowed here"
+    )
+
+
+def test_duplicate_key_in_the_included_file_has_its_line(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers:\n  queue: !include queue.yaml\n",
+        "queue.yaml": "size: M\ncommands: {start: run}\nsize: L\n",
+    })
+    assert config_error(tmp_path) == "queue.yaml:3: invalid YAML: duplicate key 'size'"
+
+
+def test_later_problem_in_included_data_is_reported_at_the_tag(tmp_path: Path) -> None:
+    # Lines of included mappings are the tag's: the definition file's line numbers stay true.
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers:\n  queue: !include queue.yaml\n",
+        "queue.yaml": "# a comment\n\nsize: huge\ncommands: {start: run}\n",
+    })
+    assert config_error(tmp_path).startswith(
+        ".platform.app.yaml:3: worker 'queue': size must be one of"
+    )
+
+
+def test_include_is_not_merged_with_merge_key(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": (
+            "name: app\nworkers:\n  queue:\n    <<: !include {path: queue.yaml}\n"
+        ),
+        "queue.yaml": "commands: {start: run}\n",
+    })
+    assert config_error(tmp_path) == (
+        ".platform.app.yaml:4: invalid YAML: !include cannot be merged with '<<'"
+    )
+
+
+def test_other_yaml_files_do_not_accept_the_tag() -> None:
+    with pytest.raises(ConfigError) as info:
+        loads("environments: !include envs.yaml\n", file=".pshctl.yaml")
+    assert str(info.value).startswith(
+        ".pshctl.yaml:1: invalid YAML: could not determine a constructor for the tag '!include'"
+    )
+
+
+# --- Tab completion ----------------------------------------------------------------------
+
+
+def test_completion_lists_workers_whose_values_are_includes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": """
+            name: app
+            variables: !include vars.yaml
+            workers:
+              queue: !include {type: yaml, path: queue.yaml}
+              mail: !include mail.yaml
+              cron:
+                commands:
+                  start: !include
+                    type: string
+                    path: cron.sh
+              reports:
+                commands: {start: !include {type: string, path: reports.sh}}
+            """,
+    })
+    monkeypatch.chdir(tmp_path)
+    assert complete_worker("") == ["queue", "mail", "cron", "reports"]
+    assert complete_worker("m") == ["mail"]
