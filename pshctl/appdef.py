@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,6 +109,12 @@ class AppDefinition:
     workers: dict[str, ContainerConfig]
     web: ContainerConfig | None = None
     line: int = 1
+    included: tuple[Path, ...] = ()  # files its `!include` tags brought in
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file the definition was read from: edit one and the app changed."""
+        return (self.source, *self.included)
 
     def worker(self, name: str) -> ContainerConfig:
         try:
@@ -225,12 +231,14 @@ def _load_app_files(root: Path) -> list[AppDefinition]:
     for path in _app_files(root):
         file = _display(root, path)
         data = load_file(path, display=file, includes=True)
+        read: list[Path] = []
         data = resolve_includes(
-            data, file=file, source=path, app_root=path.parent, project_root=root
+            data, file=file, source=path, app_root=path.parent, project_root=root, read=read
         )
         if not isinstance(data, dict):
             raise ConfigError("the app definition must be a mapping", file=file, line=1)
-        apps.append(parse_app(data, file=file, root=path.parent, source=path))
+        app = parse_app(data, file=file, root=path.parent, source=path)
+        apps.append(replace(app, included=tuple(read)))
     return apps
 
 
@@ -249,8 +257,12 @@ def _load_applications_file(root: Path) -> list[AppDefinition]:
             raise ConfigError("each app must be a mapping", file=file, line=line_of(data))
         app_root = root / _source_root(entry, file)
         # After source.root is known: include paths are relative to the app's directory.
-        resolve_includes(entry, file=file, source=path, app_root=app_root, project_root=root)
-        apps.append(parse_app(entry, file=file, root=app_root, source=path))
+        read: list[Path] = []
+        resolve_includes(
+            entry, file=file, source=path, app_root=app_root, project_root=root, read=read
+        )
+        app = parse_app(entry, file=file, root=app_root, source=path)
+        apps.append(replace(app, included=tuple(read)))
     return apps
 
 

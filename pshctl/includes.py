@@ -40,20 +40,24 @@ class _Scope:
     project_root: Path  # resolved; nothing outside it is read
     file: str  # the file holding the tags, as messages name it
     chain: tuple[Path, ...]  # the files being included, outermost first: cycles
+    read: list[Path]  # every file included so far (shared by nested scopes)
 
 
 def resolve_includes(
-    data: Any, *, file: str, source: Path, app_root: Path, project_root: Path
+    data: Any, *, file: str, source: Path, app_root: Path, project_root: Path,
+    read: list[Path] | None = None,
 ) -> Any:
     """``data`` (read from ``source``, named ``file`` in messages) with every tag replaced.
 
     Containers are changed in place; a tag at the top is replaced by the return value.
+    Every file included is appended to ``read`` when it is given.
     """
     scope = _Scope(
         app_root=Path(app_root).resolve(),
         project_root=Path(project_root).resolve(),
         file=file,
         chain=(Path(source).resolve(),),
+        read=read if read is not None else [],
     )
     return _resolve(data, scope, set())
 
@@ -126,9 +130,12 @@ def _locate(tag: Include, path: str, scope: _Scope) -> tuple[Path, Path]:
 
 def _read(tag: Include, path: str, target: Path, scope: _Scope) -> bytes:
     try:
-        return target.read_bytes()
+        content = target.read_bytes()
     except OSError as exc:
         raise _fail(scope, tag, f"cannot read '{path}' ({exc.strerror or exc})") from None
+    if target not in scope.read:
+        scope.read.append(target)
+    return content
 
 
 def _text(tag: Include, path: str, content: bytes, scope: _Scope) -> str:

@@ -166,7 +166,13 @@ def test_included_yaml_may_include_relative_to_the_app(tmp_path: Path) -> None:
         "workers/queue.yaml": "commands:\n  start: !include {type: string, path: start.sh}\n",
         "start.sh": START_SH,  # relative to the app's directory, not to workers/
     })
-    assert load_app(tmp_path).worker("queue").start_command == START_SH.strip()
+    app = load_app(tmp_path)
+    assert app.worker("queue").start_command == START_SH.strip()
+    # Every file the definition came from: the sandbox sees an edit to any of them.
+    root = tmp_path.resolve()
+    assert [p.resolve() for p in app.files] == [
+        root / ".platform.app.yaml", root / "workers/queue.yaml", root / "start.sh"
+    ]
 
 
 def test_whole_workers_section_included(tmp_path: Path) -> None:
@@ -199,6 +205,10 @@ def test_applications_yaml_paths_are_relative_to_source_root(tmp_path: Path) -> 
     app = load_app(tmp_path)
     assert app.worker("queue").start_command == "python3 queue.py"
     assert app.worker("mail").start_command == "python3 mail.py"
+    root = tmp_path.resolve()
+    assert [p.resolve() for p in app.included] == [
+        root / "backend/scripts/queue.sh", root / "shared/mail.sh"
+    ]
 
 
 def test_parent_directory_inside_the_project_is_allowed(tmp_path: Path) -> None:

@@ -129,6 +129,27 @@ def test_up_twice_then_down_leaves_no_process(
     assert again.exit_code == 0 and "no sandbox of shop was running" in again.stdout
 
 
+def test_an_included_start_command_runs_and_its_edit_is_noticed(
+    cli: CliRunner, shop: Path, started: list[Path]
+) -> None:
+    definition = shop / ".platform.app.yaml"
+    text = definition.read_text()
+    plain = 'start: "python3 workers/mail_worker.py"'
+    assert plain in text
+    definition.write_text(
+        text.replace(plain, "start: !include {type: string, path: workers/mail.sh}")
+    )
+    (shop / "workers" / "mail.sh").write_text("exec python3 workers/mail_worker.py\n")
+    up = _up(cli, shop, started)
+    mail = next(c for c in up["containers"] if c["name"] == "mail")
+    assert mail["service"]["state"] == "run", up
+
+    later = time.time() + 5  # an edit of the included file only
+    os.utime(shop / "workers" / "mail.sh", (later, later))
+    again = cli("sandbox", "up", str(shop))
+    assert again.exit_code == 0 and "the app definition changed" in again.stderr, again
+
+
 def test_stale_sandbox_is_detected_and_replaced(
     cli: CliRunner, shop: Path, started: list[Path]
 ) -> None:

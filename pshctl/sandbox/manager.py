@@ -254,10 +254,12 @@ def _start(
 def _outdated(app: AppDefinition, state: SandboxState) -> bool:
     """The app's definition differs from, or is newer than, what the sandbox runs."""
     names = ([app.name] if app.web else []) + list(app.workers)
-    try:
-        newer = app.source.stat().st_mtime > state.started_at
-    except OSError:
-        newer = False
+    newer = False
+    for file in app.files:  # the definition and what it includes
+        try:
+            newer = newer or file.stat().st_mtime > state.started_at
+        except OSError:
+            continue
     return newer or names != [c.name for c in state.containers]
 
 
