@@ -27,14 +27,16 @@ def test_restart_prompt_worker(testbed: TestBed, cli: CliRunner) -> None:
     testbed.add_service("mail", PROMPT)
     root = testbed.project(["mail"])
     old = testbed.pid("mail")
-    result = cli("restart", "mail", "-e", "test", "--json", *FAST, cwd=root)
+    # A long grace: a stop that had to wait for SIGKILL would take all of it.
+    result = cli("restart", "mail", "-e", "test", "--json", "--grace", "20", "--verify", "1",
+                 cwd=root)
     assert result.exit_code == 0, result
     (mail,) = result.json["workers"]
     assert mail.keys() >= {"name", "ok", "stop", "old_pid", "new_pid", "error"}
     assert (mail["ok"], mail["stop"], mail["old_pid"], mail["error"]) == (True, "exited", old,
                                                                             None)
     assert mail["new_pid"] == testbed.pid("mail") != old
-    assert mail["stop_s"] < 1  # SIGTERM was enough, no grace spent
+    assert mail["stop_s"] < 10  # SIGTERM was enough, no grace spent (slack for a loaded CI)
 
 
 def test_restart_worker_ignoring_sigterm_is_killed_after_grace(
