@@ -232,6 +232,25 @@ def test_drop_seen_while_transport_still_looks_active(
         killer.join()
 
 
+def test_dropped_connection_ends_a_shell_with_an_error(
+    target: Target, testbed: TestBed, tmp_path: Path
+) -> None:
+    """`pshctl ssh` without a command: a drop is a lost connection, not a silent exit."""
+    from pshctl.ssh.interactive import run_shell
+
+    read_fd, write_fd = os.pipe()  # a stdin that stays open and says nothing
+    with open(tmp_path / "out", "wb") as out, connect(target) as session:
+        killer = threading.Timer(0.5, testbed.kill_sessions)
+        killer.start()
+        try:
+            with pytest.raises(ConnectionFailed, match="lost the connection"):
+                run_shell(session, stdin_fd=read_fd, stdout_fd=out.fileno())
+        finally:
+            killer.join()
+            os.close(read_fd)
+            os.close(write_fd)
+
+
 def _encrypted_key(testbed: TestBed, path: Path, passphrase: str) -> Path:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(path)],

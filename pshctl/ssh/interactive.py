@@ -84,19 +84,26 @@ def _in_main_thread() -> bool:
 def run_shell(
     session: Session, *, stdin_fd: int | None = None, stdout_fd: int | None = None
 ) -> int:
-    """Run a login shell until it exits; return its exit status (-1: none was sent)."""
+    """Run a login shell until it exits; return its exit status (-1: none was sent).
+
+    A dropped connection raises ConnectionFailed.
+    """
     stdin_fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
     stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     if not os.isatty(stdin_fd):
         channel = session.open_shell(None, 0, 0)
-        return _pump(channel, stdin_fd, stdout_fd, None)
+        _pump(channel, stdin_fd, stdout_fd, None)
+        return session.exit_status(channel)
     columns, lines = _terminal_size(stdout_fd if os.isatty(stdout_fd) else stdin_fd)
     channel = session.open_shell(os.environ.get("TERM") or "xterm", columns, lines)
     with _resize_pipe() as resize_fd, _raw_mode(stdin_fd):
-        return _pump(channel, stdin_fd, stdout_fd, resize_fd)
+        _pump(channel, stdin_fd, stdout_fd, resize_fd)
+    return session.exit_status(channel)
 
 
-def _pump(channel: paramiko.Channel, stdin_fd: int, stdout_fd: int, resize_fd: int | None) -> int:
+def _pump(channel: paramiko.Channel, stdin_fd: int, stdout_fd: int,
+          resize_fd: int | None) -> None:
+    """Copy between the terminal and the channel until the shell ends; close the channel."""
     stderr_fd = sys.stderr.fileno()
     watched: list[Any] = [channel, stdin_fd] + ([resize_fd] if resize_fd is not None else [])
     try:
@@ -127,7 +134,6 @@ def _pump(channel: paramiko.Channel, stdin_fd: int, stdout_fd: int, resize_fd: i
                 break
     finally:
         channel.close()
-    return channel.recv_exit_status()
 
 
 def session_alive(channel: paramiko.Channel) -> bool:

@@ -138,15 +138,21 @@ class Session:
                 self._check(command, deadline, timeout)
         finally:
             channel.close()
-        if channel.exit_status == -1:
-            # No exit status: either the command died by a signal, or the connection
-            # dropped. paramiko closes the channels of a dead transport a moment before
-            # it marks the transport inactive, so ask for the reason it stopped.
-            if self._connection_lost():
-                raise ConnectionFailed(f"lost the connection to {self.where}")
-        return channel.recv_exit_status()
+        return self.exit_status(channel)
+
+    def exit_status(self, channel: paramiko.Channel) -> int:
+        """A finished channel's exit status; -1 when the command died by a signal.
+
+        A channel that ended because the connection dropped raises ConnectionFailed.
+        """
+        status = channel.recv_exit_status()
+        if status == -1 and self._connection_lost():
+            raise ConnectionFailed(f"lost the connection to {self.where}")
+        return status
 
     def _connection_lost(self) -> bool:
+        # paramiko closes a dead transport's channels a moment before it clears
+        # `active`, so also ask for the reason its thread stopped.
         import paramiko
 
         if not self.transport.is_active():
