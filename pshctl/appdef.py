@@ -451,12 +451,21 @@ def _check_access(value: Any, fail: Any) -> dict[str, Any]:
     return _plain(value)
 
 
-def _check_mounts(value: Any, fail: Any) -> dict[str, dict[str, Any]]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(m, dict) for m in value.values()):
-        raise fail("mounts must map each path to a mapping (source, source_path)")
-    return _plain(value)
+def _mapping_of_mappings(problem: str) -> Any:
+    """A check for a key whose value maps names to mappings (null: none)."""
+
+    def check(value: Any, fail: Any) -> dict[str, dict[str, Any]]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise fail(problem)
+        return _plain(value)
+
+    return check
+
+
+_check_mounts = _mapping_of_mappings(
+    "mounts must map each path to a mapping (source, source_path)")
 
 
 def _check_relationships(value: Any, fail: Any) -> dict[str, str]:
@@ -480,12 +489,8 @@ def _relationship(name: Any, target: Any, fail: Any) -> str:
     raise fail(f"relationship '{name}' must be 'service:endpoint'")
 
 
-def _check_variables(value: Any, fail: Any) -> dict[str, dict[str, Any]]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise fail("variables must map each prefix (env, php, ...) to a mapping")
-    return _plain(value)
+_check_variables = _mapping_of_mappings(
+    "variables must map each prefix (env, php, ...) to a mapping")
 
 
 _CHECKS = {
