@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -237,8 +237,7 @@ def _load_app_files(root: Path) -> list[AppDefinition]:
         )
         if not isinstance(data, dict):
             raise ConfigError("the app definition must be a mapping", file=file, line=1)
-        app = parse_app(data, file=file, root=path.parent, source=path)
-        apps.append(replace(app, included=tuple(read)))
+        apps.append(parse_app(data, file=file, root=path.parent, source=path, included=read))
     return apps
 
 
@@ -261,8 +260,7 @@ def _load_applications_file(root: Path) -> list[AppDefinition]:
         resolve_includes(
             entry, file=file, source=path, app_root=app_root, project_root=root, read=read
         )
-        app = parse_app(entry, file=file, root=app_root, source=path)
-        apps.append(replace(app, included=tuple(read)))
+        apps.append(parse_app(entry, file=file, root=app_root, source=path, included=read))
     return apps
 
 
@@ -299,8 +297,10 @@ def _source_root(entry: Mapping[str, Any], file: str) -> str:
 # --- parsing one app -----------------------------------------------------------------
 
 
-def parse_app(data: Mapping[str, Any], *, file: str, root: Path, source: Path) -> AppDefinition:
-    """Build an :class:`AppDefinition` from one app's mapping (already loaded)."""
+def parse_app(data: Mapping[str, Any], *, file: str, root: Path, source: Path,
+              included: Sequence[Path] = ()) -> AppDefinition:
+    """Build an :class:`AppDefinition` from one app's mapping (already loaded, its
+    ``!include`` tags resolved from the files ``included``)."""
     line = line_of(data) or 1
     _expect("name" in data, "the app's 'name' is required", file, line)
     name = data["name"]
@@ -322,7 +322,8 @@ def parse_app(data: Mapping[str, Any], *, file: str, root: Path, source: Path) -
     workers = _workers(data, top, file)
     web = _web(data, top, name, file)
     return AppDefinition(
-        name=name, type=app_type, root=root, source=source, workers=workers, web=web, line=line
+        name=name, type=app_type, root=root, source=source, workers=workers, web=web,
+        line=line, included=tuple(included),
     )
 
 

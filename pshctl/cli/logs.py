@@ -222,7 +222,7 @@ def utc_stamp(seconds: float) -> str:
     from datetime import datetime, timezone
 
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def colour_for(name: str) -> str:
