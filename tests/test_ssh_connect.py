@@ -238,9 +238,18 @@ def test_dropped_connection_ends_a_shell_with_an_error(
     """`pshctl ssh` without a command: a drop is a lost connection, not a silent exit."""
     from pshctl.ssh.interactive import run_shell
 
-    read_fd, write_fd = os.pipe()  # a stdin that stays open and says nothing
-    with open(tmp_path / "out", "wb") as out, connect(target) as session:
-        killer = threading.Timer(0.5, testbed.kill_sessions)
+    read_fd, write_fd = os.pipe()  # a stdin that stays open after one command
+    os.write(write_fd, b"echo shell-ready\n")
+    out_path = tmp_path / "out"
+
+    def kill_once_the_shell_runs() -> None:
+        deadline = time.monotonic() + 20
+        while b"shell-ready" not in out_path.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        testbed.kill_sessions()
+
+    with open(out_path, "wb") as out, connect(target) as session:
+        killer = threading.Thread(target=kill_once_the_shell_runs)
         killer.start()
         try:
             with pytest.raises(ConnectionFailed, match="lost the connection"):
