@@ -223,13 +223,14 @@ def test_drop_seen_while_transport_still_looks_active(
     """
     import paramiko
 
-    monkeypatch.setattr(paramiko.Transport, "is_active", lambda self: True)
+    def kill_on_first_output(data: bytes) -> None:  # the command runs: drop it now
+        testbed.kill_sessions()
+
     with connect(target, SshOptions(keepalive=1)) as session:
-        killer = threading.Timer(0.5, testbed.kill_sessions)
-        killer.start()
+        monkeypatch.setattr(paramiko.Transport, "is_active", lambda self: True)
         with pytest.raises(ConnectionFailed, match="lost the connection"):
-            session.run(["sleep", "30"], timeout=20)
-        killer.join()
+            session.stream("echo running; sleep 30", on_stdout=kill_on_first_output,
+                           on_stderr=lambda data: None, timeout=20)
 
 
 def test_dropped_connection_ends_a_shell_with_an_error(
