@@ -39,9 +39,11 @@ from pshctl.errors import (
     ConnectionFailed,
     HostKeyError,
     OperationFailed,
+    OperationTimeout,
     UsageError,
 )
 from pshctl.outcome import Outcome, Results
+from pshctl.ssh.pump import Ending, pump
 
 if TYPE_CHECKING:
     import paramiko
@@ -52,13 +54,13 @@ if TYPE_CHECKING:
 DEFAULT_TYPE = "app"
 DEFAULT_LINES = 100
 MISSING_STATUS = 66  # the tail script's exit status when the log file does not exist
-READ_SIZE = 65536  # channel.recv size; a larger channel window was measured slower
-BATCH_SIZE = 1024 * 1024  # data already received is handed on in batches up to this size
 MAX_LINE = 8 * 1024 * 1024  # a "line" longer than this is passed on in pieces
 # FOLLOW_SCRIPT sends a heartbeat every 2 s while the log is idle (10 polls of 0.2 s).
 SILENCE_LIMIT = 12.0  # no byte (not even a heartbeat) for this long: the link is dead
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds before reconnect attempts 1, 2, ...
 _POLL = 0.25  # how often blocked threads look at the stop flag
+STATUS_WAIT = 2.0  # after the output ended, how long its exit status may take
+STDERR_KEEP = 8192  # the end of a command's stderr, kept to explain a failure
 
 _TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -446,72 +448,14 @@ class _Stopped(Exception):
     pass
 
 
-@dataclass
-class _Link:
-    """What a channel did when its pump returned."""
+def _keeper(kept: bytearray) -> Callable[[list[bytes]], None]:
+    """A sink that keeps the last STDERR_KEEP bytes of a command's stderr, for errors."""
 
-    how: Literal["eof", "silent", "broken", "stopped"]
-    detail: str = ""
+    def keep(chunks: list[bytes]) -> None:
+        kept.extend(b"".join(chunks))
+        del kept[:-STDERR_KEEP]
 
-
-def _pump(
-    channel: paramiko.Channel,
-    on_data: Callable[[list[bytes]], None],
-    stop: threading.Event,
-    silence: float | None = None,
-) -> _Link:
-    """Move stdout to ``on_data`` until EOF, silence, a broken link or ``stop``."""
-    channel.settimeout(_POLL)
-    last = time.monotonic()
-    while not stop.is_set():
-        try:
-            data = channel.recv(READ_SIZE)
-        except TimeoutError:
-            if silence is not None and time.monotonic() - last > silence:
-                return _Link("silent", f"nothing received for {silence:g}s")
-            continue
-        except (OSError, EOFError) as exc:
-            return _Link("broken", str(exc) or type(exc).__name__)
-        if not data:
-            return _Link("stopped" if stop.is_set() else "eof")
-        last = time.monotonic()
-        on_data(_more(channel, data))
-    return _Link("stopped")
-
-
-def _more(channel: paramiko.Channel, data: bytes) -> list[bytes]:
-    """``data`` and what else has arrived already, up to BATCH_SIZE: fewer, larger batches."""
-    parts = [data]
-    size = len(data)
-    while size < BATCH_SIZE and channel.recv_ready():
-        part = channel.recv(READ_SIZE)
-        if not part:  # EOF: the next recv() reports it
-            break
-        parts.append(part)
-        size += len(part)
-    return parts
-
-
-def _exit_status(channel: paramiko.Channel, wait: float = 2.0) -> int | None:
-    """The remote exit status; None when none came (the connection went away)."""
-    deadline = time.monotonic() + wait
-    while not channel.exit_status_ready():
-        transport = channel.get_transport()
-        if transport is None or not transport.is_active() or time.monotonic() > deadline:
-            return None
-        time.sleep(0.02)
-    status = channel.recv_exit_status()
-    return None if status == -1 else status  # -1: closed without one (killed, link lost)
-
-
-def _stderr_text(channel: paramiko.Channel) -> str:
-    chunks = []
-    try:
-        while channel.recv_stderr_ready():
-            chunks.append(channel.recv_stderr(READ_SIZE))
-    except (OSError, EOFError):
-        pass
-    return decode(b"".join(chunks)).strip()
+    return keep
 
 
 @dataclass
@@ -557,10 +501,24 @@ class _Reader:
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         self.emit(LogNotice(self.name, "failed", str(message), exc))
 
-    def _exec(self, session: Session, command: str) -> paramiko.Channel:
+    def _run(self, session: Session, command: str, on_data: Callable[[list[bytes]], None],
+             silence: float | None = None) -> tuple[Ending, int | None, str]:
+        """Run ``command`` with its output pumped to ``on_data``: how the pump ended, the
+        exit status (None when none came: the connection went away) and its stderr."""
         channel = session.open_exec(command)
         self.channels.append(channel)
-        return channel
+        channel.shutdown_write()
+        errors = bytearray()
+        ending = pump(channel, on_data, _keeper(errors), stop=self.stop, silence=silence)
+        if self.stop.is_set():  # closing the stream closes its channels
+            ending = "stopped"
+        status: int | None = None
+        if ending == "closed":
+            try:
+                status = session.exit_status(channel, time.monotonic() + STATUS_WAIT)
+            except (ConnectionFailed, OperationTimeout):
+                pass
+        return ending, None if status == -1 else status, decode(bytes(errors)).strip()
 
     # plain read
 
@@ -571,8 +529,6 @@ class _Reader:
             self._fail("failed", exc.message, exc)
             return
         with session:
-            channel = self._exec(session, tail_command(self.path, self.request.lines))
-            channel.shutdown_write()
             lines = LineAssembler()
 
             def on_data(chunks: list[bytes]) -> None:
@@ -580,16 +536,16 @@ class _Reader:
                 if block is not None:
                     self._put(LogLines(self.name, block))
 
-            link = _pump(channel, on_data, self.stop)
-            if link.how == "stopped":
+            command = tail_command(self.path, self.request.lines)
+            ending, status, errors = self._run(session, command, on_data)
+            if ending == "stopped":
                 return
             rest = lines.flush()
             if rest is not None:
                 self._put(LogLines(self.name, rest))
-            self._tail_status(channel, link)
+            self._tail_status(status, errors)
 
-    def _tail_status(self, channel: paramiko.Channel, link: _Link) -> None:
-        status = _exit_status(channel) if link.how == "eof" else None
+    def _tail_status(self, status: int | None, errors: str) -> None:
         if status == 0:
             return
         if status == MISSING_STATUS:
@@ -599,8 +555,8 @@ class _Reader:
             lost = ConnectionFailed(f"lost the connection while reading {self.path}")
             self._fail("failed", lost.message, lost)
         else:
-            text = _stderr_text(channel) or f"tail exited with status {status}"
-            failed = OperationFailed(f"cannot read {self.path}: {text}")
+            failed = OperationFailed(
+                f"cannot read {self.path}: {errors or f'tail exited with status {status}'}")
             self._fail("failed", failed.message, failed)
 
     # follow
@@ -627,23 +583,22 @@ class _Reader:
                 continue
             with session:
                 try:
-                    link = self._follow_once(session, decoder, lost)
+                    how, detail = self._follow_once(session, decoder, lost)
                 except ConnectionFailed as exc:
-                    link = _Link("broken", exc.message)
-            if link.how == "stopped":
+                    how, detail = "lost", exc.message
+            if how == "stopped":
                 return
-            if link.how == "eof" and link.detail:
-                self._fail("failed", link.detail, OperationFailed(link.detail))
+            if how == "ended":
+                self._fail("failed", detail, OperationFailed(detail))
                 return
             lost, failures = True, 1
             decoder.reset_link()
             self._put(LogNotice(self.name, "disconnected",
-                                f"connection lost ({link.detail or 'closed'}); reconnecting"))
+                                f"connection lost ({detail}); reconnecting"))
 
-    def _follow_once(self, session: Session, decoder: FollowDecoder, lost: bool) -> _Link:
-        channel = self._exec(session, follow_command(self.path, decoder.lines,
-                                                     decoder.resume_point))
-        channel.shutdown_write()
+    def _follow_once(self, session: Session, decoder: FollowDecoder,
+                     lost: bool) -> tuple[str, str]:
+        """One connection's worth of following: how it ended, and why."""
         said = not lost
 
         def on_data(data: list[bytes]) -> None:
@@ -654,13 +609,13 @@ class _Reader:
             for event in decoder.feed_all(data):
                 self._put(event)
 
-        link = _pump(channel, on_data, self.stop, SILENCE_LIMIT)
-        if link.how == "eof":
-            status = _exit_status(channel)
-            if status is not None:  # the follow loop itself ended: not a network problem
-                text = _stderr_text(channel)
-                link.detail = f"following {self.path} stopped (status {status}) {text}".strip()
-        return link
+        command = follow_command(self.path, decoder.lines, decoder.resume_point)
+        ending, status, errors = self._run(session, command, on_data, SILENCE_LIMIT)
+        if ending == "silent":
+            return "lost", f"nothing received for {SILENCE_LIMIT:g}s"
+        if ending == "closed" and status is not None:  # the follow loop itself ended
+            return "ended", f"following {self.path} stopped (status {status}) {errors}".strip()
+        return ending, "closed"
 
     def _sleep(self, seconds: float) -> None:
         if self.stop.wait(seconds):
@@ -697,7 +652,7 @@ class LogStream:
         *,
         options: SshOptions | None = None,
         connect: Connect | None = None,
-        queue_size: int = 32,  # batches of up to BATCH_SIZE bytes
+        queue_size: int = 32,  # batches of up to 1 MiB each (pshctl.ssh.pump.BATCH_SIZE)
     ) -> None:
         self.request = request
         self.failures: dict[str, LogNotice] = {}

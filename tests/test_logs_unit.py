@@ -370,47 +370,59 @@ def test_colours_are_stable_per_name() -> None:
 class FakeTransport:
     def __init__(self) -> None:
         self.active = True
+        self.saved_exception = None
 
     def is_active(self) -> bool:
         return self.active
 
 
 class FakeChannel:
-    """Hands out ``chunks``; then EOF with no exit status (a dropped link) or blocks."""
+    """Hands out ``chunks``; then drops the link (no exit status) or stays open until closed.
+
+    A pipe stands for paramiko's wake-up pipe: readable while something is to be seen.
+    """
 
     def __init__(self, chunks: list[bytes], drop: bool) -> None:
         self.chunks = list(chunks)
         self.drop = drop
         self.transport = FakeTransport()
-        self.closed = threading.Event()
+        self.closed = False
+        self.eof_received = False
+        self._read_end, self._write_end = os.pipe()
+        os.write(self._write_end, b"x")
 
-    def settimeout(self, timeout: float) -> None:
-        self.timeout = timeout
+    def fileno(self) -> int:
+        return self._read_end
 
     def shutdown_write(self) -> None:
         pass
 
-    def recv(self, size: int) -> bytes:
-        if self.chunks:
-            return self.chunks.pop(0)
-        if self.drop:
-            self.transport.active = False
-            return b""
-        if self.closed.wait(self.timeout):
-            return b""
-        raise TimeoutError()
-
     def recv_ready(self) -> bool:
         return bool(self.chunks)
 
-    def exit_status_ready(self) -> bool:
+    def recv(self, size: int) -> bytes:
+        data = self.chunks.pop(0)
+        if not self.chunks:
+            if self.drop:
+                self.transport.active = False
+                self.closed = True
+            else:
+                os.read(self._read_end, 1)  # nothing more to see until close()
+        return data
+
+    def recv_stderr_ready(self) -> bool:
         return False
+
+    def recv_stderr(self, size: int) -> bytes:
+        raise AssertionError("nothing on stderr")
 
     def get_transport(self) -> FakeTransport:
         return self.transport
 
     def close(self) -> None:
-        self.closed.set()
+        if not self.closed:
+            self.closed = True
+            os.write(self._write_end, b"x")
 
 
 class FakeSession:
@@ -427,6 +439,13 @@ class FakeSession:
     def open_exec(self, command: str) -> FakeChannel:
         self.commands.append(command)
         return self.channel
+
+    def exit_status(self, channel: FakeChannel, deadline: float | None = None) -> int:
+        from pshctl.errors import ConnectionFailed
+
+        if not channel.transport.active:
+            raise ConnectionFailed("lost the connection")
+        return -1
 
 
 def test_follow_reconnects_with_backoff_and_resumes_after_the_last_line() -> None:
