@@ -163,14 +163,16 @@ def _wait_for_stopping(testbed: TestBed, names: list[str], timeout: float = 15,
     raise AssertionError("pshctl never began stopping a worker")
 
 
-def test_ctrl_c_mid_restart_leaves_every_worker_up(testbed: TestBed) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "sighup"])
+def test_interrupt_mid_restart_leaves_every_worker_up(testbed: TestBed, sig: int) -> None:
+    """Ctrl-C, and SIGHUP (a closed terminal): finish what is stopped, begin nothing new."""
     names = [f"s{i}" for i in range(4)]
     testbed.add_services({n: IGNORES_TERM for n in names})
     root = testbed.project(names)
     proc = _spawn_restart(root, *names, "-e", "test", "--grace", "2", "--verify", "1",
                           "--max-parallel", "2")
     _wait_for_stopping(testbed, names)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import os
-import re
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from pshctl.cli.logs import _Printer, colour_for
 from pshctl.errors import UsageError
 from pshctl.logs import (
     FOLLOW_SCRIPT,
@@ -311,57 +307,6 @@ def test_script_resumes_at_an_offset_or_starts_over(tmp_path: Path, follower) ->
     other = follower(log, 10, resume=point, decoder=again.decoder)
     other.wait_lines("other")
     assert other.lines == ["other"]
-
-
-# --- printing ----------------------------------------------------------------------------
-
-
-def test_printer_plain_prefixes_every_line_when_several_workers() -> None:
-    printer = _Printer(["queue", "mail"], as_json=False)
-    out = io.StringIO()
-    with redirect_stdout(out):
-        printer.lines(LogLines("mail", b"a [bold]b[/]\nc"))
-        printer.lines(LogLines("queue", b""))
-    assert out.getvalue() == "mail  | a [bold]b[/]\nmail  | c\nqueue | \n"
-
-
-def test_printer_single_worker_is_raw_and_json_is_one_object_per_line() -> None:
-    out = io.StringIO()
-    at = 1795924227.1239  # 2026-11-29 03:50:27.1239 UTC
-    with redirect_stdout(out):
-        _Printer(["queue"], as_json=False).lines(LogLines("queue", b"x\ny"))
-        _Printer(["queue"], as_json=True).lines(LogLines("queue", b'x\n"y"', received=at))
-    stamp = '"received": "2026-11-29T03:50:27.123Z"'
-    assert out.getvalue() == (
-        f'x\ny\n{{"worker": "queue", "line": "x", {stamp}}}\n'
-        f'{{"worker": "queue", "line": "\\"y\\"", {stamp}}}\n'
-    )
-
-
-def test_printer_colours_prefixes_on_a_terminal_and_never_reads_markup(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from rich.console import Console
-
-    from pshctl.cli import output
-
-    screen = io.StringIO()
-    terminal = Console(file=screen, force_terminal=True, color_system="standard", no_color=False,
-                       markup=False, highlight=False, emoji=False, soft_wrap=True)
-    monkeypatch.setattr(output, "console", lambda stderr=False: terminal)
-    printer = _Printer(["queue", "mail"], as_json=False)
-    assert printer.styled
-    printer.lines(LogLines("mail", b"[bold red]not markup[/] :x:\nsecond"))
-    shown = screen.getvalue()
-    assert "\x1b[" in shown  # coloured prefix
-    assert "[bold red]not markup[/] :x:" in shown
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
-    assert plain == "mail  | [bold red]not markup[/] :x:\nmail  | second\n"
-
-
-def test_colours_are_stable_per_name() -> None:
-    assert colour_for("queue") == colour_for("queue")
-    assert len({colour_for(n) for n in ("queue", "mail", "cron", "web", "a", "b")}) > 1
 
 
 # --- the reconnect loop, with fake connections ----------------------------------------------

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pshctl.api import Environment
 
 PANEL_TARGET = "Target"
+PANEL_RUN = "How it runs"
 
 ProjectOpt = Annotated[
     Optional[str],
@@ -41,6 +42,12 @@ AppOpt = Annotated[
         help="Application name (env: PSHCTL_APP, PLATFORM_APPLICATION_NAME).",
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
+]
+MaxParallelOpt = Annotated[
+    int,
+    typer.Option("--max-parallel", min=1,
+                 help="Workers handled at once (a stock sshd drops past 10 at once).",
+                 rich_help_panel=PANEL_RUN),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 AcceptNewOpt = Annotated[
