@@ -216,11 +216,14 @@ def test_follow_logs_streams_new_lines(testbed: TestBed) -> None:
 
     testbed.add_service("queue", CHATTY)
     env = env_for(testbed, ["queue"])
+    first = None
     with env.follow_logs(["queue"], lines=1) as stream:
         for event in stream:
             if isinstance(event, LogLines):
-                assert event.worker == "queue" and event.lines == ["second line"]
+                first = event
                 break
+    assert first is not None, "the stream ended without a line"
+    assert first.worker == "queue" and first.lines == ["second line"]
 
 
 def test_wait_until_stable_or_time_out(testbed: TestBed) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,12 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CliRunner, run_pshctl
+from tests.helpers import CliRunner, run_pshctl, wait_until
 from tests.testbed import CRASHES, IGNORES_TERM, PROMPT, TestBed
 
 pytestmark = pytest.mark.integration
 
 FAST = ("--grace", "1", "--verify", "1")
+
+
+def _uptime(sv_status: str) -> int:
+    """Seconds in the current state, from `sv status` (``run: /s/ok: (pid 7) 12s``)."""
+    found = re.search(r": (?:\(pid \d+\) )?(\d+)s", sv_status)
+    return int(found.group(1)) if found else -1
 
 
 def _by_name(document: dict) -> dict[str, dict]:
@@ -154,13 +161,9 @@ def _spawn_restart(root: Path, *args: str) -> subprocess.Popen[str]:
 def _wait_for_stopping(testbed: TestBed, names: list[str], timeout: float = 15,
                        *, every: bool = False) -> None:
     """Until runit says some worker (``every``: each one) got TERM: pshctl is mid-restart."""
-    deadline = time.monotonic() + timeout
     enough = all if every else any
-    while time.monotonic() < deadline:
-        if enough("got TERM" in testbed.sv("status", n) for n in names):
-            return
-        time.sleep(0.05)
-    raise AssertionError("pshctl never began stopping a worker")
+    wait_until(lambda: enough("got TERM" in testbed.sv("status", n) for n in names),
+               "pshctl to begin stopping a worker", timeout=timeout)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "sighup"])
@@ -189,9 +192,14 @@ def test_second_ctrl_c_aborts_and_says_what_is_down(testbed: TestBed) -> None:
     # second one's stop can begin well after the first one's).
     _wait_for_stopping(testbed, names, every=True)
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    assert proc.stderr is not None
+    seen = []  # progress lines, until pshctl says it took the first interrupt
+    while not (seen and seen[-1].startswith("interrupted:")):
+        seen.append(proc.stderr.readline())
+        assert seen[-1], f"pshctl ended before taking the interrupt: {seen}"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, rest = proc.communicate(timeout=30)
+    err = "".join(seen) + rest
     assert proc.returncode == 130, (out, err)
     assert "may be down: s0, s1" in err
     command = next(line for line in err.splitlines() if "pshctl start" in line)
@@ -220,7 +228,7 @@ def test_wait_success_and_timeout(testbed: TestBed, cli: CliRunner) -> None:
 def test_status_json_fields_and_health_words(testbed: TestBed, cli: CliRunner) -> None:
     testbed.add_services({"ok": PROMPT, "loop": CRASHES})
     root = testbed.project(["ok", "loop", "ghost"])  # ghost: no such runit service
-    time.sleep(2)  # past the "starting" window
+    wait_until(lambda: _uptime(testbed.sv("status", "ok")) >= 2, "ok to be past 'starting'")
     result = cli("status", "--json", "-e", "test", cwd=root)
     workers = _by_name(result.json)
     for w in workers.values():

@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import time
 from collections.abc import Callable
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_until
 from tests.terminal import Terminal
 from tests.testbed import TestBed
 
@@ -91,14 +90,12 @@ def _exit_status(screen: str, marker: str) -> int | None:
 def _wait_local(bed: TestBed, check: Callable[[dict[str, str]], bool],
                 timeout: float = 20) -> dict[str, str]:
     """`sv status` of every worker, read locally, once ``check`` accepts it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = {name: bed.sv("status", name) for name in WORKERS}
-        if check(states):
-            return states
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: {states}")
-        time.sleep(0.2)
+
+    def states() -> dict[str, str] | None:
+        seen = {name: bed.sv("status", name) for name in WORKERS}
+        return seen if check(seen) else None
+
+    return wait_until(states, "the workers' states", timeout=timeout, every=0.2)
 
 
 def _up(state: str) -> bool:

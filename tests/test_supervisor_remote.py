@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.helpers import CliRunner
+import pytest
+
+from tests.helpers import CliRunner, wait_until
 from tests.testbed import TestBed
+
+pytestmark = pytest.mark.integration
 
 
 def test_a_remote_without_sv_is_named_plainly(tmp_path: Path, cli: CliRunner) -> None:
@@ -52,13 +55,6 @@ SLOW_TO_STOP = (
 )
 
 
-def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
     testbed: TestBed, tmp_path: Path, cli: CliRunner
 ) -> None:
@@ -66,11 +62,11 @@ def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
     pshctl finishes that stop first, then starts and verifies a new process."""
     testbed.add_service("w1", SLOW_TO_STOP)
     root = testbed.project(["w1"], tmp_path / "app")
-    _until(lambda: "ready" in testbed.log_file("w1").read_text(), "the TERM trap")
+    wait_until(lambda: "ready" in testbed.log_file("w1").read_text(), "the TERM trap")
     dying = testbed.pid("w1")
     testbed.sv("down", "w1")  # TERM sent; the worker takes 4 s to exit
     # `sv down` returns before runsv has acted on it: wait until it has.
-    _until(lambda: "want down" in testbed.sv("status", "w1"), "runsv to take the down")
+    wait_until(lambda: "want down" in testbed.sv("status", "w1"), "runsv to take the down")
     result = cli("-e", "test", "start", "w1", "--verify", "1", "--json", cwd=root)
     assert result.exit_code == 0, result
     (worker,) = result.json["workers"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from pshctl.sandbox.servers import (
     make_service,
     wait_supervised,
 )
+from tests.helpers import wait_until
 
 # Ready-made run scripts (the process is exec'd, so its pid is the service's pid).
 PROMPT = "exec sleep 100000\n"  # exits at once on SIGTERM
@@ -65,7 +65,11 @@ class TestBed:
         client_key = generate_key(root / "client" / "id_ed25519", comment="pshctl-test")
         authorized = root / "authorized_keys"
         authorized.write_text(client_key.with_suffix(".pub").read_text())
-        sshd = SshServer.start(root / "sshd", authorized_keys=authorized, extra_config=sshd_config)
+        # Remote shells get a home of their own: never the machine's ~/.bashrc or ~/.profile.
+        home = root / "home"
+        home.mkdir(exist_ok=True)
+        sshd = SshServer.start(root / "sshd", authorized_keys=authorized,
+                               extra_config=f"SetEnv HOME={home}\n{sshd_config}")
         (root / "service").mkdir(exist_ok=True)
         known_hosts = root / "known_hosts"
         known_hosts.write_text(sshd.known_hosts_line() + "\n")
@@ -78,6 +82,11 @@ class TestBed:
     @property
     def port(self) -> int:
         return self.sshd.port
+
+    @property
+    def home(self) -> Path:
+        """$HOME of the remote shells (empty: no dot files of the machine are read)."""
+        return self.root / "home"
 
     @property
     def service_root(self) -> Path:
@@ -116,10 +125,9 @@ class TestBed:
 
     def wait_up(self, names: Sequence[str], timeout: float = 15.0) -> None:
         wait_supervised([self.service_root / n for n in names], timeout=timeout)
-        deadline = time.monotonic() + timeout
         for name in names:
-            while self.sv("status", name).startswith("down:") and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda n=name: not self.sv("status", n).startswith("down:"),
+                       f"{name} to run", timeout=timeout)
 
     def sv(self, *args: str) -> str:
         """Run `sv` locally on a service (by name) and return its output."""

@@ -109,9 +109,10 @@ def _bridge(session: Session, channel: paramiko.Channel, stdin_fd: int, stdout_f
         channel.shutdown_write()  # local EOF: tell the remote side, stop reading
         return False
 
-    watch: dict[int, Watcher] = {stdin_fd: forward_input}
-    if resize_fd is not None:
+    watch: dict[int, Watcher] = {}
+    if resize_fd is not None:  # first: a resize goes out before what is typed after it
         watch[resize_fd] = functools.partial(_resize, channel, resize_fd, stdout_fd)
+    watch[stdin_fd] = forward_input
     try:
         pump(channel, _writer(stdout_fd), _writer(sys.stderr.fileno()), watch=watch)
         return session.exit_status(channel)

@@ -1,11 +1,10 @@
-"""Logs without SSH: line assembly, the follow protocol, the remote script run locally."""
+"""The follow protocol without SSH: line assembly, the decoder, the remote scripts run locally."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from pshctl.logs import (
     log_path,
 )
 from pshctl.targets import Target
+from tests.helpers import wait_until
 
 
 def texts(events: list) -> list[str]:
@@ -201,10 +201,7 @@ class LocalFollow:
         return texts(self.events)
 
     def wait(self, check: Callable[[], bool], timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, f"timed out; events: {self.events}"
-            time.sleep(0.02)
+        wait_until(check, f"the follower; events: {self.events}", timeout=timeout, every=0.02)
 
     def wait_lines(self, *expected: str) -> None:
         self.wait(lambda: self.lines[-len(expected) :] == list(expected))
@@ -261,7 +258,7 @@ def test_script_rotation_keeps_late_lines_of_the_old_file(tmp_path: Path, follow
     f.wait_lines("a")
     log.rename(tmp_path / "app.log.1")
     append(tmp_path / "app.log.1", "late\n")  # the writer had not reopened yet
-    time.sleep(0.5)
+    f.wait_lines("late")  # read from the old file before the name points at a new one
     log.write_text("fresh\n")
     f.wait_lines("late", "fresh")
     assert [e.kind for e in f.events if isinstance(e, LogNotice)] == ["rotated"]
@@ -273,7 +270,7 @@ def test_script_truncation_reads_from_the_start(tmp_path: Path, follower) -> Non
     f = follower(log, 10)
     f.wait_lines("long line before", "and another")
     log.write_text("")  # as `: > app.log` or logrotate's copytruncate
-    time.sleep(0.5)
+    f.wait(lambda: any(isinstance(e, LogNotice) and e.kind == "truncated" for e in f.events))
     append(log, "after\n")
     f.wait_lines("after")
     assert "truncated" in [e.kind for e in f.events if isinstance(e, LogNotice)]
@@ -307,125 +304,3 @@ def test_script_resumes_at_an_offset_or_starts_over(tmp_path: Path, follower) ->
     other = follower(log, 10, resume=point, decoder=again.decoder)
     other.wait_lines("other")
     assert other.lines == ["other"]
-
-
-# --- the reconnect loop, with fake connections ----------------------------------------------
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.active = True
-        self.saved_exception = None
-
-    def is_active(self) -> bool:
-        return self.active
-
-
-class FakeChannel:
-    """Hands out ``chunks``; then drops the link (no exit status) or stays open until closed.
-
-    A pipe stands for paramiko's wake-up pipe: readable while something is to be seen.
-    """
-
-    def __init__(self, chunks: list[bytes], drop: bool) -> None:
-        self.chunks = list(chunks)
-        self.drop = drop
-        self.transport = FakeTransport()
-        self.closed = False
-        self.eof_received = False
-        self._read_end, self._write_end = os.pipe()
-        os.write(self._write_end, b"x")
-
-    def fileno(self) -> int:
-        return self._read_end
-
-    def shutdown_write(self) -> None:
-        pass
-
-    def recv_ready(self) -> bool:
-        return bool(self.chunks)
-
-    def recv(self, size: int) -> bytes:
-        data = self.chunks.pop(0)
-        if not self.chunks:
-            if self.drop:
-                self.transport.active = False
-                self.closed = True
-            else:
-                os.read(self._read_end, 1)  # nothing more to see until close()
-        return data
-
-    def recv_stderr_ready(self) -> bool:
-        return False
-
-    def recv_stderr(self, size: int) -> bytes:
-        raise AssertionError("nothing on stderr")
-
-    def get_transport(self) -> FakeTransport:
-        return self.transport
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            os.write(self._write_end, b"x")
-
-
-class FakeSession:
-    def __init__(self, channel: FakeChannel, commands: list[str]) -> None:
-        self.channel = channel
-        self.commands = commands
-
-    def __enter__(self) -> FakeSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def open_exec(self, command: str) -> FakeChannel:
-        self.commands.append(command)
-        return self.channel
-
-    def exit_status(self, channel: FakeChannel, deadline: float | None = None) -> int:
-        from pshctl.errors import ConnectionFailed
-
-        if not channel.transport.active:
-            raise ConnectionFailed("lost the connection")
-        return -1
-
-
-def test_follow_reconnects_with_backoff_and_resumes_after_the_last_line() -> None:
-    from pshctl.errors import AuthenticationFailed, ConnectionFailed
-    from pshctl.logs import LogStream
-
-    commands: list[str] = []
-    plan: list[object] = [
-        FakeChannel([b"B 1:1 0 4 1\nab\n", b"cd"], drop=True),  # "cd" unfinished, then dropped
-        ConnectionFailed("connection refused by h:22"),
-        FakeChannel([b"S 1:1 3\nD 4\ncde\n"], drop=False),
-    ]
-
-    def connect(target, options):
-        step = plan.pop(0)
-        if isinstance(step, Exception):
-            raise step
-        return FakeSession(step, commands)
-
-    target = Target(name="queue", worker="queue", host="h", log_dir="/log")
-    events: list = []
-    with LogStream([target], LogRequest(lines=5, follow=True), connect=connect) as stream:
-        for event in stream:
-            events.append(event)
-            if isinstance(event, LogLines) and event.lines == ["cde"]:
-                break
-    assert texts(events) == ["ab", "cde"]
-    kinds = [e.kind for e in events if isinstance(e, LogNotice)]
-    assert kinds == ["disconnected", "reconnecting", "reconnected"]
-    assert commands[0].endswith(" /log/app.log 5 '' ''")
-    assert commands[1].endswith(" /log/app.log 5 1:1 3")  # after "ab\n", before "cd"
-
-    refused = [AuthenticationFailed("no key accepted")]
-    with LogStream([target], LogRequest(follow=True),
-                   connect=lambda t, o: (_ for _ in ()).throw(refused[0])) as stream:
-        events = list(stream)
-    assert [(e.kind, e.is_failure) for e in events] == [("failed", True)]
-    assert stream.failures["queue"].error is refused[0]
