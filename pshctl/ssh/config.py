@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pshctl.ssh import names
 from pshctl.ssh.trail import log
 
 if TYPE_CHECKING:
@@ -115,8 +116,25 @@ def _identities(target: Target, options: dict[str, Any]) -> tuple[Identity, ...]
     return tuple(found)
 
 
+def check_target(target: Target) -> None:
+    """Refuse a target whose host, user or port could be read as anything but a name.
+
+    Targets come from config files, the sandbox's registration, the platform's CLI or
+    its API; the first two are checked where they are read, and this check sees them
+    all again before the host reaches ``~/.ssh/config`` matching (``Match exec``,
+    ``%h``), a socket or a message.
+    """
+    where = f"target {names.shown(target.name)}: "
+    names.check_host(target.host, what=f"{where}host")
+    if target.user is not None:
+        names.check_user(target.user, what=f"{where}user")
+    if target.port is not None:
+        names.check_port(target.port, what=f"{where}port")
+
+
 def resolve(target: Target) -> Endpoint:
     """The endpoint for a target, with ``~/.ssh/config`` filling what the target leaves."""
+    check_target(target)
     options = lookup(target.host)
     user = target.user or options.get("user") or getpass.getuser()
     if target.instance is not None and not user.startswith(f"{target.instance}."):
@@ -125,7 +143,7 @@ def resolve(target: Target) -> Endpoint:
     return Endpoint(
         alias=target.host,
         hostname=options.get("hostname") or target.host,
-        port=int(target.port or options.get("port") or 22),
+        port=_port(target.port, options.get("port")),
         user=user,
         identities=_identities(target, options),
         identities_only=str(options.get("identitiesonly", "no")).lower() == "yes",
@@ -134,6 +152,14 @@ def resolve(target: Target) -> Endpoint:
         extra_known_hosts=target.known_hosts,
         config=options,
     )
+
+
+def _port(configured: int | None, from_ssh_config: str | None) -> int:
+    if configured:
+        return configured
+    if from_ssh_config is None:
+        return 22
+    return names.check_port(from_ssh_config, what=f"Port in {ssh_config_path()}")
 
 
 def _none(value: str | None) -> str | None:
