@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConnectionFailed, OperationTimeout
-from pshctl.ssh import trail
+from pshctl.ssh import keepalive, trail
 from pshctl.ssh.auth import authenticate
 from pshctl.ssh.config import Endpoint, resolve
 from pshctl.ssh.hostkeys import KnownHosts, known_hosts_files
@@ -370,8 +370,7 @@ def _open(
         server_key = transport.get_remote_server_key()
         known.verify(endpoint.key_name, server_key, accept_new=options.accept_new)
         authenticate(transport, endpoint, options.interactive)
-        if options.keepalive > 0:
-            transport.set_keepalive(int(options.keepalive))
+        keepalive.watch(transport, endpoint.key_name, options.keepalive, options.keepalive_count)
     except BaseException:
         transport.close()
         raise
