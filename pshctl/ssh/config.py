@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import glob
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,13 +56,40 @@ def ssh_config_path() -> Path:
     return Path.home() / ".ssh" / "config"
 
 
+class _MatchExec:
+    """What paramiko's ``Match exec`` runs commands with, in place of invoke.
+
+    invoke copies the caller's stdin into the command, so ``pshctl ssh -- CMD < data``
+    lost data to a ``Match exec`` test. Here the command runs in the user's shell, as
+    OpenSSH runs it, with stdin and stdout closed and stderr shown.
+    """
+
+    @staticmethod
+    def run(command: str, **_ignored: Any) -> Any:
+        from types import SimpleNamespace
+
+        shell = os.environ.get("SHELL") or "/bin/sh"
+        try:
+            done = subprocess.run([shell, "-c", command], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, check=False)
+        except OSError as exc:
+            log.warning("Match exec in %s cannot run: %s", ssh_config_path(), exc)
+            return SimpleNamespace(ok=False)
+        return SimpleNamespace(ok=done.returncode == 0)
+
+
 def lookup(alias: str) -> dict[str, Any]:
-    """``~/.ssh/config`` options for a host alias (empty when there is no file)."""
+    """``~/.ssh/config`` options for a host alias (empty when there is no file).
+
+    ``alias`` must have passed :func:`check_target`: ``Match exec`` puts it in a shell.
+    """
     import paramiko
+    import paramiko.config
 
     path = ssh_config_path()
     if not path.is_file():
         return {}
+    paramiko.config.invoke = _MatchExec  # type: ignore[assignment]
     try:
         config = paramiko.SSHConfig.from_path(str(path))
         return dict(config.lookup(alias))
