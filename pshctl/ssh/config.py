@@ -89,7 +89,7 @@ def lookup(alias: str) -> dict[str, Any]:
     path = ssh_config_path()
     if not path.is_file():
         return {}
-    paramiko.config.invoke = _MatchExec  # type: ignore[assignment]
+    paramiko.config.invoke = _MatchExec  # type: ignore[attr-defined]
     try:
         config = paramiko.SSHConfig.from_path(str(path))
         return dict(config.lookup(alias))
