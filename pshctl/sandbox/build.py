@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from pshctl import files
 from pshctl.errors import ConfigError
 from pshctl.sandbox.layout import ContainerPaths, SandboxPaths
 
@@ -71,9 +72,8 @@ def build_container(
     source: Path,
 ) -> None:
     """(Re)write everything of one container except its mount storage and logs."""
-    container.root.mkdir(parents=True, exist_ok=True)
-    container.log_dir.mkdir(exist_ok=True)
-    container.log_file.touch()
+    files.make_dirs(container.log_dir)
+    files.touch(container.log_file)
     mounts = resolve_mounts(paths, container, config)
     copy_code(source, container.app_dir, mounts, exclude=paths.root.parent)
     write_service(container, config.start_command, env)
@@ -89,13 +89,25 @@ def resolve_mounts(
         source = str(spec.get("source") or "local")
         source_path = str(spec.get("source_path") or rel).strip("/") or rel
         if source == "service":
-            base = paths.shared(str(spec.get("service") or "files"))
+            base = paths.shared(_service_name(spec.get("service") or "files", config))
         elif source == "tmp":
             base = container.root / "tmp"
         else:
             base = container.mounts_dir
         mounts.append(Mount(rel, base / _safe(source_path, config)))
     return mounts
+
+
+def _service_name(raw: object, config: ContainerConfig) -> str:
+    """A ``source: service`` mount's storage is ``shared/<service>``: one plain name."""
+    name = str(raw)
+    if name in (".", "..") or any(c in name for c in "/\\\0") or not name.isprintable():
+        raise ConfigError(
+            f"{config.kind} '{config.name}': mount service {name[:80]!r} must be a plain "
+            "name (no '/', not '.' or '..'): its storage stays inside the sandbox",
+            file=config.file, line=config.line,
+        )
+    return name
 
 
 def _mount_path(raw: str, config: ContainerConfig) -> str:
@@ -142,9 +154,9 @@ def copy_code(
 
     shutil.copytree(source, app_dir, symlinks=True, ignore=ignore)
     for mount in mounts:
-        mount.storage.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(mount.storage)
         link = app_dir / mount.path
-        link.parent.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(link.parent, files.SCRIPT)  # in the code copy: read-only soon
         if link.is_symlink() or link.exists():
             remove_tree(link)
         link.symlink_to(mount.storage, target_is_directory=True)
@@ -229,7 +241,7 @@ def _env_words(env: Mapping[str, str]) -> str:
 def write_service(container: ContainerPaths, start: str, env: Mapping[str, str]) -> None:
     """The runit service ``app``: run script and the TERM-then-KILL stop rule."""
     service = container.service
-    (service / "control").mkdir(parents=True, exist_ok=True)
+    files.make_dirs(service / "control")
     q = shlex.quote
     header = f"# pshctl sandbox: {container.kind} container '{container.name}'. Generated.\n"
     run = (
@@ -286,8 +298,4 @@ def write_login(container: ContainerPaths, env: Mapping[str, str]) -> None:
 
 
 def _write_script(path: Path, body: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(body)
-    tmp.chmod(0o755)
-    tmp.replace(path)
+    files.write_file(path, body, files.SCRIPT)
