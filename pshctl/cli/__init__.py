@@ -60,9 +60,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from pshctl.cli import auth, completion, lifecycle, logs, sandbox, ssh, workers
+    from pshctl.cli import auth, completion, cp, lifecycle, logs, sandbox, ssh, top, workers
 
-    for module in (workers, lifecycle, logs, ssh, sandbox, auth, completion):
+    for module in (workers, lifecycle, top, logs, ssh, cp, sandbox, auth, completion):
         module.register(app)
 
 
