@@ -189,4 +189,4 @@ def test_broken_definition_points_at_the_line(cli: CliRunner, tmp_path: Path) ->
 def test_outside_a_project(cli: CliRunner, tmp_path: Path) -> None:
     result = cli("workers", cwd=tmp_path)
     assert result.exit_code == 3
-    assert "no Platform.sh app here" in result.stderr
+    assert "no app definition here" in result.stderr
