@@ -121,7 +121,9 @@ def find_project_root(start: Path) -> Path | None:
 
     A repository root (``.upsun/`` with YAML files, or ``.platform/`` with apps) wins over
     a directory that only has ``.platform.app.yaml``, so that running from inside one app
-    of a multi-app project still finds the whole project.
+    of a multi-app project still finds the whole project. ``start`` itself is a root when
+    its subdirectories hold apps even without ``.platform/``; a directory above it is not
+    (a home directory holding a checkout is not a project).
     """
     start = Path(start)
     try:
@@ -132,7 +134,7 @@ def find_project_root(start: Path) -> Path | None:
     for directory in (start, *start.parents):
         if has_upsun(directory):
             return directory
-        if _is_dir(directory / PLATFORM_DIR) and has_platformsh(directory):
+        if (_is_dir(directory / PLATFORM_DIR) or directory == start) and has_platformsh(directory):
             return directory
         if first_app_dir is None and _is_file(directory / APP_FILE):
             first_app_dir = directory
@@ -150,6 +152,7 @@ class ProductChoice:
     reason: Literal["only", "setting", "linked", "default"]
     ignored: tuple[str, ...] = ()  # the other product's definitions, relative to the root
     configured: str | None = None  # the `product:` setting, when there is one
+    read: tuple[str, ...] = ()  # this product's definitions, when the other's are ignored
 
     @property
     def label(self) -> str:
@@ -168,15 +171,14 @@ class ProductChoice:
             "setting": f"'product: {self.product}' in .pshctl.yaml",
             "linked": f"this checkout is linked with the {self.label} CLI "
                       f"({LOCAL_PROJECT_FILES[self.product]})",
-            "default": f"the default; set 'product: {other}' in .pshctl.yaml to read "
-                       f"{_dir_of(other)} instead",
+            "default": f"the default; 'product: {other}' in .pshctl.yaml reads the other",
         }[self.reason]
-        return (f"both {UPSUN_DIR}/ and {PLATFORM_DIR} definitions are here; read "
-                f"{_dir_of(self.product)} ({why})")
+        return (f"both Upsun and Platform.sh app definitions are here: read "
+                f"{', '.join(self.read)}, not {', '.join(self.ignored)} ({why})")
 
     def to_dict(self) -> dict[str, object]:
-        return {"product": self.product, "reason": self.reason, "ignored": list(self.ignored),
-                "note": self.note}
+        return {"product": self.product, "reason": self.reason, "read": list(self.read),
+                "ignored": list(self.ignored), "note": self.note}
 
 
 def _dir_of(product: str) -> str:
@@ -202,7 +204,8 @@ def choose_product(root: Path, configured: str | None = None) -> ProductChoice |
         product, reason = (linked[0], "linked") if len(linked) == 1 else (DEFAULT_PRODUCT,
                                                                           "default")
     ignored = _listing(root, PLATFORMSH if product == UPSUN else UPSUN)
-    return ProductChoice(product, reason, ignored, configured)  # type: ignore[arg-type]
+    return ProductChoice(product, reason, ignored, configured,  # type: ignore[arg-type]
+                         _listing(root, product))
 
 
 def _listing(root: Path, product: str) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ RULES = Rules(
     per_container=("size", "disk", "resources", "access", "mounts", "relationships",
                    "variables", "additional_hosts"),
     app_wide=("firewall", "timezone"),
-    not_used={"container_profile": "Platform.sh picks the profile; set 'size' instead"},
+    not_used={},
     from_platform={},
     mount_sources=("local", "service", "tmp", "instance"),
     docs=(

@@ -53,18 +53,19 @@ def _load(ctx: typer.Context, project: str | None, environment: str | None,
 
     chosen = selection(ctx, project, environment, app_name)
     global_state(ctx).selection = chosen  # so `workers -A x show NAME` keeps the -A
-    app = resolve_app(chosen)[1]
-    _tell(app)
-    return app
+    return resolve_app(chosen)[1]
 
 
-def _tell(app: AppDefinition) -> None:
-    """Which definitions were read, and what is odd in them (stderr, both modes)."""
+def _tell(app: AppDefinition, worker: ContainerConfig | None = None) -> None:
+    """Which definitions were read, and what is odd in them (stderr, both modes); for one
+    worker, not what is odd in the others."""
     note = app.choice.note if app.choice else None
     if note:
         output.info(note)
+    others = {w for c in app.containers if c is not worker for w in c.warnings}
     for warning in app.all_warnings():
-        output.warn(warning)
+        if worker is None or warning not in others or warning in worker.warnings:
+            output.warn(warning)
 
 
 @workers_app.callback()
@@ -82,6 +83,7 @@ def list_workers(
         ctx.meta[_JSON_KEY] = json_
         return None
     app = _load(ctx, project, environment, app_name)
+    _tell(app)
     return output.emit(_list_report(app), as_json=json_)
 
 
@@ -100,7 +102,9 @@ def show_worker(
     default or platform (set outside the file, e.g. Upsun's resources)."""
     app = _load(ctx, project, environment, app_name)
     as_json = json_ or bool(ctx.meta.get(_JSON_KEY))
-    return output.emit(_show_report(app, app.worker(name)), as_json=as_json)
+    worker = app.worker(name)
+    _tell(app, worker)
+    return output.emit(_show_report(app, worker), as_json=as_json)
 
 
 def _json(app: AppDefinition, worker: ContainerConfig) -> dict[str, Any]:
