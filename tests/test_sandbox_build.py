@@ -190,7 +190,7 @@ def test_upsun_mount_sources(tmp_path: Path) -> None:
     paths, _ = _build(root, tmp_path, "w")
     container = paths.worker("w")
     app = container.app_dir
-    assert (app / "shared").resolve() == paths.shared(build.STORAGE) / "s"
+    assert (app / "shared").resolve() == paths.root / build.STORAGE / "s"
     assert (app / "own").resolve() == container.mounts_dir / "o"
     assert (app / "alias").resolve() == container.mounts_dir / "a"
     assert (app / "scratch").resolve() == container.root / "tmp" / "t"
@@ -214,5 +214,5 @@ def test_mount_service_name_stays_in_the_state_directory(tmp_path: Path, service
         f"name: bad\nmounts:\n  'm': {{source: service, service: '{service}'}}\n"
         "workers:\n  w:\n    commands: {start: x}\n"
     )
-    with pytest.raises(ConfigError, match="must be a service name"):
+    with pytest.raises(ConfigError, match="must be a plain"):
         _build(root, tmp_path, "w")

@@ -11,7 +11,7 @@ What a container gets, as on Platform.sh:
   (``mounts/<source_path>``, ``tmp/<source_path>``); ``service`` (network storage) is
   shared by every container of the sandbox that mounts the same service and
   ``source_path`` (``<state>/shared/<service>/<source_path>``), and so is Upsun's
-  ``storage``, shared by the app's containers (``<state>/shared/.storage/...``; its
+  ``storage``, shared by the app's containers (``<state>/storage/<source_path>``; its
   ``service:`` naming another app is not followed, each app has its own sandbox).
   ``mounts: {}`` gives none.
 * **Environment**: a clean one (``env -i``): ``PATH`` (the one ``sandbox up`` ran with),
@@ -35,7 +35,6 @@ What a container gets, as on Platform.sh:
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import stat
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from pshctl import files
 from pshctl.errors import ConfigError
 from pshctl.sandbox.layout import ContainerPaths, SandboxPaths
 
@@ -55,8 +55,7 @@ KILL_AFTER = 15  # seconds between SIGTERM and SIGKILL, as on Platform.sh
 SVWAIT = KILL_AFTER + 5  # `sv stop` in a login waits long enough to see the outcome
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Left out of the code copy: VCS data, virtualenvs and caches are not part of a build.
-STORAGE = ".storage"  # Upsun's `storage` mounts, beside the (plainly named) services
-SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+STORAGE = "storage"  # Upsun's `storage` mounts: <state>/storage, shared by the app's containers
 IGNORED = (".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".pytest_cache")
 
 
@@ -79,9 +78,8 @@ def build_container(
     source: Path,
 ) -> None:
     """(Re)write everything of one container except its mount storage and logs."""
-    container.root.mkdir(parents=True, exist_ok=True)
-    container.log_dir.mkdir(exist_ok=True)
-    container.log_file.touch()
+    files.make_dirs(container.log_dir)
+    files.touch(container.log_file)
     mounts = resolve_mounts(paths, container, config)
     copy_code(source, container.app_dir, mounts, exclude=paths.root.parent)
     write_service(container, config.start_command, env, pre_start=config.pre_start)
@@ -99,7 +97,7 @@ def resolve_mounts(
         if source == "service":
             base = paths.shared(_service_name(spec.get("service") or "files", config))
         elif source == "storage":
-            base = paths.shared(STORAGE)
+            base = paths.root / STORAGE
         elif source in ("tmp", "temporary"):
             base = container.root / "tmp"
         else:
@@ -109,12 +107,13 @@ def resolve_mounts(
 
 
 def _service_name(raw: object, config: ContainerConfig) -> str:
-    """A network-storage service's name, as a directory of ``shared/``: one plain name."""
+    """A ``source: service`` mount's storage is ``shared/<service>``: one plain name."""
     name = str(raw)
-    if not SERVICE_NAME.fullmatch(name):
+    if name in (".", "..") or any(c in name for c in "/\\\0") or not name.isprintable():
         raise ConfigError(
-            f"{config.kind} '{config.name}': mount service {name!r} must be a service name "
-            "(letters, digits, '-', '_')", file=config.file, line=config.line,
+            f"{config.kind} '{config.name}': mount service {name[:80]!r} must be a plain "
+            "name (no '/', not '.' or '..'): its storage stays inside the sandbox",
+            file=config.file, line=config.line,
         )
     return name
 
@@ -163,9 +162,9 @@ def copy_code(
 
     shutil.copytree(source, app_dir, symlinks=True, ignore=ignore)
     for mount in mounts:
-        mount.storage.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(mount.storage)
         link = app_dir / mount.path
-        link.parent.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(link.parent, files.SCRIPT)  # in the code copy: read-only soon
         if link.is_symlink() or link.exists():
             remove_tree(link)
         link.symlink_to(mount.storage, target_is_directory=True)
@@ -251,7 +250,7 @@ def write_service(container: ContainerPaths, start: str, env: Mapping[str, str],
                   pre_start: str = "") -> None:
     """The runit service ``app``: run script and the TERM-then-KILL stop rule."""
     service = container.service
-    (service / "control").mkdir(parents=True, exist_ok=True)
+    files.make_dirs(service / "control")
     q = shlex.quote
     header = f"# pshctl sandbox: {container.kind} container '{container.name}'. Generated.\n"
     before = (f"env -i {_env_words(env)} {q(shell())} -c {q(pre_start)} "
@@ -312,8 +311,4 @@ def write_login(container: ContainerPaths, env: Mapping[str, str]) -> None:
 
 
 def _write_script(path: Path, body: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(body)
-    tmp.chmod(0o755)
-    tmp.replace(path)
+    files.write_file(path, body, files.SCRIPT)
