@@ -121,9 +121,7 @@ def find_project_root(start: Path) -> Path | None:
 
     A repository root (``.upsun/`` with YAML files, or ``.platform/`` with apps) wins over
     a directory that only has ``.platform.app.yaml``, so that running from inside one app
-    of a multi-app project still finds the whole project. ``start`` itself is a root when
-    its subdirectories hold apps even without ``.platform/``; a directory above it is not
-    (a home directory holding a checkout is not a project).
+    of a multi-app project still finds the whole project.
     """
     start = Path(start)
     try:
@@ -134,7 +132,7 @@ def find_project_root(start: Path) -> Path | None:
     for directory in (start, *start.parents):
         if has_upsun(directory):
             return directory
-        if (_is_dir(directory / PLATFORM_DIR) or directory == start) and has_platformsh(directory):
+        if _is_dir(directory / PLATFORM_DIR) and has_platformsh(directory):
             return directory
         if first_app_dir is None and _is_file(directory / APP_FILE):
             first_app_dir = directory
