@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pshctl.appdef.model import AppDefinition
+from pshctl.appdef.includes import include_document, resolve_includes
+from pshctl.appdef.layout import ProductChoice
+from pshctl.appdef.model import AppDefinition, Rules
+from pshctl.appdef.parse import parse_app
 from pshctl.errors import ConfigError
-from pshctl.yamlutil import line_of
+from pshctl.yamlutil import Include, line_of
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,26 @@ def app_root_of(data: Any, *, root: Path, default: Path, file: str) -> Path:
         raise ConfigError(f"source.root '{value}' leads out of the project (to {real})",
                           file=file, line=at)
     return path
+
+
+def included_app(tag: Include, *, root: Path, base: Path, holder: Path, included: list[Path]
+                 ) -> tuple[Any, Path, str]:
+    """A whole app pulled in with ``!include`` from ``holder`` (``applications.yaml``, an
+    ``.upsun/`` file), its path relative to ``base``: its data, file and display name."""
+    data, source, file = include_document(tag, base=base, project_root=root, read=[],
+                                          chain=(holder.resolve(),))
+    included.append(holder)  # editing the holder changes the app too
+    return data, source, file
+
+
+def build_app(data: Any, *, rules: Rules, name: str, file: str, source: Path, root: Path,
+              default_root: Path, choice: ProductChoice, included: list[Path]
+              ) -> AppDefinition:
+    """One app from its mapping: its directory, its includes resolved, parsed by ``rules``."""
+    app_root = app_root_of(data, root=root, default=default_root, file=file)
+    read: list[Path] = []
+    warnings: list[str] = []
+    resolve_includes(data, source=source, app_root=app_root, project_root=root, read=read,
+                     warnings=warnings, chain=tuple(p.resolve() for p in included))
+    return parse_app(data, name=name, rules=rules, file=file, root=app_root, source=source,
+                     included=[*included, *read], choice=choice, warnings=warnings)

@@ -16,20 +16,18 @@ sets them; ``timezone`` and ``firewall`` are the app's and cannot be set per wor
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pshctl.appdef import layout
-from pshctl.appdef.includes import include_document, resolve_includes
-from pshctl.appdef.layout import APP_FILE, APPLICATIONS_FILE, PLATFORM_DIR, ProductChoice
-from pshctl.appdef.loading import Broken, Loaded, app_root_of, display
+from pshctl.appdef.layout import APPLICATIONS_FILE, PLATFORM_DIR, ProductChoice
+from pshctl.appdef.loading import Broken, Loaded, build_app, display, included_app
 from pshctl.appdef.model import AppDefinition, Rules
-from pshctl.appdef.parse import check_name, parse_app
+from pshctl.appdef.parse import check_name
 from pshctl.errors import ConfigError
-from pshctl.yamlutil import Include, LineDict, line_of, load_file
+from pshctl.yamlutil import Include, line_of, load_file
 
 RULES = Rules(
     product="platformsh",
@@ -165,26 +163,14 @@ def _applications_entry(root: Path, path: Path, name: str | None, entry: Any, li
 def _included(tag: Include, root: Path, path: Path, included: list[Path]
               ) -> tuple[Any, Path, str]:
     """A whole app pulled into applications.yaml: relative to ``.platform/``."""
-    data, source, file = include_document(tag, base=root / PLATFORM_DIR, project_root=root,
-                                          read=[], chain=(path.resolve(),))
-    included.append(path)  # editing applications.yaml changes the app too
-    return data, source, file
+    return included_app(tag, root=root, base=root / PLATFORM_DIR, holder=path,
+                        included=included)
 
 
 # --- one app ---------------------------------------------------------------------------
 
 
-def _build(data: LineDict | dict[str, Any], *, name: str, file: str, source: Path, root: Path,
-           default_root: Path, choice: ProductChoice, included: list[Path]) -> AppDefinition:
-    app_root = app_root_of(data, root=root, default=default_root, file=file)
-    read: list[Path] = []
-    warnings: list[str] = []
-    resolve_includes(data, source=source, app_root=app_root, project_root=root, read=read,
-                     warnings=warnings, chain=tuple(p.resolve() for p in included))
-    return parse_app(data, name=name, rules=RULES, file=file, root=app_root, source=source,
-                     included=[*included, *read], choice=choice, warnings=warnings)
-
-
-def describe(root: Path) -> str:
-    files = [os.path.relpath(p, root) for p in layout.platformsh_files(root)]
-    return ", ".join(files) or f"{APPLICATIONS_FILE} or {APP_FILE}"
+def _build(data: Any, *, name: str, file: str, source: Path, root: Path, default_root: Path,
+           choice: ProductChoice, included: list[Path]) -> AppDefinition:
+    return build_app(data, rules=RULES, name=name, file=file, source=source, root=root,
+                     default_root=default_root, choice=choice, included=included)

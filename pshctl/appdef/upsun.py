@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from pshctl.appdef import layout
-from pshctl.appdef.includes import include_document, resolve_includes
+from pshctl.appdef.includes import include_document
 from pshctl.appdef.layout import UPSUN_DIR, ProductChoice
-from pshctl.appdef.loading import Broken, Loaded, app_root_of, display
+from pshctl.appdef.loading import Broken, Loaded, build_app, display, included_app
 from pshctl.appdef.model import AppDefinition, Rules
-from pshctl.appdef.parse import check_name, parse_app
+from pshctl.appdef.parse import check_name
 from pshctl.errors import ConfigError
 from pshctl.yamlutil import Include, line_of, load_file
 
@@ -108,15 +108,9 @@ def _build(root: Path, name: Any, body: Any, file: str, path: Path, line: int,
     source = path
     included: list[Path] = []
     if isinstance(body, Include):
-        body, source, file = include_document(body, base=root / UPSUN_DIR, project_root=root,
-                                              read=[], chain=(path.resolve(),))
-        included.append(path)
+        body, source, file = included_app(body, root=root, base=root / UPSUN_DIR, holder=path,
+                                          included=included)
     if not isinstance(body, dict):
         raise ConfigError(f"app '{name}' must be a mapping", file=file, line=line)
-    app_root = app_root_of(body, root=root, default=root, file=file)
-    read: list[Path] = []
-    warnings: list[str] = []
-    resolve_includes(body, source=source, app_root=app_root, project_root=root, read=read,
-                     warnings=warnings, chain=tuple(p.resolve() for p in included))
-    return parse_app(body, name=name, rules=RULES, file=file, root=app_root, source=source,
-                     included=[*included, *read], choice=choice, warnings=warnings)
+    return build_app(body, rules=RULES, name=name, file=file, source=source, root=root,
+                     default_root=root, choice=choice, included=included)
