@@ -133,8 +133,11 @@ def parse_sample(text: str) -> ProcSample:
             stat = parse_stat(line)
             if stat is not None:
                 processes[stat.pid] = stat
-    if units is None or len(snapshots) != 2 or not all(units):
-        raise OperationFailed(f"unexpected answer from the /proc reader: {text[:120]!r}")
+    if units is None or not all(units):
+        raise OperationFailed(f"unexpected answer from the /proc reader: {text[:80]!r}")
+    if len(snapshots) != 2:
+        raise OperationFailed(f"the /proc reader's answer is cut short ({len(snapshots)} of "
+                              f"2 looks, {len(text)} bytes)")
     return ProcSample(units[0], units[1], snapshots[0], snapshots[1])
 
 

@@ -112,10 +112,15 @@ def test_the_reader_output_is_parsed_with_its_units() -> None:
     assert usage.rss_bytes == 2 * 16384
 
 
-@pytest.mark.parametrize("text", ["", "T 100 4096\nU 1 1\n=\n", "U 1 1\n=\nU 2 2\n=\n",
-                                  "T 0 4096\nU 1 1\n=\nU 2 2\n=\n"])
+@pytest.mark.parametrize("text", ["", "U 1 1\n=\nU 2 2\n=\n", "T 0 4096\nU 1 1\n=\nU 2 2\n=\n"])
 def test_an_answer_that_is_not_the_readers_is_an_error(text: str) -> None:
-    with pytest.raises(OperationFailed, match="/proc reader"):
+    with pytest.raises(OperationFailed, match="unexpected answer from the /proc reader"):
+        parse_sample(text)
+
+
+@pytest.mark.parametrize("text", ["T 100 4096\n", "T 100 4096\nU 1 1\n=\nU 2 2\n1 (x) S"])
+def test_an_answer_cut_short_says_so(text: str) -> None:
+    with pytest.raises(OperationFailed, match=r"answer is cut short \(. of 2 looks"):
         parse_sample(text)
 
 

@@ -56,7 +56,8 @@ def cp_command(
     written under a temporary name and renamed into place: an interrupted copy leaves
     nothing half-written. Exit 1 when the copy is refused (e.g. a read-only path).
     """
-    env = open_environment(ctx, project, environment, app, accept_new=accept_new)
+    env = open_environment(ctx, project, environment, app, announce=not as_json,
+                           accept_new=accept_new)
     with _Bar(enabled=not as_json) as bar:
         result = env.copy(source, destination, progress=bar)
     return output.emit(_report(result), as_json=as_json)

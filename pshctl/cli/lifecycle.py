@@ -120,6 +120,7 @@ def register(app: typer.Typer) -> None:
 def _resolve(
     ctx: typer.Context, project: str | None, environment: str | None, app: str | None,
     names: Sequence[str], *, all_workers: bool, verb: str | None, accept_new: bool,
+    announce: bool,
 ) -> Environment:
     """The environment; ``verb`` set means names (or --all) are required."""
     if names and all_workers:
@@ -129,7 +130,8 @@ def _resolve(
     if not names and not all_workers and verb is not None:
         raise UsageError(f"`pshctl {verb}` needs worker names, or --all",
                          hint=f"pshctl {verb} WORKER... | pshctl {verb} --all")
-    return open_environment(ctx, project, environment, app, accept_new=accept_new)
+    return open_environment(ctx, project, environment, app, announce=announce,
+                            accept_new=accept_new)
 
 
 def _kept(outcome: Outcome[T]) -> T:
@@ -217,7 +219,7 @@ def status_command(
     """
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=False, verb=None,
-                   accept_new=accept_new)
+                   accept_new=accept_new, announce=not as_json)
     with env.status_reader(names, usage=wide, max_parallel=max_parallel) as read:
         if not watch:
             return output.emit(_status_report(read(), wide=wide), as_json=as_json)
@@ -419,7 +421,7 @@ def _action_command(action: str) -> Callable[..., int]:
 
         names = _names(workers, worker)
         env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
-                       verb=action, accept_new=accept_new)
+                       verb=action, accept_new=accept_new, announce=not as_json)
         if dry_run:
             return _dry_run(env.plan(action, names, all_workers=all_workers, grace=grace,
                                      verify=verify), as_json)
@@ -468,7 +470,7 @@ def wait_command(
     """
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
-                   verb="wait", accept_new=accept_new)
+                   verb="wait", accept_new=accept_new, announce=not as_json)
     results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
     report = _status_report(results)
     late = [o.name for o in results.failed]  # each one not stable in time

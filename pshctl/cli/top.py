@@ -95,7 +95,8 @@ def top_command(
     be read (4 when none could be reached).
     """
     names = list(dict.fromkeys(workers or []))
-    env = open_environment(ctx, project, environment, app, accept_new=accept_new)
+    env = open_environment(ctx, project, environment, app, announce=not as_json,
+                           accept_new=accept_new)
     with env.status_reader(names, usage=True, usage_sample=sample,
                            max_parallel=max_parallel) as read:
         if watch:
