@@ -100,6 +100,9 @@ def open_environment(
     )
     if announce:
         output.context(context_line(env.context))
+    choice = env.context.app.choice
+    if choice is not None and choice.note:  # both products' files here: say which were read
+        output.info(choice.note)
     return env
 
 
