@@ -2,9 +2,11 @@
 
 Precedence, as the Platform.sh CLI finds them:
 
-- project: flag > ``PSHCTL_PROJECT`` > ``PLATFORM_PROJECT`` > ``.platform/local/project.yaml``
-  (``id:``) > project config file > user config file;
-- environment: flag > ``PSHCTL_ENVIRONMENT`` > ``PLATFORM_BRANCH`` > the current git branch;
+- project: flag > ``PSHCTL_PROJECT`` > ``PLATFORM_PROJECT`` > the CLI's local project file
+  (``id:`` of ``.upsun/local/project.yaml`` or ``.platform/local/project.yaml``, the one of
+  the product read first) > project config file > user config file;
+- environment: flag > ``PSHCTL_ENVIRONMENT`` > ``PLATFORM_BRANCH`` > ``default_environment``
+  of the project config file > of the user config file > the current git branch;
 - app: flag > ``PSHCTL_APP`` > ``PLATFORM_APPLICATION_NAME`` > the only app of the project.
 
 This module is imported by the CLI at start-up: it imports nothing heavy at module level.
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 PROJECT_VARS = ("PSHCTL_PROJECT", "PLATFORM_PROJECT")
 ENVIRONMENT_VARS = ("PSHCTL_ENVIRONMENT", "PLATFORM_BRANCH")
 APP_VARS = ("PSHCTL_APP", "PLATFORM_APPLICATION_NAME")
-LOCAL_PROJECT_FILE = ".platform/local/project.yaml"
 GIT_TIMEOUT = 5.0
 
 
@@ -49,77 +50,124 @@ class Context:
     environment: str
     app: AppDefinition
     settings: Settings
+    # Where the environment came from when it was not given as a flag: "PSHCTL_ENVIRONMENT",
+    # "default_environment in .pshctl.yaml", "the git branch"; None for -e.
+    environment_source: str | None = None
 
 
 def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:
     """Find the project around ``cwd`` and settle project, environment and app."""
     from pshctl.settings import load_settings
 
-    root, app = resolve_app(selection, cwd)
+    root = project_root(cwd)
     settings = load_settings(root)
+    root, app = resolve_app(selection, cwd, product=settings.product)
+    environment, source = resolve_environment(selection, root, settings)
     return Context(
         root=root,
-        project=resolve_project(selection, root, settings),
-        environment=resolve_environment(selection, root),
+        project=resolve_project(selection, root, settings, product=app.product),
+        environment=environment,
         app=app,
         settings=settings,
+        environment_source=source,
     )
 
 
-def resolve_app(selection: Selection, cwd: Path | None = None) -> tuple[Path, AppDefinition]:
-    """The project root and the selected app; all that `pshctl workers` needs."""
+def resolve_app(selection: Selection, cwd: Path | None = None, *,
+                product: str | None = None) -> tuple[Path, AppDefinition]:
+    """The project root and the selected app; all that `pshctl workers` needs.
+
+    ``product``: the ``product:`` setting (read from the config files when None).
+    """
     from pshctl.appdef import load_app
 
-    root = project_root(cwd)
-    here = Path.cwd() if cwd is None else Path(cwd)
-    return root, load_app(root, _first(selection.app, *_env(APP_VARS)), cwd=here)
+    here = current_directory(cwd)
+    root = project_root(here)
+    return root, load_app(root, _first(selection.app, *_env(APP_VARS)), cwd=here,
+                          product=product)
+
+
+def current_directory(cwd: Path | None = None) -> Path:
+    """``cwd``, or the process's working directory: a clear error when it is gone."""
+    if cwd is not None:
+        return Path(cwd)
+    try:
+        return Path.cwd()
+    except OSError as exc:
+        raise ConfigError(f"cannot use the current directory: {exc.strerror or exc}",
+                          hint="cd to the project's repository and try again") from None
 
 
 def project_root(cwd: Path | None = None) -> Path:
-    from pshctl.appdef import APP_FILE, APPLICATIONS_FILE, find_project_root
+    """The project root at or above ``cwd``; the "no app here" error names what was sought."""
+    from pshctl.appdef import find_project_root, no_app_here
 
-    start = Path.cwd() if cwd is None else Path(cwd)
+    start = current_directory(cwd)
     root = find_project_root(start)
     if root is None:
-        raise ConfigError(
-            f"no Platform.sh app here: no {APP_FILE} or {APPLICATIONS_FILE} "
-            f"in {start} or any directory above it",
-            hint="run pshctl from inside the app's repository",
-        )
+        raise no_app_here(start)
     return root
 
 
-def resolve_project(selection: Selection, root: Path, settings: Settings) -> str | None:
-    return _first(selection.project, *_env(PROJECT_VARS), local_project_id(root),
+def resolve_project(selection: Selection, root: Path, settings: Settings, *,
+                    product: str | None = None) -> str | None:
+    return _first(selection.project, *_env(PROJECT_VARS), local_project_id(root, product),
                   settings.project)
 
 
-def resolve_environment(selection: Selection, root: Path) -> str:
-    environment = _first(selection.environment, *_env(ENVIRONMENT_VARS))
-    if environment is None:
-        environment = git_branch(root)
-    if environment is None:
-        raise UsageError(
-            "no environment given and no git branch to default to",
-            hint="choose one with -e/--environment or PSHCTL_ENVIRONMENT",
-        )
-    return environment
+def resolve_environment(selection: Selection, root: Path,
+                        settings: Settings | None = None) -> tuple[str, str | None]:
+    """The environment, and where it came from (None: the flag)."""
+    given = _first(selection.environment)
+    if given is not None:
+        return given, None
+    for name in ENVIRONMENT_VARS:
+        value = _first(os.environ.get(name))
+        if value is not None:
+            return value, name
+    if settings is not None and settings.default_environment:
+        where = _home_relative(settings.default_environment_file or "a config file")
+        return settings.default_environment, f"default_environment in {where}"
+    branch = git_branch(root)
+    if branch is not None:
+        return branch, "the git branch"
+    raise UsageError(
+        "no environment given and no git branch to default to",
+        hint="choose one with -e/--environment or PSHCTL_ENVIRONMENT, or set "
+        "default_environment in .pshctl.yaml",
+    )
 
 
-def local_project_id(root: Path) -> str | None:
-    """The ``id:`` the Platform.sh CLI records in ``.platform/local/project.yaml``."""
-    path = root / LOCAL_PROJECT_FILE
+def _home_relative(path: str) -> str:
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if home != "~" and path.startswith(home + os.sep) else path
+
+
+def local_project_id(root: Path, product: str | None = None) -> str | None:
+    """The ``id:`` the Upsun or Platform.sh CLI records when a checkout is linked
+    (``.upsun/local/project.yaml``, ``.platform/local/project.yaml``); ``product``'s first."""
+    from pshctl.appdef.layout import LOCAL_PROJECT_FILES
+
+    order = sorted(LOCAL_PROJECT_FILES, key=lambda p: p != product)
+    for name in (LOCAL_PROJECT_FILES[p] for p in order):
+        value = _local_id(root, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _local_id(root: Path, name: str) -> str | None:
+    path = root / name
     if not path.is_file():
         return None
     from pshctl.yamlutil import line_of, load_file
 
-    data = load_file(path, display=LOCAL_PROJECT_FILE)
+    data = load_file(path, display=name)
     if not isinstance(data, dict) or "id" not in data:
         return None
     value = data["id"]
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError("'id' must be a string", file=LOCAL_PROJECT_FILE,
-                          line=line_of(data, "id"))
+        raise ConfigError("'id' must be a string", file=name, line=line_of(data, "id"))
     return value.strip()
 
 

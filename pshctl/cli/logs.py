@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from pshctl.cli import output
-from pshctl.cli.complete import complete_worker
+from pshctl.cli.complete import complete_log_type, complete_worker
 from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
@@ -62,8 +62,8 @@ def logs(
     all_workers: Annotated[bool, typer.Option("--all", help="Read every worker's log.")] = False,
     log_type: Annotated[
         str,
-        typer.Option("--type", "-t", help="Which log: <log dir>/<TYPE>.log (app, deploy, cron, "
-                     "error, ...)."),
+        typer.Option("--type", "-t", metavar="TYPE", autocompletion=complete_log_type,
+                     help="Which log: <log dir>/<TYPE>.log (app, deploy, cron, error, ...)."),
     ] = "app",
     lines: Annotated[
         str,
@@ -92,7 +92,8 @@ def logs(
     if all_workers and names:
         raise UsageError("--all reads every worker; name no workers with it")
     request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
-    env = open_environment(ctx, project, environment, app_name, accept_new=accept_new)
+    env = open_environment(ctx, project, environment, app_name, announce=not json_,
+                           accept_new=accept_new)
     targets = env.targets(names, all_workers=all_workers)
     if not targets:
         output.info(f"app {env.app.name} defines no workers")

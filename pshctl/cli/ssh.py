@@ -99,7 +99,11 @@ def ssh(
 ) -> int:
     """Open a shell in a worker's container, or run one command there."""
     _check_usage(worker, pipe, all_workers, command)
-    env = open_environment(ctx, project, environment, app_name, accept_new=accept_new)
+    # A command's own output passes through untouched: the context is said for a shell
+    # and for --all (whose output pshctl prefixes), not for --pipe or one command.
+    announce = all_workers or not (pipe or command)
+    env = open_environment(ctx, project, environment, app_name, announce=announce,
+                           accept_new=accept_new)
     if all_workers:
         return _run_everywhere(env, list(command or ()), max_parallel)
     target = env.target(worker, instance=instance)

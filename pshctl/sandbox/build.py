@@ -6,10 +6,14 @@ What a container gets, as on Platform.sh:
   left out), made read-only. Running as root the modes do not stop writes (root ignores
   them); as an ordinary user they do.
 * **Mounts**: each mount path in ``app/`` is a symlink to writable storage; there is no
-  other writable place in ``app/``. ``source: local`` (the default) and ``tmp`` are the
-  container's own (``mounts/<source_path>``), ``source: service`` (network storage) is
+  other writable place in ``app/``. Platform.sh's ``local`` (the default), Upsun's
+  ``instance`` (``local`` is its alias) and ``tmp``/``temporary`` are the container's own
+  (``mounts/<source_path>``, ``tmp/<source_path>``); ``service`` (network storage) is
   shared by every container of the sandbox that mounts the same service and
-  ``source_path`` (``<state>/shared/<service>/<source_path>``). ``mounts: {}`` gives none.
+  ``source_path`` (``<state>/shared/<service>/<source_path>``), and so is Upsun's
+  ``storage``, shared by the app's containers (``<state>/storage/<source_path>``; its
+  ``service:`` naming another app is not followed, each app has its own sandbox).
+  ``mounts: {}`` gives none.
 * **Environment**: a clean one (``env -i``): ``PATH`` (the one ``sandbox up`` ran with),
   ``HOME`` = ``PLATFORM_APP_DIR``, ``LANG``, then ``variables.env.*`` named exactly as
   written, then ``PLATFORM_APPLICATION_NAME``, ``PLATFORM_PROJECT``, ``PLATFORM_BRANCH``
@@ -17,8 +21,9 @@ What a container gets, as on Platform.sh:
   (``development``), ``PLATFORM_APP_DIR``; the web container also gets ``PORT``.
   The platform's names win over the app's variables, as on the platform.
 * **Service** ``service/app``: ``run`` cds to ``app/``, appends stdout and stderr to
-  ``log/app.log`` and execs ``bash -c START`` (bash execs the last command of its
-  string, so the start command's process is the one runit signals). ``control/t`` gives
+  ``log/app.log``, runs ``commands.pre_start`` when there is one (its failure is logged,
+  not fatal), then execs ``bash -c START`` (bash execs the last command of its string, so
+  the start command's process is the one runit signals). ``control/t`` gives
   runit the platform's stop rule: ``sv stop``/``restart`` send SIGTERM and, if the
   process still runs 15 s later, SIGKILL.
 * **Login** (sshd's ``ForceCommand``): cd to ``app/``, the same environment on top of
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from pshctl import files
 from pshctl.errors import ConfigError
 from pshctl.sandbox.layout import ContainerPaths, SandboxPaths
 
@@ -49,6 +55,7 @@ KILL_AFTER = 15  # seconds between SIGTERM and SIGKILL, as on Platform.sh
 SVWAIT = KILL_AFTER + 5  # `sv stop` in a login waits long enough to see the outcome
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Left out of the code copy: VCS data, virtualenvs and caches are not part of a build.
+STORAGE = "storage"  # Upsun's `storage` mounts: <state>/storage, shared by the app's containers
 IGNORED = (".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".pytest_cache")
 
 
@@ -71,12 +78,11 @@ def build_container(
     source: Path,
 ) -> None:
     """(Re)write everything of one container except its mount storage and logs."""
-    container.root.mkdir(parents=True, exist_ok=True)
-    container.log_dir.mkdir(exist_ok=True)
-    container.log_file.touch()
+    files.make_dirs(container.log_dir)
+    files.touch(container.log_file)
     mounts = resolve_mounts(paths, container, config)
     copy_code(source, container.app_dir, mounts, exclude=paths.root.parent)
-    write_service(container, config.start_command, env)
+    write_service(container, config.start_command, env, pre_start=config.pre_start)
     write_login(container, env)
 
 
@@ -89,13 +95,27 @@ def resolve_mounts(
         source = str(spec.get("source") or "local")
         source_path = str(spec.get("source_path") or rel).strip("/") or rel
         if source == "service":
-            base = paths.shared(str(spec.get("service") or "files"))
-        elif source == "tmp":
+            base = paths.shared(_service_name(spec.get("service") or "files", config))
+        elif source == "storage":
+            base = paths.root / STORAGE
+        elif source in ("tmp", "temporary"):
             base = container.root / "tmp"
         else:
             base = container.mounts_dir
         mounts.append(Mount(rel, base / _safe(source_path, config)))
     return mounts
+
+
+def _service_name(raw: object, config: ContainerConfig) -> str:
+    """A ``source: service`` mount's storage is ``shared/<service>``: one plain name."""
+    name = str(raw)
+    if name in (".", "..") or any(c in name for c in "/\\\0") or not name.isprintable():
+        raise ConfigError(
+            f"{config.kind} '{config.name}': mount service {name[:80]!r} must be a plain "
+            "name (no '/', not '.' or '..'): its storage stays inside the sandbox",
+            file=config.file, line=config.line,
+        )
+    return name
 
 
 def _mount_path(raw: str, config: ContainerConfig) -> str:
@@ -142,9 +162,9 @@ def copy_code(
 
     shutil.copytree(source, app_dir, symlinks=True, ignore=ignore)
     for mount in mounts:
-        mount.storage.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(mount.storage)
         link = app_dir / mount.path
-        link.parent.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(link.parent, files.SCRIPT)  # in the code copy: read-only soon
         if link.is_symlink() or link.exists():
             remove_tree(link)
         link.symlink_to(mount.storage, target_is_directory=True)
@@ -226,16 +246,21 @@ def _env_words(env: Mapping[str, str]) -> str:
 # --- scripts -------------------------------------------------------------------------
 
 
-def write_service(container: ContainerPaths, start: str, env: Mapping[str, str]) -> None:
+def write_service(container: ContainerPaths, start: str, env: Mapping[str, str], *,
+                  pre_start: str = "") -> None:
     """The runit service ``app``: run script and the TERM-then-KILL stop rule."""
     service = container.service
-    (service / "control").mkdir(parents=True, exist_ok=True)
+    files.make_dirs(service / "control")
     q = shlex.quote
     header = f"# pshctl sandbox: {container.kind} container '{container.name}'. Generated.\n"
+    before = (f"env -i {_env_words(env)} {q(shell())} -c {q(pre_start)} "
+              "|| echo \"pshctl sandbox: pre_start exited with status $?\"\n"
+              if pre_start else "")
     run = (
         "#!/bin/sh\n" + header
         + f"cd {q(str(container.app_dir))} || exit 111\n"
         + f"exec >>{q(str(container.log_file))} 2>&1\n"
+        + before
         + f"exec env -i {_env_words(env)} {q(shell())} -c {q(start)}\n"
     )
     _write_script(service / "run", run)
@@ -286,8 +311,4 @@ def write_login(container: ContainerPaths, env: Mapping[str, str]) -> None:
 
 
 def _write_script(path: Path, body: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(body)
-    tmp.chmod(0o755)
-    tmp.replace(path)
+    files.write_file(path, body, files.SCRIPT)

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pshctl import files
 from pshctl.errors import ConfigError, OperationFailed, OperationTimeout, UsageError
 from pshctl.sandbox import build, registry, servers
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
@@ -149,15 +150,14 @@ def require_programs() -> dict[str, str]:
 
 
 def project_root(app_dir: Path, *, command: str = "up") -> Path:
-    from pshctl.appdef import find_project_root
+    from pshctl.appdef import find_project_root, no_app_here
 
     root = find_project_root(Path(app_dir))
     if root is None:
-        raise ConfigError(
-            f"no Platform.sh app found at or above {Path(app_dir).resolve()}",
-            hint="give the app's directory (the one with .platform.app.yaml), "
-            f"e.g. `pshctl sandbox {command} examples`",
-        )
+        error = no_app_here(Path(app_dir).resolve())
+        raise ConfigError(error.message, hint="give the project's directory (the one with "
+                          f".upsun/ or .platform.app.yaml), e.g. `pshctl sandbox {command} "
+                          "examples`")
     return root
 
 
@@ -239,7 +239,7 @@ def _start(
             )
             write_state(paths.state_file, state)
             host_lines.append(server.known_hosts_line())
-        paths.known_hosts.write_text("\n".join(host_lines) + "\n")
+        files.write_file(paths.known_hosts, "\n".join(host_lines) + "\n")
         state.runsvdir = _start_runit(paths, [c for c, _ in containers])
         write_state(paths.state_file, state)
         _wait_running([c for c, _ in containers])
@@ -280,7 +280,7 @@ def _containers(
 
 def _client_key(paths: SandboxPaths) -> None:
     key = servers.generate_key(paths.client_key, comment=f"pshctl-sandbox@{socket.gethostname()}")
-    paths.authorized_keys.write_text(key.with_suffix(".pub").read_text())
+    files.write_file(paths.authorized_keys, key.with_suffix(".pub").read_text())
 
 
 def _port(preferred: int | None, taken: set[int]) -> int:
@@ -323,7 +323,7 @@ def _start_sshd(paths: SandboxPaths, container: ContainerPaths, port: int) -> se
 def _start_runit(paths: SandboxPaths, containers: list[ContainerPaths]) -> Proc:
     if paths.scan_dir.exists():
         build.remove_tree(paths.scan_dir)
-    paths.scan_dir.mkdir(parents=True)
+    files.make_dirs(paths.scan_dir)
     for container in containers:
         link = paths.scan_dir / _scan_name(container)
         link.symlink_to(container.service, target_is_directory=True)
@@ -394,8 +394,12 @@ def _stop(state: SandboxState) -> None:
 
 @contextlib.contextmanager
 def _locked(paths: SandboxPaths) -> Iterator[None]:
-    paths.root.mkdir(parents=True, exist_ok=True)
-    with open(paths.lock_file, "a") as handle:
+    registry.make_state_dir(paths.root)
+    try:
+        lock_fd = files.open_append(paths.lock_file)
+    except OSError as exc:
+        raise registry.state_dir_error(paths.root, exc.strerror or str(exc)) from None
+    with os.fdopen(lock_fd, "a") as handle:
         deadline = time.monotonic() + LOCK_TIMEOUT
         while True:
             try:
