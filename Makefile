@@ -29,14 +29,14 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pshctl tests bench
+	$(VENV)/bin/ruff check pshctl tests bench tools
 	$(VENV)/bin/mypy
 
 completions: $(STAMP)
-	$(PY) -m pshctl.devtools completions
+	$(PY) -m tools.devtools completions
 
 docs: $(STAMP)
-	$(PY) -m pshctl.devtools docs
+	$(PY) -m tools.devtools docs
 
 bench: setup
 	$(PY) bench/run_all.py

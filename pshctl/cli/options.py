@@ -69,7 +69,6 @@ class GlobalState:
 
     selection: Selection = field(default_factory=Selection)
     verbose: int = 0
-    accept_new: bool = False
 
 
 def global_state(ctx: typer.Context) -> GlobalState:
@@ -91,7 +90,7 @@ def open_environment(
     """The environment a command acts on, resolved by the Python API.
 
     Flags after the command win over those before it; SSH options come from the config
-    files, ``--accept-new`` (either place) and ``-v``. ``announce``: say on stderr which
+    files, ``--accept-new`` and ``-v``. ``announce``: say on stderr which
     project, environment and app (human output; JSON carries them in its envelope).
     """
     from pshctl.api import open_environment as resolve
@@ -102,7 +101,7 @@ def open_environment(
         chosen.environment,
         project=chosen.project,
         app=chosen.app,
-        accept_new=accept_new or state.accept_new,
+        accept_new=accept_new,
         verbose=state.verbose,
     )
     if announce:
