@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "installing pshctl and its Python dependencies into $(VENV) (log: $(VENV)/pip.log)"
-	@{ $(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test]'; } \
+	@{ $(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test,fabric]'; } \
 		> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
 

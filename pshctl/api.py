@@ -54,6 +54,7 @@ from pshctl.errors import (
 from pshctl.outcome import Outcome, Results, exit_code
 
 if TYPE_CHECKING:
+    import fabric
     from typing_extensions import Unpack
 
     from pshctl.appdef import AppDefinition, ContainerConfig
@@ -468,6 +469,20 @@ class Environment:
         from pshctl.ssh import connect
 
         return connect(self.target(worker, instance=instance), self.ssh_options)
+
+    def connection(self, worker: str | None = None, *,
+                   instance: int | None = None) -> fabric.Connection:
+        """A :class:`fabric.Connection` to one worker's container (None: the app
+        container) for fabric's ``run``, ``sudo``, ``put`` and ``get``.
+
+        Its link is a pshctl session, opened on first use: the same destination, host-key
+        policy (never fabric's auto-add) and authentication as every pshctl command.
+        Needs the optional extra ``pshctl[fabric]``; use it in a ``with`` block.
+        """
+        from pshctl.connection import connection
+
+        target = self.target(worker, instance=instance)
+        return connection(target, lambda: self.session(worker, instance=instance))
 
     def target(self, worker: str | None = None, *, instance: int | None = None) -> Target:
         """Where one worker's container (None: the app container) is reached."""
