@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PSHCTL := $(VENV)/bin/pshctl
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps lint typecheck completions docs bench clean
+.PHONY: demo test setup system-deps lint typecheck completions docs bench mutation clean
 
 # pip's own output (build back-end warnings, notices) goes to a log, shown only on failure,
 # so that it does not open `make demo`.
@@ -37,6 +37,12 @@ completions: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m tools.devtools docs
+
+# Mutation testing of the pure core (tools/mutation.py, docs/testing.md); not run by CI.
+mutation: $(STAMP)
+	@$(PY) -m pip install -q -e '.[mutation]' > $(VENV)/pip-mutation.log 2>&1 \
+		|| { cat $(VENV)/pip-mutation.log; exit 1; }
+	$(PY) -m tools.mutation $(MODULES)
 
 bench: setup
 	$(PY) bench/run_all.py

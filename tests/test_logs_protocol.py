@@ -304,3 +304,130 @@ def test_script_resumes_at_an_offset_or_starts_over(tmp_path: Path, follower) ->
     other = follower(log, 10, resume=point, decoder=again.decoder)
     other.wait_lines("other")
     assert other.lines == ["other"]
+
+
+# --- the edges the mutation run found (make mutation) -----------------------------------
+
+
+def test_requests_say_exactly_what_is_wrong() -> None:
+    with pytest.raises(UsageError) as bad_type:
+        LogRequest(log_type="../x")
+    assert bad_type.value.message == "invalid log type '../x'"
+    assert bad_type.value.hint == ("a log type is a file name without '.log', such as app, "
+                                   "deploy or cron")
+    with pytest.raises(UsageError) as bad_lines:
+        LogRequest(lines=-1)
+    assert bad_lines.value.message == "--lines must be 0 or more"
+    assert LogRequest(lines=0).lines == 0 and LogRequest(lines=None).lines is None
+
+
+@pytest.mark.parametrize(("log_dir", "expected"), [
+    ("/", "/app.log"), ("", "/app.log"), ("/srv/XX/", "/srv/XX/app.log"), ("/a//", "/a/app.log"),
+])
+def test_log_path_joins_any_log_dir(log_dir: str, expected: str) -> None:
+    assert log_path(Target(name="w", worker="w", host="h", log_dir=log_dir)) == expected
+
+
+def test_the_remote_commands_are_exactly_the_scripts_with_their_arguments() -> None:
+    import shlex
+
+    from pshctl.logs import follow_command, tail_command
+
+    assert tail_command("/l/app.log", 5) == shlex.join(
+        ["sh", "-c", TAIL_SCRIPT, "sh", "/l/app.log", "5"])
+    assert tail_command("/l/app.log", None).endswith(" sh /l/app.log all")
+    assert follow_command("/l/app.log", 0) == shlex.join(
+        ["sh", "-c", FOLLOW_SCRIPT, "sh", "/l/app.log", "0", "", ""])
+    assert follow_command("/l/app.log", None, ("8:9", 42)).endswith(" /l/app.log all 8:9 42")
+
+
+def test_assembler_edges() -> None:
+    assert LineAssembler().held == 0
+    assert LineAssembler().feed_all([]) is None
+    assert LineAssembler().feed_all([b"a\n", b"b"]) == b"a"  # the newline in the first chunk
+    joined = LineAssembler()
+    assert joined.feed_all([b"a", b"b\n"]) == b"ab"
+    rest = LineAssembler()
+    assert rest.feed_all([b"a\nb", b"c"]) == b"a" and rest.held == 2
+    assert rest.flush() == b"bc"
+    exact = LineAssembler(max_line=10)
+    assert exact.feed(b"x" * 10) is None and exact.held == 10  # at the limit: still held
+    assert exact.feed(b"y") == b"x" * 10 + b"y"
+
+
+def test_decode_replaces_what_is_not_utf8() -> None:
+    from pshctl.logs.protocol import decode
+
+    assert decode(b"caf\xc3\xa9 \xff") == "café \ufffd"
+
+
+def test_headers_are_bounded_however_they_are_cut() -> None:
+    from pshctl.logs.protocol import MAX_HEADER
+
+    longest = b"H" + b" " * (MAX_HEADER - 1)
+    for pieces in ([longest + b"\n"], [longest, b"\n"], [longest[:10], longest[10:] + b"\n"]):
+        decoder = FollowDecoder("w", "p", 1)
+        for piece in pieces:
+            assert decoder.feed(piece) == []
+    for pieces in ([longest + b" \n"], [longest, b" \n"]):
+        decoder = FollowDecoder("w", "p", 1)
+        with pytest.raises(ValueError, match="^bad follow header: b'H   "):
+            for piece in pieces:
+                decoder.feed(piece)
+    with pytest.raises(ValueError) as refused:
+        FollowDecoder("w", "p", 1).feed(b"x" * (MAX_HEADER + 1))
+    assert str(refused.value) == f"bad follow header: {b'x' * 80!r}"
+
+
+@pytest.mark.parametrize(("frame", "shown"), [
+    (b"Z what\n", "'Z what'"), (b"\n", "''"), (b"\xffQ\n", "'\ufffdQ'"),
+    (b"Z 1:1 0 0 1\n", "'Z 1:1 0 0 1'"), (b"Z 1:1 3\n", "'Z 1:1 3'"),
+    (b"D 1 2\n", "'D 1 2'"), (b"B 1:1 0 0\n", "'B 1:1 0 0'"), (b"S 1:1\n", "'S 1:1'"),
+])
+def test_decoder_names_the_bad_header(frame: bytes, shown: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        FollowDecoder("w", "p", 1).feed(frame)
+    assert str(refused.value) == f"bad follow header: {shown}"
+
+
+def test_events_carry_the_worker_and_say_what_happened() -> None:
+    decoder = FollowDecoder("queue", "/log/app.log", lines=5)
+    events = decoder.feed(b"M\nB 1:1 0 2 1\na\nR 1:2\nD 3\nbX\0T\nD 2\nc\n")
+    assert all(e.worker == "queue" for e in events)
+    assert [e.message for e in events if isinstance(e, LogNotice)] == [
+        "no log file /log/app.log (yet); waiting for it",
+        "/log/app.log was replaced; following the new file",
+        "/log/app.log was truncated; reading from its start",
+    ]
+    assert texts(events) == ["a", "bX", "c"]  # the padding goes, the line's own X stays
+
+
+def test_resume_points_through_every_frame() -> None:
+    exact = FollowDecoder("w", "p", lines=5)
+    exact.feed(b"B 1:1 0 4 1\nab")  # an exact backlog: resuming makes sense at once
+    assert exact.resume_point == ("1:1", 0)
+    trimmed = FollowDecoder("w", "p", lines=5)
+    trimmed.feed(b"B 1:1 0 5 0\nab")  # a window to trim: only once it is all in
+    assert trimmed.resume_point is None
+    empty = FollowDecoder("w", "p", lines=0)
+    assert empty.feed(b"B 1:1 7 0 1\n") == [] and empty.resume_point == ("1:1", 7)
+    resumed = FollowDecoder("w", "p", lines=5)
+    resumed.feed(b"S 4:2 3\n")
+    assert resumed.resume_point == ("4:2", 3)
+    rotated = FollowDecoder("w", "p", lines=5)
+    rotated.feed(b"S 4:2 3\nR 4:3\nD 2\nx\n")
+    assert rotated.resume_point == ("4:3", 2)
+
+
+def test_no_backlog_asked_keeps_only_the_unfinished_line() -> None:
+    for frame, expected in ((b"B 1:1 0 5 0\nab\ncd", ["cde"]), (b"B 1:1 0 4 0\nabcd", ["abcde"]),
+                            (b"B 1:1 0 3 1\nab\n", ["e"])):
+        decoder = FollowDecoder("w", "p", lines=0)
+        events = decoder.feed(frame) + decoder.feed(b"D 2\ne\n")
+        assert texts(events) == expected, frame
+
+
+def test_a_trimmed_backlog_keeps_its_unfinished_line_once() -> None:
+    decoder = FollowDecoder("w", "p", lines=1)
+    events = feed_in_pieces(decoder, b"B 1:1 0 5 0\nab\ncd" + b"D 2\ne\n", 3)
+    assert texts(events) == ["cde"]

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_remote_without_sv_is_named_plainly(tmp_path: Path, cli: CliRunner) -> None:
-    bed = TestBed.start(tmp_path / "bed", sshd_config="SetEnv PATH=/nonexistent\n")
+    bed = TestBed.start(tmp_path / "bed", remote_env={"PATH": "/nonexistent"})
     try:
         bed.add_service("queue")
         root = bed.project(["queue"], tmp_path / "app")

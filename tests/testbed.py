@@ -59,7 +59,10 @@ class TestBed:
     runits: list[RunitServer] = field(default_factory=list)
 
     @classmethod
-    def start(cls, root: Path, *, sshd_config: str = "") -> TestBed:
+    def start(cls, root: Path, *, sshd_config: str = "",
+              remote_env: Mapping[str, str] | None = None) -> TestBed:
+        """``remote_env``: variables every remote command gets, in sshd's one SetEnv line (sshd
+        takes only the first SetEnv of its config: put none in ``sshd_config``)."""
         root = root.resolve()
         root.mkdir(parents=True, exist_ok=True)
         client_key = generate_key(root / "client" / "id_ed25519", comment="pshctl-test")
@@ -68,8 +71,10 @@ class TestBed:
         # Remote shells get a home of their own: never the machine's ~/.bashrc or ~/.profile.
         home = root / "home"
         home.mkdir(exist_ok=True)
+        variables = {"HOME": str(home), **(remote_env or {})}
+        set_env = "SetEnv " + " ".join(f"{k}={v}" for k, v in variables.items())
         sshd = SshServer.start(root / "sshd", authorized_keys=authorized,
-                               extra_config=f"SetEnv HOME={home}\n{sshd_config}")
+                               extra_config=f"{set_env}\n{sshd_config}")
         (root / "service").mkdir(exist_ok=True)
         known_hosts = root / "known_hosts"
         known_hosts.write_text(sshd.known_hosts_line() + "\n")

@@ -37,6 +37,7 @@ DEFAULT_TYPE = DEFAULT_LOG_TYPE
 DEFAULT_LINES = DEFAULT_LOG_LINES
 MISSING_STATUS = 66  # the tail script's exit status when the log file does not exist
 MAX_LINE = 8 * 1024 * 1024  # a "line" longer than this is passed on in pieces
+MAX_HEADER = 256  # bytes of a follow frame's header line, newline not counted
 
 _TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -334,11 +335,12 @@ class FollowDecoder:
         return events
 
     def _next_header(self, view: memoryview, events: list[LogEvent]) -> memoryview:
-        nl = bytes(view[:256]).find(b"\n")
+        room = MAX_HEADER - len(self._buf)  # a header never needs more, however it is cut
+        nl = bytes(view[: room + 1]).find(b"\n")
         if nl < 0:
+            if len(view) > room:
+                raise ValueError(f"bad follow header: {(self._buf + bytes(view))[:80]!r}")
             self._buf += bytes(view)
-            if len(self._buf) > 256:
-                raise ValueError(f"bad follow header: {self._buf[:80]!r}")
             return view[len(view) :]
         header = self._buf + bytes(view[:nl])
         self._buf = b""
@@ -351,8 +353,8 @@ class FollowDecoder:
             if self._left == 0:
                 window, self._backlog = b"".join(self._backlog), None
                 self._emit(self._lines.feed(last_lines(window, self.lines)), events)
-                if self.lines == 0 and window and not window.endswith(b"\n"):
-                    self._lines.feed(window[window.rfind(b"\n") + 1 :])  # keep it whole
+                if self.lines == 0:  # no backlog: only an unfinished last line is kept, to
+                    self._lines.feed(window)  # be completed by what is written next
                 self.started = True
             return
         self._emit(self._lines.feed_all(chunks), events)
