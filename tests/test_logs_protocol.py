@@ -371,7 +371,7 @@ def test_headers_are_bounded_however_they_are_cut() -> None:
             assert decoder.feed(piece) == []
     for pieces in ([longest + b" \n"], [longest, b" \n"]):
         decoder = FollowDecoder("w", "p", 1)
-        with pytest.raises(ValueError, match="^bad follow header: b'H   "):
+        with pytest.raises(ValueError, match=r"^bad follow header: b'H   "):
             for piece in pieces:
                 decoder.feed(piece)
     with pytest.raises(ValueError) as refused:
