@@ -33,6 +33,8 @@ from pshctl.supervisor import (
     ServiceProblem,
     ServiceState,
     Step,
+    StopProgress,
+    Supervisor,
     get_supervisor,
 )
 
@@ -152,11 +154,18 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class Event:
-    """A step of one worker's progress, for live display."""
+    """A step of one worker's progress, for live display.
+
+    While a worker is ``stopping``, events repeat about once a second with ``elapsed``
+    of ``grace`` seconds since SIGTERM, and ``killed`` once SIGKILL was sent.
+    """
 
     worker: str
     phase: str  # stopping, stopped, starting, verifying, done, failed, skipped
     detail: str = ""
+    elapsed: float | None = None
+    grace: float | None = None
+    killed: bool = False
 
 
 @dataclass(frozen=True)
@@ -292,6 +301,8 @@ class StatusReader:
         for target in self.targets:
             self._groups.setdefault(_destination(target), []).append(target)
         self._sessions: dict[tuple[object, ...], Connection] = {}
+        # Kept across reads: a detected supervisor is not probed for again.
+        self._supervisors: dict[tuple[object, ...], Supervisor] = {}
 
     def read(self) -> list[WorkerStatus]:
         keys = list(self._groups)
@@ -312,10 +323,14 @@ class StatusReader:
 
     def _read_group(self, key: tuple[object, ...]) -> list[ServiceState]:
         group = self._groups[key]
-        session = self._sessions.pop(key, None) or self.connector(group[0])
+        session = self._sessions.pop(key, None)
+        if session is None:  # a new connection may reach another container: detect again
+            session = self.connector(group[0])
+            self._supervisors.pop(key, None)
         try:
-            supervisor = get_supervisor(group[0].supervisor)
+            supervisor = self._supervisors.get(key) or get_supervisor(group[0].supervisor)
             states = supervisor.status(session, [t.service for t in group])
+            self._supervisors[key] = supervisor
         except BaseException:
             session.close()
             raise
@@ -446,10 +461,10 @@ class _Operation:
         self.jobs = [_Job(t) for t in targets]
         control._track(self.jobs)
 
-    def event(self, job: _Job, phase: str, detail: str = "") -> None:
+    def event(self, job: _Job, phase: str, detail: str = "", **progress: Any) -> None:
         job.phase = phase
         if self.on_event is not None:
-            self.on_event(Event(job.name, phase, detail))
+            self.on_event(Event(job.name, phase, detail, **progress))
 
     def run(self) -> list[ActionResult]:
         results: dict[str, ActionResult] = {}
@@ -507,7 +522,15 @@ class _Operation:
         self.event(job, "stopping", f"SIGTERM, SIGKILL after {grace}s" if was_running else
                    "not running")
         job.stop_sent = True
-        report = supervisor.stop(session, service, grace)
+
+        def progress(step: StopProgress) -> None:
+            detail = (f"SIGKILL, still running after {step.elapsed:.0f}s" if step.killed
+                      else f"SIGTERM, SIGKILL after {grace}s")
+            self.event(job, "stopping", detail, elapsed=step.elapsed, grace=step.grace,
+                       killed=step.killed)
+
+        report = supervisor.stop(session, service, grace,
+                                 progress=progress if was_running else None)
         job.health = DOWN
         if was_running:
             job.stop, job.stop_s = report.outcome, report.seconds
@@ -622,16 +645,18 @@ def plan(action: str, target: Target, settings: Settings | None = None) -> list[
     if action in ("stop", "restart"):
         steps += supervisor.plan("stop", service, grace=grace, wait=wait_s)
     if action == "start":  # a worker still stopping (want down) finishes that stop first
-        steps += [Step(s.argv, "if still stopping" + (f", {s.when}" if s.when else ""))
+        steps += [Step(s.argv, "if still stopping" + (f", {s.when}" if s.when else ""), s.script)
                   for s in supervisor.plan("stop", service, grace=grace, wait=wait_s)]
     if action in ("start", "restart"):
         start_steps = supervisor.plan("start", service, grace=grace, wait=wait_s)
         if action == "start":
-            start_steps = [Step(s.argv, "unless already running") for s in start_steps]
+            start_steps = [Step(s.argv, "unless already running" + (f", {s.when}" if s.when
+                                                                    else ""), s.script)
+                           for s in start_steps]
         steps += start_steps
-        status_argv = supervisor.plan("status", service, grace=grace, wait=wait_s)[0].argv
-        steps.append(Step(status_argv, f"every {POLL_INTERVAL:g}s for {settings.verify:g}s, "
-                                       "to verify it stays up"))
+        status_step = supervisor.plan("status", service, grace=grace, wait=wait_s)[0]
+        steps.append(Step(status_step.argv, f"every {POLL_INTERVAL:g}s for "
+                          f"{settings.verify:g}s, to verify it stays up", status_step.script))
     return steps
 
 

@@ -30,6 +30,10 @@ def _port(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
 
 
+def _one_of(*words: str) -> Callable[[Any], bool]:
+    return lambda value: value in words
+
+
 def _seconds(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
@@ -42,8 +46,10 @@ ENDPOINT_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "identity_file": (_text, "a path to a private key"),
     "known_hosts": (_text, "a path to a known_hosts file"),
     "service_dir": (_text, "a directory path"),
-    "service_name": (_text, "a runit service name"),
+    "service_name": (_text, "a service name (runit service, systemd user unit)"),
+    "supervisor": (_one_of("auto", "runit", "systemd"), "one of auto, runit, systemd"),
     "log_dir": (_text, "a directory path"),
+    "log_source": (_one_of("auto", "file", "journal"), "one of auto, file, journal"),
     "ssh_url": (_text, "user@host"),
     "machine_name": (_text, "an environment machine name, e.g. main-bvxea6i"),
     "region": (_text, "a region host suffix, e.g. eu-3.platform.sh"),

@@ -43,9 +43,10 @@ class Target:
     identity_file: str | None = None
     known_hosts: str | None = None  # an extra known_hosts file (e.g. the sandbox's)
     service_dir: str | None = None  # runit service directory; None = `sv`'s default ($SVDIR)
-    service_name: str = "app"
+    service_name: str = "app"  # the runit service, or the systemd user unit (app.service)
     log_dir: str = "/var/log"
-    supervisor: str = "runit"
+    supervisor: str = "auto"  # auto (detected per container), runit or systemd
+    log_source: str = "auto"  # where `logs` reads the service's output: auto, file, journal
     instance: int | None = None
     environment: str | None = None  # the environment it was resolved for
 
@@ -150,7 +151,7 @@ def _apply(target: Target, keys: dict[str, Any]) -> Target:
     changes = {
         key: keys[key]
         for key in ("user", "port", "identity_file", "known_hosts", "service_dir",
-                    "service_name", "log_dir")
+                    "service_name", "log_dir", "supervisor", "log_source")
         if key in keys
     }
     return replace(target, **changes)

@@ -152,8 +152,10 @@ def test_plan_runs_nothing_and_needs_names(testbed: TestBed) -> None:
     pid = testbed.pid("queue")
     ((target, steps),) = env.plan("restart", ["queue"], grace=7)
     assert target.name == "queue"
-    assert ("sv", "-w", "7", "stop", str(testbed.service_root / "queue")) in [
-        s.argv for s in steps]
+    commands = [s.command for s in steps]
+    assert f"sv down {testbed.service_root / 'queue'}" in commands
+    assert "systemctl --user stop --no-block -- queue.service" in commands
+    assert any("after 7s" in (s.when or "") for s in steps)
     assert testbed.pid("queue") == pid
     with pytest.raises(UsageError):
         env.plan("restart")

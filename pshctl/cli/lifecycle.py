@@ -368,7 +368,7 @@ def _dry_run(plans: Sequence[tuple[Target, list[Step]]], as_json: bool) -> int:
         lines.append(f"{target.name} ({where}):")
         commands = []
         for step in steps:
-            command = shlex.join(step.argv)
+            command = step.command
             lines.append(f"  {command}" + (f"    # {step.when}" if step.when else ""))
             commands.append({"argv": list(step.argv), "command": command, "when": step.when})
         workers.append({"name": target.name, "destination": where, "commands": commands})
