@@ -10,7 +10,7 @@
         for failure in results.failed:
             print(failure.name, failure.error)
 
-Every call that touches workers returns :class:`Results`: one :class:`WorkerResult` per
+Every call that touches workers returns :class:`Results`: one :class:`Outcome` per
 worker, in the order asked, holding the worker's value *or* the exception that stopped
 it (the one actually raised, e.g. :class:`HostKeyError`); one failing worker never hides
 the others. Nothing here prints. Errors that stop the whole call (an unknown worker, a
@@ -27,14 +27,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, TypedDict
 
 from pshctl.context import Selection
+from pshctl.defaults import (
+    DEFAULT_GRACE,
+    DEFAULT_LOG_LINES,
+    DEFAULT_LOG_TYPE,
+    DEFAULT_MAX_PARALLEL,
+    DEFAULT_VERIFY,
+    DEFAULT_WAIT_TIMEOUT,
+)
 from pshctl.errors import (
     AuthenticationFailed,
     ConfigError,
     ConnectionFailed,
-    ExitCode,
     HostKeyError,
     NameNotFound,
     OperationFailed,
@@ -42,9 +49,11 @@ from pshctl.errors import (
     PshctlError,
     UsageError,
 )
-from pshctl.parallel import DEFAULT_MAX_PARALLEL, Outcome
+from pshctl.outcome import Outcome, Results, exit_code
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from pshctl.appdef import AppDefinition, ContainerConfig
     from pshctl.context import Context
     from pshctl.lifecycle import ActionResult, Connector, Control, Event, WorkerStatus
@@ -63,20 +72,13 @@ __all__ = [
     "NameNotFound",
     "OperationFailed",
     "OperationTimeout",
+    "Outcome",
     "PshctlError",
     "Results",
     "UsageError",
-    "WorkerResult",
+    "exit_code",
     "open_environment",
 ]
-
-T = TypeVar("T")
-
-DEFAULT_GRACE = 15  # as pshctl.lifecycle: Platform.sh's SIGTERM-to-SIGKILL delay
-DEFAULT_VERIFY = 3.0
-DEFAULT_WAIT_TIMEOUT = 60.0
-DEFAULT_LOG_LINES = 100
-ACTIONS = ("stop", "start", "restart")
 
 
 class CommandFailed(OperationFailed):
@@ -87,85 +89,18 @@ class CommandFailed(OperationFailed):
         self.result = result
 
 
-# --- results -------------------------------------------------------------------------
+class ActionOptions(TypedDict, total=False):
+    """How :meth:`Environment.act` (stop, start, restart) runs."""
 
-
-# What one worker gave back: a value, or the exception that stopped it (``.ok``,
-# ``.unwrap()``). A failed lifecycle action or status read keeps its details as ``value``
-# too (the pids, the state seen), so a failure can be both explained and inspected; its
-# ``error`` is the exception lifecycle caught, with its original type.
-WorkerResult = Outcome
-
-
-@dataclass(frozen=True)
-class Results(Generic[T]):
-    """One result per worker, in the order asked; index by position or by worker name."""
-
-    items: tuple[WorkerResult[T], ...] = ()
-    elapsed_s: float | None = None  # for wait(): how long it waited
-    # Set by the calls whose command judges its own exit status (status, wait, stop,
-    # start, restart), so that ``exit_code`` is what that command exits with.
-    _exit_code: ExitCode | None = field(default=None, repr=False, compare=False)
-
-    def __iter__(self) -> Iterator[WorkerResult[T]]:
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @overload
-    def __getitem__(self, key: int) -> WorkerResult[T]: ...
-    @overload
-    def __getitem__(self, key: str) -> WorkerResult[T]: ...
-    def __getitem__(self, key: int | str) -> WorkerResult[T]:
-        if isinstance(key, int):
-            return self.items[key]
-        for item in self.items:
-            if item.name == key:
-                return item
-        raise KeyError(key)
-
-    @property
-    def ok(self) -> bool:
-        """True when every worker succeeded (and there was at least one)."""
-        return bool(self.items) and all(item.ok for item in self.items)
-
-    @property
-    def succeeded(self) -> list[WorkerResult[T]]:
-        return [item for item in self.items if item.ok]
-
-    @property
-    def failed(self) -> list[WorkerResult[T]]:
-        return [item for item in self.items if not item.ok]
-
-    def values(self) -> dict[str, T | None]:
-        return {item.name: item.value for item in self.items}
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """The status the matching command would exit with (docs/exit-codes.md): 0 when
-        all succeeded; 4 when no worker could be reached; 5 when the failures are
-        timeouts; 130 for an interrupted stop/start/restart; else 1."""
-        if self._exit_code is not None:
-            return self._exit_code
-        errors = [item.error for item in self.items if item.error is not None]
-        if not errors:
-            return ExitCode.OK
-        if len(errors) == len(self.items) and all(
-            isinstance(e, ConnectionFailed) for e in errors
-        ):
-            return ExitCode.CONNECTION
-        if all(isinstance(e, OperationTimeout) for e in errors):
-            return ExitCode.TIMEOUT
-        return ExitCode.FAILED
-
-    def raise_on_failure(self) -> Results[T]:
-        """Raise :class:`OperationFailed` naming every failed worker; else return self."""
-        failed = self.failed
-        if failed:
-            detail = "; ".join(f"{item.name}: {item.error}" for item in failed)
-            raise OperationFailed(f"failed on {len(failed)} of {len(self)} worker(s): {detail}")
-        return self
+    all_workers: bool
+    grace: int  # seconds from SIGTERM to SIGKILL (stop, restart)
+    verify: float  # seconds a started worker must stay up (start, restart)
+    max_parallel: int
+    rolling: bool  # batches one after the other; halt at a failed one ...
+    batch: int
+    keep_going: bool  # ... unless this is set
+    on_event: Callable[[Event], None] | None  # progress, as it happens
+    control: Control | None  # lets another thread or a signal handler interrupt
 
 
 # --- the environment ------------------------------------------------------------------
@@ -273,51 +208,34 @@ class Environment:
 
         with lifecycle.StatusReader(self._many(workers), self.connector(),
                                     max_parallel=max_parallel, keep_open=True) as reader:
-            yield lambda: _status_results(reader.read())
+            yield reader.read
 
     def wait(self, workers: Sequence[str] = (), *, all_workers: bool = False,
              timeout: float = DEFAULT_WAIT_TIMEOUT, stable: float = DEFAULT_VERIFY,
              max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[WorkerStatus]:
-        """Wait until each worker runs one process for ``stable`` s; a timeout each if not."""
+        """Wait until each worker runs one process for ``stable`` s; a timeout each if not.
+
+        A worker whose service does not exist fails at once with that error (waiting
+        cannot help); ``elapsed_s`` says how long it waited.
+        """
         from pshctl import lifecycle
 
-        targets = self._many(workers, all_workers=all_workers)
-        waited = lifecycle.wait(targets, timeout=timeout, stable=stable,
-                                connector=self.connector(), max_parallel=max_parallel)
-        hopeless = {s.name for s in waited.hopeless}
-        items = []
-        for s in waited.statuses:
-            error: BaseException | None = None
-            if s.name in hopeless and s.exception is not None:
-                error = s.exception  # its service does not exist: waiting cannot help
-            elif not s.stable(stable):
-                error = OperationTimeout(
-                    f"{s.name} not up and stable for {stable:g}s after {timeout:g}s "
-                    f"(state: {s.health}{'; ' + s.error if s.error else ''})")
-                error.__cause__ = s.exception  # why the last read failed, if it did
-            items.append(WorkerResult(s.name, s, error))
-        return Results(tuple(items), elapsed_s=waited.waited_s, _exit_code=waited.exit_code)
+        return lifecycle.wait(self._many(workers, all_workers=all_workers), timeout=timeout,
+                              stable=stable, connector=self.connector(),
+                              max_parallel=max_parallel)
 
     def logs(self, workers: Sequence[str] = (), *, lines: int = DEFAULT_LOG_LINES,
-             log_type: str = "app", app_container: bool = False) -> Results[list[str]]:
+             log_type: str = DEFAULT_LOG_TYPE, app_container: bool = False,
+             ) -> Results[list[str]]:
         """The last ``lines`` lines of each worker's ``<log_type>.log``."""
         from pshctl.logs import LogRequest, read_logs
 
-        targets = self._many(workers, app_container=app_container)
-        found = read_logs(targets, LogRequest(log_type=log_type, lines=lines),
-                          options=self.ssh_options)
-        items = []
-        for target in targets:
-            got = found[target.name]
-            if isinstance(got, list):
-                items.append(WorkerResult(target.name, got))
-            else:
-                items.append(WorkerResult(target.name, None,
-                                          got.error or OperationFailed(got.message)))
-        return Results(tuple(items))
+        return read_logs(self._many(workers, app_container=app_container),
+                         LogRequest(log_type=log_type, lines=lines), options=self.ssh_options)
 
     def follow_logs(self, workers: Sequence[str] = (), *, lines: int = 10,
-                    log_type: str = "app", app_container: bool = False) -> LogStream:
+                    log_type: str = DEFAULT_LOG_TYPE, app_container: bool = False,
+                    ) -> LogStream:
         """A live, merged stream of log events; use it in a ``with`` block and iterate.
 
         It yields :class:`pshctl.logs.LogLines` and :class:`pshctl.logs.LogNotice`
@@ -344,50 +262,49 @@ class Environment:
 
     # acting
 
-    def stop(self, workers: Sequence[str] = (), *, all_workers: bool = False,
-             grace: int = DEFAULT_GRACE, max_parallel: int = DEFAULT_MAX_PARALLEL,
-             rolling: bool = False, batch: int = 1, keep_going: bool = False,
-             on_event: Callable[[Event], None] | None = None,
-             control: Control | None = None) -> Results[ActionResult]:
-        """Stop workers: SIGTERM, then SIGKILL after ``grace`` seconds."""
-        return self._act("stop", workers, all_workers, on_event, control, grace=grace,
-                         max_parallel=max_parallel, rolling=rolling, batch=batch,
-                         keep_going=keep_going)
+    def act(self, action: str, workers: Sequence[str] = (), *, all_workers: bool = False,
+            grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
+            max_parallel: int = DEFAULT_MAX_PARALLEL, rolling: bool = False, batch: int = 1,
+            keep_going: bool = False, on_event: Callable[[Event], None] | None = None,
+            control: Control | None = None) -> Results[ActionResult]:
+        """``stop``, ``start`` or ``restart`` workers, in parallel or in rolling batches.
 
-    def start(self, workers: Sequence[str] = (), *, all_workers: bool = False,
-              verify: float = DEFAULT_VERIFY, max_parallel: int = DEFAULT_MAX_PARALLEL,
-              rolling: bool = False, batch: int = 1, keep_going: bool = False,
-              on_event: Callable[[Event], None] | None = None,
-              control: Control | None = None) -> Results[ActionResult]:
-        """Start workers and check each stays up for ``verify`` seconds."""
-        return self._act("start", workers, all_workers, on_event, control, verify=verify,
-                         max_parallel=max_parallel, rolling=rolling, batch=batch,
-                         keep_going=keep_going)
-
-    def restart(self, workers: Sequence[str] = (), *, all_workers: bool = False,
-                grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
-                max_parallel: int = DEFAULT_MAX_PARALLEL, rolling: bool = False,
-                batch: int = 1, keep_going: bool = False,
-                on_event: Callable[[Event], None] | None = None,
-                control: Control | None = None) -> Results[ActionResult]:
-        """Stop, start and verify workers, in parallel or in rolling batches.
-
-        With ``rolling=True`` it goes ``batch`` workers at a time and stops at the first
-        failed batch (the rest are reported as not attempted) unless ``keep_going``.
-        ``control`` (a :class:`pshctl.lifecycle.Control`) lets another thread or a signal
-        handler interrupt: no new worker begins, and those in flight are started again.
+        stop: SIGTERM, then SIGKILL after ``grace`` seconds. start: every worker not
+        running, checked to stay up for ``verify`` seconds. restart: stop, start, and
+        verify a new process. With ``rolling=True`` it goes ``batch`` workers at a time
+        and stops at the first failed batch (the rest fail as not attempted) unless
+        ``keep_going``. ``control`` (a :class:`pshctl.lifecycle.Control`) lets another
+        thread or a signal handler interrupt: no new worker begins, those in flight are
+        started again, and the results' ``exit_code`` is 130.
         """
-        return self._act("restart", workers, all_workers, on_event, control, grace=grace,
-                         verify=verify, max_parallel=max_parallel, rolling=rolling,
-                         batch=batch, keep_going=keep_going)
+        from pshctl import lifecycle
+
+        targets = self._chosen(action, workers, all_workers)
+        settings = lifecycle.Settings(grace=grace, verify=verify, max_parallel=max_parallel,
+                                      rolling=rolling, batch=batch, keep_going=keep_going)
+        return lifecycle.act(action, targets, settings, connector=self.connector(),
+                             control=control, on_event=on_event)
+
+    def stop(self, workers: Sequence[str] = (),
+             **options: Unpack[ActionOptions]) -> Results[ActionResult]:
+        """:meth:`act` ``("stop", ...)``: SIGTERM, then SIGKILL after ``grace`` seconds."""
+        return self.act("stop", workers, **options)
+
+    def start(self, workers: Sequence[str] = (),
+              **options: Unpack[ActionOptions]) -> Results[ActionResult]:
+        """:meth:`act` ``("start", ...)``: start, and check each stays up ``verify`` s."""
+        return self.act("start", workers, **options)
+
+    def restart(self, workers: Sequence[str] = (),
+                **options: Unpack[ActionOptions]) -> Results[ActionResult]:
+        """:meth:`act` ``("restart", ...)``: stop, start, verify a new process."""
+        return self.act("restart", workers, **options)
 
     def plan(self, action: str, workers: Sequence[str] = (), *, all_workers: bool = False,
              grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
              ) -> list[tuple[Target, list[Step]]]:
-        """The remote commands ``stop``, ``start`` or ``restart`` would run, per worker.
-
-        Nothing is connected to nor run (``--dry-run``).
-        """
+        """The remote commands :meth:`act` would run, per worker; nothing is run
+        (``--dry-run``)."""
         from pshctl import lifecycle
 
         targets = self._chosen(action, workers, all_workers)
@@ -419,7 +336,7 @@ class Environment:
             return result
 
         outcomes = run_parallel([(t.name, t) for t in targets], one, max_parallel=max_parallel)
-        return Results(tuple(WorkerResult(o.name, o.value, o.error) for o in outcomes))
+        return Results(tuple(outcomes))
 
     # helpers
 
@@ -437,50 +354,9 @@ class Environment:
 
     def _chosen(self, action: str, workers: Sequence[str], all_workers: bool) -> list[Target]:
         """The targets of a stop/start/restart, which needs names or ``all_workers``."""
-        if action not in ACTIONS:
-            raise UsageError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
+        from pshctl.lifecycle import check_action
+
+        check_action(action)
         if not (workers or all_workers):
             raise UsageError(f"{action}() needs worker names, or all_workers=True")
         return self.targets(workers, all_workers=all_workers)
-
-    def _act(self, action: str, workers: Sequence[str], all_workers: bool,
-             on_event: Callable[[Event], None] | None, control: Control | None,
-             **settings: object) -> Results[ActionResult]:
-        from pshctl import lifecycle
-
-        targets = self._chosen(action, workers, all_workers)
-        run = {"stop": lifecycle.stop, "start": lifecycle.start,
-               "restart": lifecycle.restart}[action]
-        results = run(targets, lifecycle.Settings(**settings),  # type: ignore[arg-type]
-                      connector=self.connector(), control=control, on_event=on_event)
-        interrupted = control is not None and control.interrupted
-        return Results(tuple(_action_result(r) for r in results),
-                       _exit_code=lifecycle.action_exit_code(results, interrupted=interrupted))
-
-
-def _status_results(statuses: Sequence[WorkerStatus]) -> Results[WorkerStatus]:
-    from pshctl.lifecycle import status_exit_code
-
-    return Results(tuple(_status_result(s) for s in statuses),
-                   _exit_code=status_exit_code(statuses))
-
-
-def _status_result(status: WorkerStatus) -> WorkerResult[WorkerStatus]:
-    if status.reachable and status.health != "unsupervised":
-        return WorkerResult(status.name, status)
-    if status.exception is not None:
-        return WorkerResult(status.name, status, status.exception)
-    kind = ConnectionFailed if not status.reachable else OperationFailed
-    return WorkerResult(status.name, status,
-                        kind(status.error or f"{status.name}: {status.health}"))
-
-
-def _action_result(result: ActionResult) -> WorkerResult[ActionResult]:
-    if result.ok:
-        return WorkerResult(result.name, result)
-    if result.exception is not None:
-        return WorkerResult(result.name, result, result.exception)
-    # Nothing was raised for this worker: it was not attempted (a rolling halt, Ctrl-C).
-    message = result.error or f"{result.name}: {result.action} failed"
-    kind = ConnectionFailed if result.unreachable else OperationFailed
-    return WorkerResult(result.name, result, kind(message))

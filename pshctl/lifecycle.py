@@ -18,11 +18,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pshctl.errors import ConnectionFailed, ExitCode, OperationFailed
-from pshctl.parallel import DEFAULT_MAX_PARALLEL, Outcome, run_parallel
+from pshctl.defaults import (
+    DEFAULT_GRACE,
+    DEFAULT_MAX_PARALLEL,
+    DEFAULT_VERIFY,
+    DEFAULT_WAIT_TIMEOUT,
+)
+from pshctl.errors import ConnectionFailed, OperationFailed, OperationTimeout, UsageError
+from pshctl.outcome import Outcome, Results
+from pshctl.parallel import run_parallel
 from pshctl.supervisor import (
     CRASH_LOOPING,
     DOWN,
@@ -42,9 +49,8 @@ if TYPE_CHECKING:
     from pshctl.ssh import SshOptions
     from pshctl.targets import Target
 
-DEFAULT_GRACE = 15  # Platform.sh's SIGTERM-to-SIGKILL delay
-DEFAULT_VERIFY = 3.0
-DEFAULT_WAIT_TIMEOUT = 60.0
+ACTIONS = ("stop", "start", "restart")
+UNKNOWN = "unknown"  # a health word of lifecycle's own: the state could not be known
 START_WAIT = 5  # how long `sv start` waits for the process to be running
 POLL_INTERVAL = 0.5
 
@@ -81,18 +87,15 @@ def ssh_connector(options: SshOptions | None = None) -> Connector:
 class WorkerStatus:
     """One worker as ``status`` saw it; ``health`` is one of the health words.
 
-    ``error`` is the text shown and serialised; ``exception`` is what was raised when the
-    state could not be read at all (a connection or supervisor failure), kept with its
-    type for the Python API.
+    A worker whose state could not be read has the health ``unreachable`` (no
+    connection), ``unsupervised`` (the supervisor does not know the service) or
+    ``unknown``; its outcome's error says why.
     """
 
-    name: str
     health: str
     pid: int | None = None
     uptime_s: float | None = None
-    error: str | None = None
     service: ServiceState | None = None
-    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def reachable(self) -> bool:
@@ -105,50 +108,34 @@ class WorkerStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name,
             "state": self.health,
             "pid": self.pid,
             "uptime_s": self.uptime_s,
-            "error": self.error,
             "supervisor": self.service.raw if self.service else None,
         }
 
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What stop, start or restart did to one worker.
+    """What stop, start or restart did to one worker (its outcome says whether it failed)."""
 
-    ``error`` is the text shown and serialised; ``exception`` is what stopped the worker
-    (None for a success, and for a worker that was not attempted).
-    """
-
-    name: str
     action: str
-    ok: bool
     health: str
     stop: str | None = None  # "exited" or "killed"; None when it was not running
     stop_s: float | None = None
     old_pid: int | None = None
     new_pid: int | None = None
-    error: str | None = None
     attempted: bool = True
     left_down: bool = False  # stopped by us and not running again
-    exception: BaseException | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def unreachable(self) -> bool:
-        return self.health == UNREACHABLE
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "ok": self.ok,
             "stop": self.stop,
             "stop_s": None if self.stop_s is None else round(self.stop_s, 2),
             "old_pid": self.old_pid,
             "new_pid": self.new_pid,
             "state": self.health,
-            "error": self.error,
+            "left_down": self.left_down,
         }
 
 
@@ -185,26 +172,8 @@ class CrashLooping(OperationFailed):
     """The worker did not stay up after being started."""
 
 
-def action_exit_code(results: Sequence[ActionResult], *, interrupted: bool = False) -> ExitCode:
-    """0 all ok; 130 interrupted; 4 when every worker was unreachable; else 1."""
-    if interrupted:
-        return ExitCode.INTERRUPTED
-    failed = [r for r in results if not r.ok]
-    if not failed:
-        return ExitCode.OK
-    if len(failed) == len(results) and all(r.unreachable for r in failed):
-        return ExitCode.CONNECTION
-    return ExitCode.FAILED
-
-
-def status_exit_code(statuses: Sequence[WorkerStatus]) -> ExitCode:
-    """1 when a worker could not be read (4 when none could); its health is not judged."""
-    unread = [s for s in statuses if s.health in (UNREACHABLE, UNSUPERVISED)]
-    if not unread:
-        return ExitCode.OK
-    if len(unread) == len(statuses) and all(s.health == UNREACHABLE for s in unread):
-        return ExitCode.CONNECTION
-    return ExitCode.FAILED
+class NotAttempted(OperationFailed):
+    """The worker was not touched: a rolling run halted, or the run was interrupted."""
 
 
 # ---------------------------------------------------------------- interrupt control
@@ -304,22 +273,22 @@ class StatusReader:
         # Kept across reads: a detected supervisor is not probed for again.
         self._supervisors: dict[tuple[object, ...], Supervisor] = {}
 
-    def read(self) -> list[WorkerStatus]:
+    def read(self) -> Results[WorkerStatus]:
         keys = list(self._groups)
         outcomes = run_parallel(
             [(str(i), key) for i, key in enumerate(keys)], self._read_group,
             max_parallel=self.max_parallel,
         )
-        by_name: dict[str, WorkerStatus] = {}
+        by_name: dict[str, Outcome[WorkerStatus]] = {}
         for key, outcome in zip(keys, outcomes, strict=True):
             group = self._groups[key]
-            if outcome.ok and outcome.value is not None:
-                for target, state in zip(group, outcome.value, strict=False):
-                    by_name[target.name] = _worker_status(target.name, state)
+            if outcome.error is None and outcome.value is not None:
+                for target, state in zip(group, outcome.value, strict=True):
+                    by_name[target.name] = _read_status(target.name, state)
             else:
                 for target in group:
-                    by_name[target.name] = _failed_status(target.name, outcome.error)
-        return [by_name[t.name] for t in self.targets]
+                    by_name[target.name] = _unread_status(target.name, outcome.error)
+        return Results(tuple(by_name[t.name] for t in self.targets))
 
     def _read_group(self, key: tuple[object, ...]) -> list[ServiceState]:
         group = self._groups[key]
@@ -352,25 +321,21 @@ class StatusReader:
         self.close()
 
 
-def _worker_status(name: str, state: ServiceState) -> WorkerStatus:
-    # The supervisor answered, but not for this service: the same error stop/start raise.
-    problem = ServiceProblem(state) if state.problem else None
-    return WorkerStatus(name, state.health, state.pid if state.running else None,
-                        state.uptime_s, str(problem) if problem else None, state,
-                        exception=problem)
+def _read_status(name: str, state: ServiceState) -> Outcome[WorkerStatus]:
+    status = WorkerStatus(state.health, state.pid if state.running else None, state.uptime_s,
+                          state)
+    # The supervisor answered, but not for this service: the error stop/start would raise.
+    return Outcome(name, status, ServiceProblem(state) if state.problem else None)
 
 
-def _failed_status(name: str, error: BaseException | None) -> WorkerStatus:
-    health = UNREACHABLE if isinstance(error, ConnectionFailed) else UNSUPERVISED
-    return WorkerStatus(name, health, error=_message(error), exception=error)
-
-
-def _message(error: BaseException | None) -> str:
-    if error is None:
-        return "unknown error"
-    text = str(error) or type(error).__name__
-    hint = getattr(error, "hint", None)
-    return f"{text} ({hint})" if hint else text
+def _unread_status(name: str, error: BaseException | None) -> Outcome[WorkerStatus]:
+    if isinstance(error, ConnectionFailed):
+        health = UNREACHABLE
+    elif isinstance(error, ServiceProblem):
+        health = UNSUPERVISED
+    else:  # e.g. `sv status` itself timed out: the state is not known
+        health = UNKNOWN
+    return Outcome(name, WorkerStatus(health), error)
 
 
 def status(
@@ -378,28 +343,10 @@ def status(
     *,
     connector: Connector | None = None,
     max_parallel: int = DEFAULT_MAX_PARALLEL,
-) -> list[WorkerStatus]:
+) -> Results[WorkerStatus]:
     """The state of every target, unreachable ones included."""
     with StatusReader(targets, connector or ssh_connector(), max_parallel=max_parallel) as r:
         return r.read()
-
-
-@dataclass(frozen=True)
-class WaitResult:
-    statuses: list[WorkerStatus]
-    ok: bool
-    waited_s: float
-
-    @property
-    def hopeless(self) -> list[WorkerStatus]:
-        """Workers that cannot come up by waiting: their service (or `sv`) does not exist."""
-        return [s for s in self.statuses if s.service and s.service.problem == "missing"]
-
-    @property
-    def exit_code(self) -> ExitCode:
-        if self.ok:
-            return ExitCode.OK
-        return ExitCode.FAILED if self.hopeless else ExitCode.TIMEOUT
 
 
 def wait(
@@ -410,35 +357,51 @@ def wait(
     connector: Connector | None = None,
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     poll: float = POLL_INTERVAL,
-    on_poll: Callable[[list[WorkerStatus]], None] | None = None,
-) -> WaitResult:
+) -> Results[WorkerStatus]:
     """Poll until every target runs the same process for ``stable`` seconds, or time out.
 
-    Unreachable workers are retried until the deadline (a container may be restarting);
-    a worker whose service does not exist ends the wait at once (exit 1, not 5).
+    Unreachable workers are retried until the deadline (a container may be restarting).
+    A worker whose service does not exist ends the wait at once: waiting cannot help, and
+    its error is that ServiceProblem (exit 1). A worker not up in time gets an
+    :class:`OperationTimeout` whose ``__cause__`` is why its last read failed, if it did.
     """
     began = time.monotonic()
     deadline = began + timeout
     with StatusReader(targets, connector or ssh_connector(), max_parallel=max_parallel,
                       keep_open=True) as reader:
         while True:
-            statuses = reader.read()
-            if on_poll is not None:
-                on_poll(statuses)
-            if all(s.stable(stable) for s in statuses):
-                return WaitResult(statuses, True, time.monotonic() - began)
-            result = WaitResult(statuses, False, time.monotonic() - began)
+            read = reader.read()
+            hopeless = [o for o in read if _hopeless(o)]
+            done = all(o.value is not None and o.value.stable(stable) for o in read)
             left = deadline - time.monotonic()
-            if left <= 0 or result.hopeless:
-                return result
+            if done or hopeless or left <= 0:
+                waited = time.monotonic() - began
+                return Results(tuple(_waited(o, stable, waited) for o in read), waited)
             time.sleep(min(poll, left))
 
 
+def _hopeless(outcome: Outcome[WorkerStatus]) -> bool:
+    """Its service (or the supervisor itself) does not exist: it cannot come up by waiting."""
+    service = outcome.value.service if outcome.value is not None else None
+    return service is not None and service.problem == "missing"
+
+
+def _waited(outcome: Outcome[WorkerStatus], stable: float,
+            waited: float) -> Outcome[WorkerStatus]:
+    status = outcome.value
+    if status is not None and status.stable(stable):
+        return Outcome(outcome.name, status)
+    if _hopeless(outcome):
+        return outcome
+    health = status.health if status is not None else UNKNOWN
+    timeout = OperationTimeout(f"{outcome.name} not up and stable for {stable:g}s after "
+                               f"{waited:.1f}s (state: {health}"
+                               f"{'; ' + outcome.message if outcome.message else ''})")
+    timeout.__cause__ = outcome.error  # why the last read failed, if it did
+    return Outcome(outcome.name, status, timeout)
+
+
 # ---------------------------------------------------------------- stop / start / restart
-
-
-class _Skipped(Exception):
-    pass
 
 
 class _Operation:
@@ -466,34 +429,34 @@ class _Operation:
         if self.on_event is not None:
             self.on_event(Event(job.name, phase, detail, **progress))
 
-    def run(self) -> list[ActionResult]:
-        results: dict[str, ActionResult] = {}
+    def run(self) -> Results[ActionResult]:
+        outcomes: dict[str, Outcome[ActionResult]] = {}
         size = max(1, self.settings.batch) if self.settings.rolling else len(self.jobs)
         halted = ""
         for index in range(0, len(self.jobs), max(1, size)):
             batch = self.jobs[index : index + size]
             if halted or self.control.interrupted:
-                reason = halted or "interrupted"
                 for job in batch:
-                    results[job.name] = self._skip(job, reason)
+                    outcomes[job.name] = self._skip(job, halted or "interrupted")
                 continue
-            outcomes = run_parallel([(j.name, j) for j in batch], self._one,
-                                    max_parallel=self.settings.max_parallel)
-            for job, outcome in zip(batch, outcomes, strict=True):
-                results[job.name] = self._result(job, outcome)
-            failed = [r.name for r in (results[j.name] for j in batch) if not r.ok]
+            done = run_parallel([(j.name, j) for j in batch], self._one,
+                                max_parallel=self.settings.max_parallel)
+            for job, outcome in zip(batch, done, strict=True):
+                outcomes[job.name] = self._outcome(job, outcome.error)
+            failed = [j.name for j in batch if not outcomes[j.name].ok]
             if self.settings.rolling and failed and not self.settings.keep_going:
                 halted = f"{failed[0]} failed"
-        return [results[job.name] for job in self.jobs]
+        return Results(tuple(outcomes[job.name] for job in self.jobs),
+                       interrupted=self.control.interrupted)
 
-    def _skip(self, job: _Job, reason: str) -> ActionResult:
+    def _skip(self, job: _Job, reason: str) -> Outcome[ActionResult]:
         self.event(job, "skipped", f"not attempted: {reason}")
-        return ActionResult(job.name, self.action, False, "unknown", error=f"not attempted: "
-                            f"{reason}", attempted=False)
+        return Outcome(job.name, ActionResult(self.action, UNKNOWN, attempted=False),
+                       NotAttempted(f"not attempted: {reason}"))
 
     def _one(self, job: _Job) -> None:
         if self.control.interrupted:
-            raise _Skipped("interrupted")
+            raise NotAttempted("not attempted: interrupted")
         self.event(job, "connecting")
         supervisor = get_supervisor(job.target.supervisor)
         with self.connector(job.target) as session:
@@ -579,57 +542,46 @@ class _Operation:
             self.control.sleep(min(POLL_INTERVAL, left))
             state = supervisor.status(session, [service])[0]
 
-    def _result(self, job: _Job, outcome: Outcome[None]) -> ActionResult:
-        error = outcome.error
-        if isinstance(error, _Skipped):
-            return self._skip(job, str(error))
+    def _outcome(self, job: _Job, error: BaseException | None) -> Outcome[ActionResult]:
+        if isinstance(error, NotAttempted):
+            return self._skip(job, "interrupted")
         if error is None:
             health = job.health or (DOWN if self.action == "stop" else UP)
-            return ActionResult(job.name, self.action, True, health, job.stop, job.stop_s,
-                                job.old_pid, job.new_pid)
+            return Outcome(job.name, self._result(job, health))
         if isinstance(error, ConnectionFailed):
             health = UNREACHABLE
         elif isinstance(error, ServiceProblem):
             health = UNSUPERVISED
         else:
-            health = job.health or "unknown"
-        message = _message(error)
+            health = job.health or UNKNOWN
         left_down = job.stop_sent and not job.started and self.action != "stop"
-        if left_down:
-            message += " (the worker is down)"
-        self.event(job, "failed", message)
-        return ActionResult(job.name, self.action, False, health, job.stop, job.stop_s,
-                            job.old_pid, job.new_pid, message, left_down=left_down,
-                            exception=error)
+        outcome = Outcome(job.name, self._result(job, health, left_down=left_down), error)
+        self.event(job, "failed", (outcome.message or "") +
+                   (" (the worker is down)" if left_down else ""))
+        return outcome
+
+    def _result(self, job: _Job, health: str, *, left_down: bool = False) -> ActionResult:
+        return ActionResult(self.action, health, job.stop, job.stop_s, job.old_pid,
+                            job.new_pid, left_down=left_down)
 
 
-def _run(action: str, targets: Sequence[Target], settings: Settings | None,
-         connector: Connector | None, control: Control | None,
-         on_event: EventSink | None) -> list[ActionResult]:
+def check_action(action: str) -> None:
+    if action not in ACTIONS:
+        raise UsageError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
+
+
+def act(action: str, targets: Sequence[Target], settings: Settings | None = None, *,
+        connector: Connector | None = None, control: Control | None = None,
+        on_event: EventSink | None = None) -> Results[ActionResult]:
+    """Stop, start or restart every target; an outcome each, in the order given.
+
+    stop: the Platform.sh way (TERM, ``grace`` seconds, KILL). start: every target that
+    is not running, verified to stay up. restart: stop, start, and verify a new process.
+    """
+    check_action(action)
     operation = _Operation(action, targets, settings or Settings(),
                            connector or ssh_connector(), control or Control(), on_event)
     return operation.run()
-
-
-def stop(targets: Sequence[Target], settings: Settings | None = None, *,
-         connector: Connector | None = None, control: Control | None = None,
-         on_event: EventSink | None = None) -> list[ActionResult]:
-    """Stop every target the Platform.sh way (TERM, ``grace``, KILL); a result each."""
-    return _run("stop", targets, settings, connector, control, on_event)
-
-
-def start(targets: Sequence[Target], settings: Settings | None = None, *,
-          connector: Connector | None = None, control: Control | None = None,
-          on_event: EventSink | None = None) -> list[ActionResult]:
-    """Start every target that is not running and verify it stays up; a result each."""
-    return _run("start", targets, settings, connector, control, on_event)
-
-
-def restart(targets: Sequence[Target], settings: Settings | None = None, *,
-            connector: Connector | None = None, control: Control | None = None,
-            on_event: EventSink | None = None) -> list[ActionResult]:
-    """Stop, start and verify every target; a result each, in the order given."""
-    return _run("restart", targets, settings, connector, control, on_event)
 
 
 # ---------------------------------------------------------------- dry run
@@ -667,19 +619,17 @@ def iter_plans(action: str, targets: Sequence[Target],
 
 
 __all__ = [
+    "ACTIONS",
     "ActionResult",
     "Control",
+    "CrashLooping",
     "Event",
+    "NotAttempted",
     "Settings",
     "StatusReader",
-    "WaitResult",
     "WorkerStatus",
-    "action_exit_code",
+    "act",
     "plan",
-    "restart",
-    "start",
     "status",
-    "status_exit_code",
-    "stop",
     "wait",
 ]

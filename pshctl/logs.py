@@ -34,7 +34,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Union
 
-from pshctl.errors import AuthenticationFailed, ConnectionFailed, HostKeyError, UsageError
+from pshctl.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    HostKeyError,
+    OperationFailed,
+    UsageError,
+)
+from pshctl.outcome import Outcome, Results
 
 if TYPE_CHECKING:
     import paramiko
@@ -177,6 +184,10 @@ class LogNotice:
 
 
 LogEvent = Union[LogLines, LogNotice]
+
+
+class LogMissing(OperationFailed):
+    """The log file does not exist (a plain read; a follow waits for it)."""
 
 
 # --- requests -----------------------------------------------------------------------
@@ -582,13 +593,15 @@ class _Reader:
         if status == 0:
             return
         if status == MISSING_STATUS:
-            self._fail("missing", f"no log file {self.path}", FileNotFoundError(self.path))
+            missing = LogMissing(f"no log file {self.path}")
+            self._fail("missing", missing.message, missing)
         elif status is None:
             lost = ConnectionFailed(f"lost the connection while reading {self.path}")
             self._fail("failed", lost.message, lost)
         else:
             text = _stderr_text(channel) or f"tail exited with status {status}"
-            self._fail("failed", f"cannot read {self.path}: {text}", OSError(text))
+            failed = OperationFailed(f"cannot read {self.path}: {text}")
+            self._fail("failed", failed.message, failed)
 
     # follow
 
@@ -620,7 +633,7 @@ class _Reader:
             if link.how == "stopped":
                 return
             if link.how == "eof" and link.detail:
-                self._fail("failed", link.detail, OSError(link.detail))
+                self._fail("failed", link.detail, OperationFailed(link.detail))
                 return
             lost, failures = True, 1
             decoder.reset_link()
@@ -749,6 +762,11 @@ class LogStream:
                 self.failures[event.worker] = event
             yield event
 
+    def results(self) -> Results[None]:
+        """An outcome per target: the failure that ended its log, if one did."""
+        return Results(tuple(Outcome(r.name, None, _error(self.failures.get(r.name)))
+                             for r in self._readers))
+
     def close(self) -> None:
         """Stop the readers and hang up their channels (their threads are daemons)."""
         self._stop.set()
@@ -758,6 +776,12 @@ class LogStream:
                     channel.close()
                 except Exception:  # noqa: BLE001 - closing is best effort
                     pass
+
+
+def _error(failure: LogNotice | None) -> BaseException | None:
+    if failure is None:
+        return None
+    return failure.error or OperationFailed(failure.message)
 
 
 def _default_connect(target: Target, options: SshOptions | None) -> Session:
@@ -771,17 +795,15 @@ def read_logs(
     request: LogRequest | None = None,
     *,
     options: SshOptions | None = None,
-) -> dict[str, list[str] | LogNotice]:
-    """The last lines of each target's log (the runbook API): lines, or why there are none."""
+) -> Results[list[str]]:
+    """The last lines of each target's log (the runbook API): its lines, or why none."""
     request = request or LogRequest()
     if request.follow:
         raise UsageError("read_logs() reads; iterate a LogStream to follow")
-    found: dict[str, list[str] | LogNotice] = {t.name: [] for t in targets}
+    found: dict[str, list[str]] = {t.name: [] for t in targets}
     with LogStream(targets, request, options=options) as stream:
         for event in stream:
-            kept = found[event.worker]
-            if isinstance(event, LogLines) and isinstance(kept, list):
-                kept.extend(event.lines)
-            elif isinstance(event, LogNotice) and event.is_failure:
-                found[event.worker] = event
-    return found
+            if isinstance(event, LogLines):
+                found[event.worker].extend(event.lines)
+    return Results(tuple(Outcome(o.name, found[o.name] if o.ok else None, o.error)
+                         for o in stream.results()))

@@ -17,12 +17,13 @@ from pshctl.api import (
     NameNotFound,
     OperationFailed,
     OperationTimeout,
+    Outcome,
     Results,
     UsageError,
-    WorkerResult,
     open_environment,
 )
 from pshctl.errors import ExitCode
+from pshctl.lifecycle import NotAttempted
 from pshctl.sandbox.servers import generate_key
 from tests.testbed import CRASHES, PROMPT, TestBed
 
@@ -80,7 +81,7 @@ def test_one_unreachable_worker_does_not_hide_the_others(testbed: TestBed) -> No
     results = env.restart(all_workers=True, grace=1, verify=0.5)
     assert results["queue"].ok
     failed = results["dead"]
-    assert isinstance(failed, WorkerResult) and isinstance(failed.error, ConnectionFailed)
+    assert isinstance(failed, Outcome) and isinstance(failed.error, ConnectionFailed)
     with pytest.raises(ConnectionFailed):
         failed.unwrap()
     assert [r.name for r in results.failed] == ["dead"]
@@ -111,8 +112,8 @@ def test_failures_keep_the_exception_that_was_raised(testbed: TestBed) -> None:
         with pytest.raises(HostKeyError):
             results["stranger"].unwrap()
         # The text shown for the worker (and its JSON) still ends with the hint.
-        stranger = results["stranger"].value
-        assert stranger is not None and "--accept-new" in (stranger.error or "")
+        assert "--accept-new" in (results["stranger"].message or "")
+        assert results["stranger"].to_dict()["error"] == results["stranger"].message
         assert results.exit_code == ExitCode.FAILED
     assert env.status(["stranger", "dead"]).exit_code == ExitCode.CONNECTION
 
@@ -123,7 +124,7 @@ def test_failures_with_nothing_raised_get_an_error_built_for_them(testbed: TestB
     results = env.restart(["bad", "good"], grace=1, verify=2, rolling=True)
     assert isinstance(results["bad"].error, OperationFailed)
     skipped = results["good"]
-    assert isinstance(skipped.error, OperationFailed) and "not attempted" in str(skipped.error)
+    assert isinstance(skipped.error, NotAttempted) and "not attempted" in str(skipped.error)
     assert skipped.value is not None and not skipped.value.attempted
 
 

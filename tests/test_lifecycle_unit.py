@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from pshctl import lifecycle
-from pshctl.errors import ConnectionFailed, ExitCode, HostKeyError
+from pshctl.errors import ConnectionFailed, ExitCode, HostKeyError, OperationTimeout
 from pshctl.lifecycle import Control, Event, Settings
 from pshctl.supervisor import ServiceProblem
 from pshctl.targets import Target
@@ -107,35 +107,38 @@ class Session:
 def test_restart_prompt_and_stubborn_one_connection_each() -> None:
     world = World(a="prompt", b="stubborn")
     old = {n: s.pid for n, s in world.services.items()}
-    results = lifecycle.restart(world.targets("a", "b"), FAST, connector=world.connect)
-    assert [(r.name, r.ok, r.stop, r.health) for r in results] == [
+    results = lifecycle.act("restart", world.targets("a", "b"), FAST, connector=world.connect)
+    assert [(o.name, o.ok, o.unwrap().stop, o.unwrap().health) for o in results] == [
         ("a", True, "exited", "up"), ("b", True, "killed", "up")
     ]
-    assert [r.old_pid for r in results] == [old["a"], old["b"]]
-    assert all(r.new_pid and r.new_pid != r.old_pid for r in results)
+    assert [o.unwrap().old_pid for o in results] == [old["a"], old["b"]]
+    assert all(o.unwrap().new_pid not in (None, o.unwrap().old_pid) for o in results)
     assert world.connections == 2
-    assert lifecycle.action_exit_code(results) == ExitCode.OK
+    assert results.exit_code == ExitCode.OK
 
 
 def test_crash_after_start_is_a_failed_restart() -> None:
     world = World(c="crash")
-    (result,) = lifecycle.restart(world.targets("c"), FAST, connector=world.connect)
-    assert not result.ok
-    assert result.health == "crash-looping"
-    assert "did not stay up" in (result.error or "")
-    assert lifecycle.action_exit_code([result]) == ExitCode.FAILED
+    results = lifecycle.act("restart", world.targets("c"), FAST, connector=world.connect)
+    (result,) = results
+    assert not result.ok and isinstance(result.error, lifecycle.CrashLooping)
+    assert result.value is not None and result.value.health == "crash-looping"
+    assert "did not stay up" in (result.message or "")
+    assert results.exit_code == ExitCode.FAILED
 
 
 def test_unreachable_worker_never_hides_the_others() -> None:
     world = World(a="prompt", b="prompt")
     world.dead.add("x")
     world.services["x"] = Service()
-    results = lifecycle.restart(world.targets("a", "x", "b"), FAST, connector=world.connect)
+    results = lifecycle.act("restart", world.targets("a", "x", "b"), FAST,
+                            connector=world.connect)
     assert [r.ok for r in results] == [True, False, True]
-    assert results[1].health == "unreachable" and "refused" in (results[1].error or "")
-    assert lifecycle.action_exit_code(results) == ExitCode.FAILED
-    only_dead = lifecycle.restart(world.targets("x"), FAST, connector=world.connect)
-    assert lifecycle.action_exit_code(only_dead) == ExitCode.CONNECTION
+    assert results[1].value is not None and results[1].value.health == "unreachable"
+    assert "refused" in (results[1].message or "")
+    assert results.exit_code == ExitCode.FAILED
+    only_dead = lifecycle.act("restart", world.targets("x"), FAST, connector=world.connect)
+    assert only_dead.exit_code == ExitCode.CONNECTION
 
 
 @pytest.mark.parametrize("keep_going", [False, True])
@@ -143,21 +146,23 @@ def test_rolling_stops_at_first_failure_unless_keep_going(keep_going: bool) -> N
     world = World(a="prompt", c="crash", b="prompt")
     settings = Settings(grace=1, verify=0.05, start_wait=1, rolling=True,
                         keep_going=keep_going)
-    results = lifecycle.restart(world.targets("a", "c", "b"), settings, connector=world.connect)
-    assert [r.ok for r in results[:2]] == [True, False]
+    results = lifecycle.act("restart", world.targets("a", "c", "b"), settings,
+                            connector=world.connect)
+    assert [r.ok for r in results][:2] == [True, False]
     assert results[2].ok is keep_going
-    assert results[2].attempted is keep_going
+    assert results[2].unwrap().attempted if keep_going else not results[2].value.attempted
     if not keep_going:
-        assert "not attempted: c failed" == results[2].error
+        assert isinstance(results[2].error, lifecycle.NotAttempted)
+        assert results[2].message == "not attempted: c failed"
 
 
 def test_batches_of_two() -> None:
     world = World(a="prompt", b="prompt", c="prompt")
     seen: list[Event] = []
     settings = Settings(grace=1, verify=0.0, start_wait=1, rolling=True, batch=2)
-    results = lifecycle.restart(world.targets("a", "b", "c"), settings,
+    results = lifecycle.act("restart", world.targets("a", "b", "c"), settings,
                                 connector=world.connect, on_event=seen.append)
-    assert all(r.ok for r in results)
+    assert results.ok
     order = [e.worker for e in seen if e.phase == "stopping"]
     assert set(order[:2]) == {"a", "b"} and order[2] == "c"
 
@@ -171,13 +176,13 @@ def test_first_interrupt_finishes_started_workers_and_starts_no_new_one() -> Non
             control.interrupt()  # as the CLI's SIGINT handler would
 
     settings = Settings(grace=1, verify=30, start_wait=1, max_parallel=1)
-    results = lifecycle.restart(world.targets("a", "b", "c"), settings,
+    results = lifecycle.act("restart", world.targets("a", "b", "c"), settings,
                                 connector=world.connect, control=control, on_event=on_event)
-    assert results[0].ok and results[0].new_pid  # started again, verify wait skipped
-    assert [r.attempted for r in results] == [True, False, False]
+    assert results[0].ok and results[0].unwrap().new_pid  # started again, verify skipped
+    assert [r.value.attempted for r in results if r.value] == [True, False, False]
     assert all(world.services[n].pid for n in "abc")  # nothing left down
     assert control.possibly_down() == []
-    assert lifecycle.action_exit_code(results, interrupted=True) == ExitCode.INTERRUPTED
+    assert results.interrupted and results.exit_code == ExitCode.INTERRUPTED
 
 
 def test_possibly_down_names_workers_stopped_and_not_started() -> None:
@@ -189,7 +194,7 @@ def test_possibly_down_names_workers_stopped_and_not_started() -> None:
         if event.phase == "stopped":
             seen.append(control.possibly_down())
 
-    lifecycle.restart(world.targets("a"), FAST, connector=world.connect, control=control,
+    lifecycle.act("restart", world.targets("a"), FAST, connector=world.connect, control=control,
                       on_event=on_event)
     assert seen == [["a"]]
     assert control.possibly_down() == []
@@ -197,14 +202,18 @@ def test_possibly_down_names_workers_stopped_and_not_started() -> None:
 
 def test_stop_and_start() -> None:
     world = World(a="prompt")
-    (stopped,) = lifecycle.stop(world.targets("a"), FAST, connector=world.connect)
-    assert stopped.ok and stopped.stop == "exited" and stopped.health == "down"
-    (again,) = lifecycle.stop(world.targets("a"), FAST, connector=world.connect)
-    assert again.ok and again.stop is None  # was not running
-    (started,) = lifecycle.start(world.targets("a"), FAST, connector=world.connect)
-    assert started.ok and started.new_pid and started.health == "up"
-    (noop,) = lifecycle.start(world.targets("a"), FAST, connector=world.connect)
-    assert noop.ok and noop.new_pid == started.new_pid
+    def one(action: str) -> lifecycle.ActionResult:
+        (outcome,) = lifecycle.act(action, world.targets("a"), FAST, connector=world.connect)
+        return outcome.unwrap()
+
+    stopped = one("stop")
+    assert stopped.stop == "exited" and stopped.health == "down"
+    again = one("stop")
+    assert again.stop is None  # was not running
+    started = one("start")
+    assert started.new_pid and started.health == "up"
+    noop = one("start")
+    assert noop.new_pid == started.new_pid
 
 
 def test_status_one_connection_per_destination() -> None:
@@ -212,13 +221,14 @@ def test_status_one_connection_per_destination() -> None:
     world.services["b"].pid = None
     world.dead.add("x")
     statuses = lifecycle.status(world.targets("a", "b", "c", "x"), connector=world.connect)
-    assert [(s.name, s.health) for s in statuses] == [
+    assert [(s.name, s.value.health) for s in statuses if s.value] == [
         ("a", "up"), ("b", "crash-looping"), ("c", "up"), ("x", "unreachable")
     ]
     assert world.connections == 1
     assert statuses[0].to_dict().keys() >= {"name", "state", "pid", "uptime_s", "error"}
-    assert lifecycle.status_exit_code(statuses) == ExitCode.FAILED
-    assert lifecycle.status_exit_code(statuses[:3]) == ExitCode.OK
+    assert statuses.exit_code == ExitCode.FAILED  # x could not be read
+    assert lifecycle.status(world.targets("a", "b", "c"),
+                            connector=world.connect).exit_code == ExitCode.OK
 
 
 def test_wait_success_and_timeout() -> None:
@@ -229,6 +239,7 @@ def test_wait_success_and_timeout() -> None:
     late = lifecycle.wait(world.targets("a"), timeout=0.2, stable=3, connector=world.connect,
                           poll=0.05)
     assert not late.ok and late.exit_code == ExitCode.TIMEOUT
+    assert isinstance(late["a"].error, OperationTimeout) and late.elapsed_s is not None
     assert world.connections == 2  # one per wait, kept across polls
 
 
@@ -249,28 +260,32 @@ class HostKeyWorld(World):
         return super().connect(target)
 
 
-def test_results_keep_the_exception_raised_but_never_serialise_it() -> None:
+def test_outcomes_keep_the_exception_raised_and_serialise_its_text() -> None:
     world = HostKeyWorld(a="prompt", c="crash")
     world.dead.add("x")
     world.services["x"] = Service()
-    a, x, c = lifecycle.restart(world.targets("a", "x", "c"), FAST, connector=world.connect)
-    assert a.exception is None
-    assert isinstance(x.exception, HostKeyError) and x.health == "unreachable"
-    assert x.error == "unknown host key for h (check it)"  # the text keeps the hint
-    assert isinstance(c.exception, lifecycle.CrashLooping)
-    assert "exception" not in x.to_dict() and x.to_dict()["error"] == x.error
+    a, x, c = lifecycle.act("restart", world.targets("a", "x", "c"), FAST,
+                            connector=world.connect)
+    assert a.error is None
+    assert isinstance(x.error, HostKeyError) and x.value and x.value.health == "unreachable"
+    assert x.message == "unknown host key for h (check it)"  # the text keeps the hint
+    assert isinstance(c.error, lifecycle.CrashLooping)
+    assert x.to_dict()["error"] == x.message and not x.to_dict()["ok"]
+    assert "exception" not in str(x.to_dict())
     (status,) = lifecycle.status(world.targets("x"), connector=world.connect)
-    assert isinstance(status.exception, HostKeyError) and "exception" not in status.to_dict()
+    assert isinstance(status.error, HostKeyError) and status.to_dict()["error"] == x.message
 
 
-def test_skipped_workers_keep_no_exception_unsupervised_ones_a_service_problem(
+def test_skipped_workers_are_not_attempted_unsupervised_ones_a_service_problem(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = World(bad="crash", b="prompt", ghost="prompt")
     rolling = Settings(grace=1, verify=0.05, start_wait=1, rolling=True)
-    bad, b = lifecycle.restart(world.targets("bad", "b"), rolling, connector=world.connect)
-    assert isinstance(bad.exception, lifecycle.CrashLooping)
-    assert not b.attempted and b.exception is None  # nothing was raised for it
+    bad, b = lifecycle.act("restart", world.targets("bad", "b"), rolling,
+                           connector=world.connect)
+    assert isinstance(bad.error, lifecycle.CrashLooping)
+    assert b.value is not None and not b.value.attempted
+    assert isinstance(b.error, lifecycle.NotAttempted)
 
     original = Session._do
 
@@ -281,6 +296,6 @@ def test_skipped_workers_keep_no_exception_unsupervised_ones_a_service_problem(
 
     monkeypatch.setattr(Session, "_do", no_ghost)
     (status,) = lifecycle.status(world.targets("ghost"), connector=world.connect)
-    assert status.health == "unsupervised"
-    assert isinstance(status.exception, ServiceProblem)
-    assert status.error == str(status.exception)
+    assert status.value is not None and status.value.health == "unsupervised"
+    assert isinstance(status.error, ServiceProblem)
+    assert status.message == str(status.error)

@@ -11,13 +11,14 @@ one aborts at once, naming the workers left down and the command that starts the
 
 from __future__ import annotations
 
+import inspect
 import os
 import shlex
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, TypeVar
 
@@ -33,24 +34,26 @@ from pshctl.cli.options import (
     ProjectOpt,
     open_environment,
 )
+from pshctl.defaults import (
+    DEFAULT_GRACE,
+    DEFAULT_MAX_PARALLEL,
+    DEFAULT_VERIFY,
+    DEFAULT_WAIT_TIMEOUT,
+)
 from pshctl.errors import ExitCode, UsageError
-from pshctl.parallel import DEFAULT_MAX_PARALLEL
+from pshctl.outcome import exit_code
 
 if TYPE_CHECKING:
-    from pshctl.api import Environment, Results, WorkerResult
+    from pshctl.api import Environment
     from pshctl.context import Context
     from pshctl.lifecycle import ActionResult, Control, Event, WorkerStatus
+    from pshctl.outcome import Outcome, Results
     from pshctl.supervisor import Step
     from pshctl.targets import Target
 
 T = TypeVar("T")
 
 PANEL_RUN = "How it runs"
-
-# Defaults repeated from pshctl.lifecycle so that importing this module stays cheap.
-DEFAULT_GRACE = 15
-DEFAULT_VERIFY = 3.0
-DEFAULT_WAIT_TIMEOUT = 60.0
 
 WorkersArg = Annotated[
     Optional[list[str]],
@@ -106,9 +109,8 @@ DryRunOpt = Annotated[
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command("status")(status_command)
-    app.command("stop")(stop_command)
-    app.command("start")(start_command)
-    app.command("restart")(restart_command)
+    for action in ACTION_HELP:
+        app.command(action)(_action_command(action))
     app.command("wait")(wait_command)
 
 
@@ -130,14 +132,11 @@ def _resolve(
     return open_environment(ctx, project, environment, app, accept_new=accept_new)
 
 
-def _values(results: Iterable[WorkerResult[T]]) -> list[T]:
-    """Each worker's value; status and actions keep one for failed workers too."""
-    values = []
-    for result in results:
-        if result.value is None:
-            raise AssertionError(f"{result.name}: no value") from result.error
-        values.append(result.value)
-    return values
+def _kept(outcome: Outcome[T]) -> T:
+    """The value lifecycle keeps for every worker, failed ones included."""
+    if outcome.value is None:
+        raise AssertionError(f"{outcome.name}: no value") from outcome.error
+    return outcome.value
 
 
 def _names(positional: list[str] | None, flagged: list[str] | None) -> list[str]:
@@ -181,13 +180,13 @@ STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "error")
 
 
 def _status_report(results: Results[WorkerStatus]) -> output.Report:
-    statuses = _values(results)
-    rows = [
-        [s.name, _health(s.health), "-" if s.pid is None else str(s.pid),
-         _seconds(s.uptime_s) if s.pid is not None else "-", s.error or ""]
-        for s in statuses
-    ]
-    return output.Report({"workers": [s.to_dict() for s in statuses]}, STATUS_COLUMNS, rows,
+    rows: list[list[output.Cell]] = []
+    for outcome in results:
+        s = _kept(outcome)
+        rows.append([outcome.name, _health(s.health), "-" if s.pid is None else str(s.pid),
+                     _seconds(s.uptime_s) if s.pid is not None else "-",
+                     outcome.message or ""])
+    return output.Report({"workers": [o.to_dict() for o in results]}, STATUS_COLUMNS, rows,
                          exit_code=results.exit_code)
 
 
@@ -340,24 +339,25 @@ def _abort(control: Control, progress: _Progress, context: Context, action: str)
 ACTION_COLUMNS = ("worker", "result", "stop", "old pid", "new pid", "state", "error")
 
 
-def _action_report(outcomes: Results[ActionResult], context: Context,
+def _action_report(results: Results[ActionResult], context: Context,
                    interrupted: bool) -> output.Report:
-    results = _values(outcomes)
     rows: list[list[output.Cell]] = []
-    for r in results:
-        verdict = ("ok", "green") if r.ok else ("skipped", "yellow") if not r.attempted \
-            else ("failed", "red bold")
+    for outcome in results:
+        r = _kept(outcome)
+        verdict = ("ok", "green") if outcome.ok else ("skipped", "yellow") \
+            if not r.attempted else ("failed", "red bold")
         stop = f"{r.stop} {r.stop_s:.1f}s" if r.stop and r.stop_s is not None else "-"
-        rows.append([r.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
-                     _health(r.health), r.error or ""])
+        error = (outcome.message or "") + (" (the worker is down)" if r.left_down else "")
+        rows.append([outcome.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
+                     _health(r.health), error])
     notes = []
-    down = [r.name for r in results if r.left_down]
+    down = [o.name for o in results if o.value is not None and o.value.left_down]
     if down:
         notes.append(f"left down: {', '.join(down)}; start them with: "
                      f"{_start_command(context, down)}")
-    data = {"workers": [r.to_dict() for r in results], "interrupted": interrupted}
-    # An interrupt that came after the API computed its exit code still counts.
-    code = ExitCode.INTERRUPTED if interrupted else outcomes.exit_code
+    data = {"workers": [o.to_dict() for o in results], "interrupted": interrupted}
+    # An interrupt that came after the last worker finished still counts.
+    code = exit_code(results.items, interrupted=interrupted or results.interrupted)
     return output.Report(data, ACTION_COLUMNS, rows, notes=notes, exit_code=code)
 
 
@@ -376,103 +376,63 @@ def _dry_run(plans: Sequence[tuple[Target, list[Step]]], as_json: bool) -> int:
                        as_json=as_json)
 
 
-def _act(ctx: typer.Context, action: str, names: list[str], all_workers: bool,
-         settings: dict[str, Any], *, dry_run: bool, as_json: bool, accept_new: bool,
-         project: str | None, environment: str | None, app: str | None) -> int:
-    """One stop/start/restart (``settings`` are that API call's keyword arguments)."""
-    from pshctl.lifecycle import Control
-
-    env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
-                   verb=action, accept_new=accept_new)
-    if dry_run:
-        timing = {k: v for k, v in settings.items() if k in ("grace", "verify")}
-        return _dry_run(env.plan(action, names, all_workers=all_workers, **timing), as_json)
-    run: Callable[..., Results[ActionResult]] = getattr(env, action)
-    control = Control()
-    rows = [t.name for t in env.targets(names, all_workers=all_workers)]  # kept by env
-    with _Progress(rows) as progress, \
-            _interrupt_guard(control, progress, env.context, action):
-        results = run(names, all_workers=all_workers, control=control, on_event=progress,
-                      **settings)
-    return output.emit(_action_report(results, env.context, control.interrupted),
-                       as_json=as_json)
+ACTION_HELP = {
+    "stop": "Stop workers as Platform.sh does: SIGTERM, then SIGKILL after --grace seconds.",
+    "start": "Start workers and check each stays up for --verify seconds.",
+    "restart": "Restart workers: stop (SIGTERM, SIGKILL after --grace), start, verify a new "
+               "pid\nthat stays up for --verify seconds. Exit 1 if any worker failed.",
+}
+# The options an action does not use are left out of its signature, so typer neither
+# offers nor passes them.
+_UNUSED = {"stop": {"verify"}, "start": {"grace"}, "restart": set()}
 
 
-def stop_command(
-    ctx: typer.Context,
-    workers: WorkersArg = None,
-    worker: WorkerOpt = None,
-    all_workers: AllOpt = False,
-    grace: GraceOpt = DEFAULT_GRACE,
-    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
-    rolling: RollingOpt = False,
-    batch: BatchOpt = 1,
-    keep_going: KeepGoingOpt = False,
-    dry_run: DryRunOpt = False,
-    as_json: JsonOpt = False,
-    accept_new: AcceptNewOpt = False,
-    project: ProjectOpt = None,
-    environment: EnvironmentOpt = None,
-    app: AppOpt = None,
-) -> int:
-    """Stop workers as Platform.sh does: SIGTERM, then SIGKILL after --grace seconds."""
-    settings = dict(grace=grace, max_parallel=max_parallel, rolling=rolling, batch=batch,
-                    keep_going=keep_going)
-    return _act(ctx, "stop", _names(workers, worker), all_workers, settings, dry_run=dry_run,
-                as_json=as_json, accept_new=accept_new, project=project,
-                environment=environment, app=app)
+def _action_command(action: str) -> Callable[..., int]:
+    """The typer command for ``stop``, ``start`` or ``restart``: one body for all three."""
 
+    def command(
+        ctx: typer.Context,
+        workers: WorkersArg = None,
+        worker: WorkerOpt = None,
+        all_workers: AllOpt = False,
+        grace: GraceOpt = DEFAULT_GRACE,
+        verify: VerifyOpt = DEFAULT_VERIFY,
+        max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+        rolling: RollingOpt = False,
+        batch: BatchOpt = 1,
+        keep_going: KeepGoingOpt = False,
+        dry_run: DryRunOpt = False,
+        as_json: JsonOpt = False,
+        accept_new: AcceptNewOpt = False,
+        project: ProjectOpt = None,
+        environment: EnvironmentOpt = None,
+        app: AppOpt = None,
+    ) -> int:
+        from pshctl.lifecycle import Control
 
-def start_command(
-    ctx: typer.Context,
-    workers: WorkersArg = None,
-    worker: WorkerOpt = None,
-    all_workers: AllOpt = False,
-    verify: VerifyOpt = DEFAULT_VERIFY,
-    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
-    rolling: RollingOpt = False,
-    batch: BatchOpt = 1,
-    keep_going: KeepGoingOpt = False,
-    dry_run: DryRunOpt = False,
-    as_json: JsonOpt = False,
-    accept_new: AcceptNewOpt = False,
-    project: ProjectOpt = None,
-    environment: EnvironmentOpt = None,
-    app: AppOpt = None,
-) -> int:
-    """Start workers and check each stays up for --verify seconds."""
-    settings = dict(verify=verify, max_parallel=max_parallel, rolling=rolling, batch=batch,
-                    keep_going=keep_going)
-    return _act(ctx, "start", _names(workers, worker), all_workers, settings, dry_run=dry_run,
-                as_json=as_json, accept_new=accept_new, project=project,
-                environment=environment, app=app)
+        names = _names(workers, worker)
+        env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
+                       verb=action, accept_new=accept_new)
+        if dry_run:
+            return _dry_run(env.plan(action, names, all_workers=all_workers, grace=grace,
+                                     verify=verify), as_json)
+        control = Control()
+        rows = [t.name for t in env.targets(names, all_workers=all_workers)]  # kept by env
+        with _Progress(rows) as progress, \
+                _interrupt_guard(control, progress, env.context, action):
+            results = env.act(action, names, all_workers=all_workers, grace=grace,
+                              verify=verify, max_parallel=max_parallel, rolling=rolling,
+                              batch=batch, keep_going=keep_going, control=control,
+                              on_event=progress)
+        return output.emit(_action_report(results, env.context, control.interrupted),
+                           as_json=as_json)
 
-
-def restart_command(
-    ctx: typer.Context,
-    workers: WorkersArg = None,
-    worker: WorkerOpt = None,
-    all_workers: AllOpt = False,
-    grace: GraceOpt = DEFAULT_GRACE,
-    verify: VerifyOpt = DEFAULT_VERIFY,
-    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
-    rolling: RollingOpt = False,
-    batch: BatchOpt = 1,
-    keep_going: KeepGoingOpt = False,
-    dry_run: DryRunOpt = False,
-    as_json: JsonOpt = False,
-    accept_new: AcceptNewOpt = False,
-    project: ProjectOpt = None,
-    environment: EnvironmentOpt = None,
-    app: AppOpt = None,
-) -> int:
-    """Restart workers: stop (SIGTERM, SIGKILL after --grace), start, verify a new pid
-    that stays up for --verify seconds. Exit 1 if any worker failed."""
-    settings = dict(grace=grace, verify=verify, max_parallel=max_parallel, rolling=rolling,
-                    batch=batch, keep_going=keep_going)
-    return _act(ctx, "restart", _names(workers, worker), all_workers, settings,
-                dry_run=dry_run, as_json=as_json, accept_new=accept_new, project=project,
-                environment=environment, app=app)
+    signature = inspect.signature(command, eval_str=True)
+    command.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
+        p for p in signature.parameters.values() if p.name not in _UNUSED[action]])
+    command.__name__ = f"{action}_command"
+    command.__doc__ = ACTION_HELP[action]
+    return command
 
 
 # ---------------------------------------------------------------- wait
@@ -504,7 +464,7 @@ def wait_command(
                    verb="wait", accept_new=accept_new)
     results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
     report = _status_report(results)
-    late = [r.name for r in results.failed]  # each one not stable in time
+    late = [o.name for o in results.failed]  # each one not stable in time
     report.data = {**report.data, "ok": not late, "waited_s": round(results.elapsed_s or 0, 2)}
     code = output.emit(report, as_json=as_json)
     if code == ExitCode.TIMEOUT:

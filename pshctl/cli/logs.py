@@ -28,7 +28,7 @@ from pshctl.cli.options import (
     ProjectOpt,
     open_environment,
 )
-from pshctl.errors import ConnectionFailed, ExitCode, UsageError
+from pshctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from pshctl.logs import LogLines, LogNotice, LogStream
@@ -112,7 +112,7 @@ def logs(
     except BrokenPipeError:
         _quiet_stdout()  # the reader went away (`| head`): stop as cat does
         return ExitCode.OK
-    return _exit_code(stream, len(targets))
+    return stream.results().exit_code
 
 
 def _line_count(value: str) -> int | None:
@@ -146,16 +146,6 @@ def _notice(notice: LogNotice) -> None:
         output.error(message, getattr(notice.error, "hint", None))
     else:
         output.warn(message)
-
-
-def _exit_code(stream: LogStream, targets: int) -> int:
-    failures = stream.failures.values()
-    if not failures:
-        return ExitCode.OK
-    unreachable = [f for f in failures if isinstance(f.error, ConnectionFailed)]
-    if len(unreachable) == targets:
-        return ExitCode.CONNECTION
-    return ExitCode.FAILED
 
 
 class _Printer:

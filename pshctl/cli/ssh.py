@@ -26,10 +26,11 @@ from pshctl.cli.options import (
     ProjectOpt,
     open_environment,
 )
-from pshctl.errors import ConnectionFailed, ExitCode, OperationTimeout, UsageError
+from pshctl.errors import ConnectionFailed, ExitCode, OperationFailed, UsageError
+from pshctl.outcome import exit_code
 
 if TYPE_CHECKING:
-    from pshctl.parallel import Outcome
+    from pshctl.outcome import Outcome
     from pshctl.ssh import SshOptions
     from pshctl.targets import Target
 
@@ -125,6 +126,12 @@ def _check_usage(
         raise UsageError("--all needs a command", hint="pshctl ssh --all -- CMD [ARGS...]")
     if pipe and command:
         raise UsageError("--pipe prints the destination only; it takes no command")
+
+
+class RemoteCommandFailed(OperationFailed):
+    def __init__(self, status: int) -> None:
+        super().__init__("no exit status" if status == -1 else f"exit {status}")
+        self.status = status
 
 
 def _connection_failed(exc: ConnectionFailed) -> int:
@@ -227,33 +234,25 @@ def _run_everywhere(targets: list[Target], command: list[str], options: SshOptio
         out, err = _Prefixed(target.name, sys.stdout), _Prefixed(target.name, sys.stderr)
         try:
             with connect(target, options) as session:
-                return session.stream(command, on_stdout=out, on_stderr=err)
+                status = session.stream(command, on_stdout=out, on_stderr=err)
         finally:
             out.finish()
             err.finish()
+        if status != 0:
+            raise RemoteCommandFailed(status)
+        return status
 
     outcomes = run_parallel([(t.name, t) for t in targets], one, max_parallel=DEFAULT_MAX_PARALLEL)
     return _summarize(outcomes)
 
 
-def _describe(outcome: Outcome[int]) -> str | None:
-    """Why one worker failed, or None when its command exited 0."""
-    if outcome.error is not None:
-        error = outcome.error
-        if isinstance(error, (ConnectionFailed, OperationTimeout)):
-            return f"{outcome.name} ({error.message})"
-        return f"{outcome.name} ({type(error).__name__}: {error})"
-    if outcome.value != 0:
-        status = "no exit status" if outcome.value == -1 else f"exit {outcome.value}"
-        return f"{outcome.name} ({status})"
-    return None
-
-
 def _summarize(outcomes: list[Outcome[int]]) -> int:
-    failures = [d for d in (_describe(o) for o in outcomes) if d]
+    """Say which workers failed and why; the exit status of ``--all``."""
+    failed = [o for o in outcomes if not o.ok]
     total = len(outcomes)
-    if not failures:
+    if not failed:
         output.info(f"ok: the command exited 0 on all {total} worker(s)")
-        return ExitCode.OK
-    output.error(f"failed on {len(failures)} of {total} worker(s): " + "; ".join(failures))
-    return ExitCode.FAILED
+    else:
+        output.error(f"failed on {len(failed)} of {total} worker(s): " +
+                     "; ".join(f"{o.name} ({o.message})" for o in failed))
+    return exit_code(outcomes)

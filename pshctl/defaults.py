@@ -1,0 +1,20 @@
+"""Default values that the domain and the command-line options share.
+
+This module imports nothing: the CLI declares its options with these values, and every
+Tab press imports the CLI.
+"""
+
+from __future__ import annotations
+
+# Platform.sh's delay from SIGTERM to SIGKILL when it stops a worker.
+DEFAULT_GRACE = 15
+# How long a started worker must stay up (the same process) to count as started.
+DEFAULT_VERIFY = 3.0
+DEFAULT_WAIT_TIMEOUT = 60.0
+# A stock sshd (MaxStartups 10:30:100) starts dropping unauthenticated connections past
+# 10 at once, so 10 is both the default and the documented ceiling of safety.
+DEFAULT_MAX_PARALLEL = 10
+DEFAULT_LOG_LINES = 100
+DEFAULT_LOG_TYPE = "app"
+# The environment name under which `pshctl sandbox up` registers a project's sandbox.
+SANDBOX_ENVIRONMENT = "sandbox"
