@@ -106,12 +106,30 @@ class WorkerStatus:
         s = self.service
         return bool(s and s.running and s.want != "down" and (s.uptime_s or 0) >= seconds)
 
+    @property
+    def supervisor(self) -> str | None:
+        """The supervisor that answered for it (``runit``, ``systemd``), when one did."""
+        return self.service.supervisor if self.service else None
+
+    @property
+    def restarts(self) -> int | None:
+        """Restarts by the supervisor itself, where it counts them (systemd)."""
+        return self.service.restarts if self.service else None
+
+    @property
+    def last_exit(self) -> str | None:
+        """How its last process ended (``exit 1``, ``signal KILL``), where known."""
+        return self.service.last_exit if self.service else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.health,
             "pid": self.pid,
             "uptime_s": self.uptime_s,
-            "supervisor": self.service.raw if self.service else None,
+            "supervisor": self.supervisor,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "supervisor_status": self.service.raw if self.service else None,
         }
 
 

@@ -49,7 +49,6 @@ ENDPOINT_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "service_name": (_text, "a service name (runit service, systemd user unit)"),
     "supervisor": (_one_of("auto", "runit", "systemd"), "one of auto, runit, systemd"),
     "log_dir": (_text, "a directory path"),
-    "log_source": (_one_of("auto", "file", "journal"), "one of auto, file, journal"),
     "ssh_url": (_text, "user@host"),
     "machine_name": (_text, "an environment machine name, e.g. main-bvxea6i"),
     "region": (_text, "a region host suffix, e.g. eu-3.platform.sh"),

@@ -72,7 +72,7 @@ LOGIN = """#!/bin/sh
 pid=
 if [ -r {pidfile} ]; then read -r pid < {pidfile}; fi
 if [ -n "$pid" ] && [ -e "/proc/$pid/ns/mnt" ]; then
-  set -- {nsenter} -t "$pid" -m -- {env} XDG_RUNTIME_DIR=/run/user/{uid}
+  set -- {nsenter} -t "$pid" -m --wd="$PWD" -- {env} XDG_RUNTIME_DIR=/run/user/{uid}
 fi
 if [ -n "${{SSH_ORIGINAL_COMMAND+set}}" ]; then
   exec "$@" "${{SHELL:-/bin/sh}}" -c "$SSH_ORIGINAL_COMMAND"

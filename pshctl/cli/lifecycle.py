@@ -176,7 +176,14 @@ def _health(word: str) -> output.Cell:
 # ---------------------------------------------------------------- status
 
 
-STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "error")
+STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "restarts", "error")
+
+
+def _restarts(status: WorkerStatus) -> str:
+    """``3 (last exit 1)``; ``-`` where the supervisor does not count them (runit)."""
+    if status.restarts is None:
+        return "-"
+    return f"{status.restarts}" + (f" (last {status.last_exit})" if status.last_exit else "")
 
 
 def _status_report(results: Results[WorkerStatus]) -> output.Report:
@@ -184,7 +191,7 @@ def _status_report(results: Results[WorkerStatus]) -> output.Report:
     for outcome in results:
         s = _kept(outcome)
         rows.append([outcome.name, _health(s.health), "-" if s.pid is None else str(s.pid),
-                     _seconds(s.uptime_s) if s.pid is not None else "-",
+                     _seconds(s.uptime_s) if s.pid is not None else "-", _restarts(s),
                      outcome.message or ""])
     return output.Report({"workers": [o.to_dict() for o in results]}, STATUS_COLUMNS, rows,
                          exit_code=results.exit_code)
@@ -277,10 +284,12 @@ class _Progress:
 
     def __call__(self, event: Event) -> None:
         with self.lock:
+            same = self.rows.get(event.worker) == [event.phase, event.detail]
             self.rows[event.worker] = [event.phase, event.detail]
             if self.live is not None:
                 self.live.update(self._render())
-            elif self.enabled and event.phase != "connecting":
+            # A stop's progress repeats its event every second: one line per change.
+            elif self.enabled and event.phase != "connecting" and not same:
                 detail = f": {event.detail}" if event.detail else ""
                 output.info(f"{event.worker}: {event.phase}{detail}")
 

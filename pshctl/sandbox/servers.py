@@ -604,19 +604,27 @@ class SystemdServer:
         the cgroup (manager and journald included) and remove the cgroups. Returns the
         pids that would not die (none, normally)."""
         if self.pid and pid_alive(self.pid) and grace > 0:
-            units = self.units()
-            if units:
-                self.systemctl("stop", "--no-block", "--", *units)
-                deadline = time.monotonic() + grace
-                while time.monotonic() < deadline and self._any_active(units):
-                    time.sleep(0.05)
+            self.stop_units()
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and self.units_active():
+                time.sleep(0.05)
         left = self.cgroup.kill()
         if self.pid:
             _reap(self.pid)
         self.cgroup.remove()
         return left
 
-    def _any_active(self, units: list[str]) -> bool:
+    def stop_units(self) -> None:
+        """Ask every unit of its unit directory to stop (SIGTERM); returns at once."""
+        units = self.units()
+        if units:
+            self.systemctl("stop", "--no-block", "--", *units)
+
+    def units_active(self) -> bool:
+        """Some unit of its unit directory still runs or stops."""
+        units = self.units()
+        if not units:
+            return False
         shown = self.systemctl("show", "--property=ActiveState", "--value", "--", *units)
         if shown.returncode != 0:
             return False

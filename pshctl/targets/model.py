@@ -9,7 +9,7 @@ from pshctl.errors import ConfigError
 
 # Config keys a source copies onto a target as they are.
 TARGET_KEYS = ("user", "port", "identity_file", "known_hosts", "service_dir", "service_name",
-               "log_dir", "supervisor", "log_source")
+               "log_dir", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,6 @@ class Target:
     service_name: str = "app"  # the runit service, or the systemd user unit (app.service)
     log_dir: str = "/var/log"
     supervisor: str = "auto"  # auto (detected per container), runit or systemd
-    log_source: str = "auto"  # where `logs` reads the service's output: auto, file, journal
     instance: int | None = None
     environment: str | None = None  # the environment it was resolved for
 
