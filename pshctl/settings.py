@@ -10,48 +10,101 @@ to an environment the project file defines.
 from __future__ import annotations
 
 import difflib
+import math
+import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from pshctl.errors import ConfigError
-from pshctl.yamlutil import line_of, load_file
+from pshctl.ssh import names
+from pshctl.yamlutil import LineDict, line_of
 
 PROJECT_FILE = ".pshctl.yaml"
 USER_FILE = "config.yaml"
+MAX_FILE_BYTES = 1 << 20  # a config file is a few hundred bytes; refuse what is not one
+
+# Every number of the ``ssh:`` section: (smallest, largest, whole numbers only).
+# A bounded range keeps socket timeouts representable (1e300 s overflows a timeval).
+MAX_SECONDS = 3600
+SSH_NUMBERS: dict[str, tuple[float, float, bool]] = {
+    "connect_timeout": (0, MAX_SECONDS, False),  # the lower bound itself is excluded
+    "banner_timeout": (0, MAX_SECONDS, False),
+    "auth_timeout": (0, MAX_SECONDS, False),
+    "keepalive": (0, MAX_SECONDS, True),  # 0 (included) turns keepalives off
+    "keepalive_count": (1, 100, True),
+}
+
+
+def _problem(ok: Callable[[Any], bool], what: str) -> Callable[[Any], str | None]:
+    return lambda value: None if ok(value) else f"must be {what}, not {names.shown(value)}"
 
 
 def _text(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() != ""
+    return isinstance(value, str) and value.strip() != "" and "\0" not in value
+
+
+def _checked(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """A names check whose reason is phrased for a config key."""
+
+    def problem(value: Any) -> str | None:
+        reason = check(value)
+        return None if reason is None else _refused(value, reason)
+
+    return problem
+
+
+def _refused(value: Any, reason: str) -> str:
+    return f"{names.shown(value)} refused: {reason}"
 
 
 def _port(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+    return isinstance(value, int) and names.port_problem(value) is None
 
 
 def _one_of(*words: str) -> Callable[[Any], bool]:
-    return lambda value: value in words
+    return lambda value: isinstance(value, str) and value in words
 
 
-def _seconds(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+def _url_problem(value: Any) -> str | None:
+    try:
+        names.parse_ssh_url(value)
+    except ConfigError as exc:
+        return f"refused: {exc.message}"
+    return None
 
 
-# Keys of an environment entry, and of each worker entry under it, with their checks.
-ENDPOINT_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "host": (_text, "a host name or address"),
-    "port": (_port, "a port number (1-65535)"),
-    "user": (_text, "a user name"),
-    "identity_file": (_text, "a path to a private key"),
-    "known_hosts": (_text, "a path to a known_hosts file"),
-    "service_dir": (_text, "a directory path"),
-    "service_name": (_text, "a service name (runit service, systemd user unit)"),
-    "supervisor": (_one_of("auto", "runit", "systemd"), "one of auto, runit, systemd"),
-    "log_dir": (_text, "a directory path"),
-    "ssh_url": (_text, "user@host"),
-    "machine_name": (_text, "an environment machine name, e.g. main-bvxea6i"),
-    "region": (_text, "a region host suffix, e.g. eu-3.platform.sh"),
+def _machine_name_problem(value: Any) -> str | None:
+    # It becomes part of the SSH user (so does the project id): the user rules, and no
+    # '@' that would split it.
+    if not _text(value):
+        return f"must be a string, not {names.shown(value)}"
+    reason = names.user_problem(value) or ("'@' is not allowed" if "@" in value else None)
+    return None if reason is None else _refused(value, f"it is part of the SSH user: {reason}")
+
+
+def _region_problem(value: Any) -> str | None:
+    if not _text(value):
+        return f"must be a string, not {names.shown(value)}"
+    return _checked(names.host_problem)(value)
+
+
+# Keys of an environment entry, and of each worker entry under it: why a value is wrong.
+ENDPOINT_KEYS: dict[str, Callable[[Any], str | None]] = {
+    "host": _checked(names.host_problem),
+    "port": _problem(_port, "a port number (1-65535)"),
+    "user": _checked(names.user_problem),
+    "identity_file": _problem(_text, "a path to a private key"),
+    "known_hosts": _problem(_text, "a path to a known_hosts file"),
+    "service_dir": _problem(_text, "a directory path"),
+    "service_name": _problem(_text, "a service name (runit service, systemd user unit)"),
+    "supervisor": _problem(_one_of("auto", "runit", "systemd"), "one of auto, runit, systemd"),
+    "log_dir": _problem(_text, "a directory path"),
+    "ssh_url": _url_problem,
+    "machine_name": _machine_name_problem,
+    "region": _region_problem,
 }
 _PATH_KEYS = ("identity_file", "known_hosts")
 
@@ -63,7 +116,8 @@ class SshTimeouts:
     connect_timeout: float = 10
     banner_timeout: float = 15
     auth_timeout: float = 15
-    keepalive: int = 15  # interval of keepalive messages; 0 turns them off
+    keepalive: int = 15  # seconds between keepalive requests; 0 turns them off
+    keepalive_count: int = 3  # unanswered ones after which the link counts as dead
 
 
 @dataclass(frozen=True)
@@ -115,8 +169,9 @@ def load_settings(project_root: Path | None = None) -> Settings:
     if project_root is not None:
         candidates.append(Path(project_root) / PROJECT_FILE)
     for path in candidates:
-        if path.is_file():
-            layers.append(parse_config(load_file(path, display=_display(path)), file=str(path)))
+        data = read_config_file(path)
+        if data is not _MISSING:
+            layers.append(parse_config(data, file=str(path)))
             files.insert(0, path)
     return _build(_merge_layers(layers), tuple(files))
 
@@ -124,6 +179,99 @@ def load_settings(project_root: Path | None = None) -> Settings:
 def _display(path: Path) -> str:
     """Config files are named as given, except the project one which is short anyway."""
     return PROJECT_FILE if path.name == PROJECT_FILE else str(path)
+
+
+# --- reading one file ----------------------------------------------------------------
+
+_MISSING = object()
+
+
+def read_config_file(path: Path) -> Any:
+    """The parsed contents of a config file; ``_MISSING`` when there is no such file.
+
+    A file that is not a regular file (a directory, a FIFO that would block), larger
+    than ``MAX_FILE_BYTES``, not UTF-8 or not YAML is a ConfigError naming it.
+    """
+    display = _display(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return _MISSING
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=display) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError("is not a regular file", file=display)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks on a swapped-in FIFO
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=display) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"larger than {MAX_FILE_BYTES // 1024} KiB: not a config file",
+                          file=display)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=display,
+                          line=_line_at(raw, exc.start)) from None
+    return parse_text(text, file=display)
+
+
+def _line_at(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def parse_text(text: str, *, file: str) -> Any:
+    """YAML, or JSON read as JSON: ``1e1`` is the number 10.0 there, a string in YAML 1.1.
+
+    A JSON document is parsed as YAML too, only to learn the line of every key; its
+    values are JSON's.
+    """
+    from pshctl import yamlutil
+
+    as_json = _json(text, file)
+    if as_json is not _MISSING:
+        try:
+            # Tabs are JSON whitespace (a tab inside a JSON string must be escaped).
+            lines = yamlutil.loads(text.replace("\t", " "), file=file)
+        except (ConfigError, RecursionError, TypeError):
+            return as_json
+        return _graft(as_json, lines)
+    try:
+        return yamlutil.loads(text, file=file)
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
+    except TypeError:  # a sequence or mapping used as a key
+        raise ConfigError("invalid YAML: a key must be a plain value", file=file) from None
+
+
+def _json(text: str, file: str) -> Any:
+    import json
+
+    if not text.lstrip().startswith(("{", "[")):
+        return _MISSING
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ConfigError("invalid JSON: nested too deeply", file=file) from None
+    except ValueError:
+        return _MISSING  # not JSON: read as YAML (which reports its own errors)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _graft(value: Any, located: Any) -> Any:
+    """JSON's values in the shape YAML read, keeping YAML's line numbers."""
+    if isinstance(value, dict) and isinstance(located, LineDict) and located.keys() == value.keys():
+        out = LineDict({key: _graft(item, located[key]) for key, item in value.items()})
+        out.line, out.key_lines = located.line, dict(located.key_lines)
+        return out
+    if isinstance(value, list) and isinstance(located, list) and len(value) == len(located):
+        return [_graft(item, twin) for item, twin in zip(value, located, strict=True)]
+    return value
 
 
 # --- one file ------------------------------------------------------------------------
@@ -138,9 +286,10 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
         raise ConfigError("must be a mapping", file=display, line=1)
     _refuse_unknown(data, ("project", "region", "ssh", "environments"), display, "")
     out: dict[str, Any] = {}
-    for key in ("project", "region"):
+    for key, problem_of in (("project", _machine_name_problem), ("region", _region_problem)):
         if key in data:
-            _check(_text(data[key]), f"'{key}' must be a string", display, line_of(data, key))
+            problem = problem_of(data[key])
+            _check(problem is None, f"'{key}' {problem}", display, line_of(data, key))
             out[key] = str(data[key])
     if "ssh" in data:
         out["ssh"] = _ssh_section(data["ssh"], display, line_of(data, "ssh"))
@@ -152,17 +301,32 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
 
 def _ssh_section(section: Any, file: str, line: int | None) -> dict[str, float]:
     _check(isinstance(section, dict), "'ssh' must be a mapping", file, line)
-    names = [f.name for f in fields(SshTimeouts)]
-    _refuse_unknown(section, names, file, "ssh: ")
+    names_ = [f.name for f in fields(SshTimeouts)]
+    _refuse_unknown(section, names_, file, "ssh: ")
     for key, value in section.items():
-        if key == "keepalive":
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-            _check(ok, "ssh.keepalive must be a whole number of seconds (0: off)",
-                   file, line_of(section, key))
-        else:
-            _check(_seconds(value), f"ssh.{key} must be a number of seconds above 0",
-                   file, line_of(section, key))
+        problem = number_problem(value, *SSH_NUMBERS[key])
+        _check(problem is None, f"ssh.{key} {problem}", file, line_of(section, key))
     return dict(section)
+
+
+def number_problem(value: Any, low: float, high: float, whole: bool) -> str | None:
+    """Why ``value`` is not a finite number in range, or None.
+
+    ``low`` is excluded for fractional numbers (a timeout of 0 s means nothing) and
+    included for whole ones (a keepalive of 0 turns it off).
+    """
+    kind = "a whole number" if whole else "a number of seconds"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"must be {kind}, not {names.shown(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, not {value}"
+    if whole and not isinstance(value, int):
+        return f"must be {kind}, not {value}"
+    if whole and not low <= value <= high:
+        return f"must be from {low:g} to {high:g}, not {names.shown(value)}"
+    if not whole and not low < value <= high:
+        return f"must be more than {low:g} and at most {high:g}, not {names.shown(value)}"
+    return None
 
 
 def _environments(section: Any, path: Path, file: str, line: int | None) -> dict[str, Any]:
@@ -173,9 +337,10 @@ def _environments(section: Any, path: Path, file: str, line: int | None) -> dict
         _check(isinstance(name, str), "environment names must be strings", file, at)
         if entry is None:
             entry = {}
-        _check(isinstance(entry, dict), f"environment '{name}' must be a mapping", file, at)
+        where = f"environment {names.shown(name)}: "
+        _check(isinstance(entry, dict), f"{where}must be a mapping", file, at)
         out[name] = {**endpoint_keys(entry, base=path.parent, file=file,
-                                     where=f"environment '{name}': ", strict=True),
+                                     where=where, strict=True),
                      "_origin": f"{file}:{at}" if at else file}
     return out
 
@@ -198,11 +363,12 @@ def endpoint_keys(
     if strict:
         _refuse_unknown(entry, allowed, file, where)
     out: dict[str, Any] = {}
-    for key, (ok, what) in ENDPOINT_KEYS.items():
+    for key, problem_of in ENDPOINT_KEYS.items():
         if key not in entry:
             continue
         value = entry[key]
-        _check(ok(value), f"{where}{key} must be {what}, not {value!r}", file, line_of(entry, key))
+        problem = problem_of(value)
+        _check(problem is None, f"{where}{key} {problem}", file, line_of(entry, key))
         out[key] = _path(value, base) if key in _PATH_KEYS else value
     if allow_workers and entry.get("workers") is not None:
         out["workers"] = _worker_entries(entry, base=base, file=file, where=where, strict=strict)
@@ -219,9 +385,10 @@ def _worker_entries(
     for name, body in workers.items():
         at = line_of(workers, name)
         body = {} if body is None else body
-        _check(isinstance(body, dict), f"{where}worker '{name}' must be a mapping", file, at)
+        inner = f"{where}worker {names.shown(str(name))}: "
+        _check(isinstance(body, dict), f"{inner}must be a mapping", file, at)
         out[str(name)] = endpoint_keys(body, base=base, file=file, strict=strict,
-                                       where=f"{where}worker '{name}': ", allow_workers=False)
+                                       where=inner, allow_workers=False)
     return out
 
 
@@ -292,7 +459,8 @@ def _refuse_unknown(section: Mapping[str, Any], allowed: Any, file: str, where: 
             continue
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
-        raise ConfigError(f"{where}unknown key '{key}'", file=file, line=line_of(section, key),
+        raise ConfigError(f"{where}unknown key {names.shown(key)}", file=file,
+                          line=line_of(section, key),
                           hint=hint)
 
 

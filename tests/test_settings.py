@@ -9,6 +9,7 @@ import pytest
 
 from pshctl.errors import ConfigError
 from pshctl.settings import SshTimeouts, load_settings, user_config_path
+from tests.helpers import CliRunner
 
 PROJECT = """
 project: abcdef123
@@ -162,3 +163,87 @@ def test_empty_file_is_fine(tmp_path: Path) -> None:
 def test_json_is_accepted(tmp_path: Path) -> None:
     write(tmp_path / ".pshctl.yaml", '{"environments": {"t": {"host": "h", "port": 22}}}')
     assert load_settings(tmp_path).environments["t"].keys == {"host": "h", "port": 22}
+
+
+# --- untrusted values: names, numbers, odd files -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ssh:\n  connect_timeout: .inf\n", ".pshctl.yaml:2: ssh.connect_timeout must be a finite"),
+        ("ssh:\n  connect_timeout: .nan\n", ".pshctl.yaml:2: ssh.connect_timeout must be a finite"),
+        ("ssh:\n  banner_timeout: 1.0e+400\n", ".pshctl.yaml:2: ssh.banner_timeout must be a fin"),
+        ('{"ssh": {"auth_timeout": 1e400}}', ".pshctl.yaml:1: ssh.auth_timeout must be a finite"),
+        ("ssh:\n  auth_timeout: -5\n", ".pshctl.yaml:2: ssh.auth_timeout must be more than 0"),
+        ("ssh:\n  connect_timeout: 1000000\n", ".pshctl.yaml:2: ssh.connect_timeout must be more"),
+        ("ssh:\n  keepalive: 1000000000000000000000000000000\n",
+         ".pshctl.yaml:2: ssh.keepalive must be from 0 to 3600"),
+        ("ssh:\n  keepalive_count: 0\n", ".pshctl.yaml:2: ssh.keepalive_count must be from 1"),
+        ("ssh:\n  connect_timeout: '3'\n", ".pshctl.yaml:2: ssh.connect_timeout must be a number"),
+        ("ssh:\n  keepalive: true\n", ".pshctl.yaml:2: ssh.keepalive must be a whole number"),
+        ("environments:\n  s:\n    host: 'x$(touch /tmp/p)'\n",
+         ".pshctl.yaml:3: environment 's': host 'x$(touch /tmp/p)' refused: "),
+        ("environments:\n  s:\n    host: -oProxyCommand=sh\n",
+         ".pshctl.yaml:3: environment 's': host '-oProxyCommand=sh' refused: a host name cannot"),
+        ("environments:\n  s:\n    user: 'a;b'\n", ".pshctl.yaml:3: environment 's': user 'a;b' "),
+        ("environments:\n  s:\n    ssh_url: 'u@x`id`'\n",
+         ".pshctl.yaml:3: environment 's': ssh_url refused: SSH URL 'u@x`id`': host"),
+        ("environments:\n  s:\n    workers:\n      q: {host: \"a\\x1b[2Jb\"}\n",
+         ".pshctl.yaml:4: environment 's': worker 'q': host 'a\\x1b[2Jb' refused"),
+        ("region: 'eu-3;id'\n", ".pshctl.yaml:1: 'region' 'eu-3;id' refused"),
+        ("project: '-x'\n", ".pshctl.yaml:1: 'project' '-x' refused"),
+        ("environments:\n  s: {machine_name: 'main@evil'}\n",
+         ".pshctl.yaml:2: environment 's': machine_name 'main@evil' refused"),
+        ("environments: {s: {host: [[[[1, 2, 3, 4, 5, 6]]]]}}\n",
+         ".pshctl.yaml:1: environment 's': host [[[...]]] refused: a host name must be text"),
+    ],
+)
+def test_untrusted_values_are_config_errors_with_file_and_line(
+    cli: CliRunner, tmp_path: Path, text: str, expected: str
+) -> None:
+    write(tmp_path / ".pshctl.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value).startswith(expected), str(info.value)
+    assert "\x1b" not in str(info.value)
+    (tmp_path / ".platform.app.yaml").write_text("name: app\n")
+    result = cli("-e", "s", "status", cwd=tmp_path)
+    assert result.exit_code == 3 and expected in result.stderr, result
+
+
+def test_json_numbers_are_read_as_json_means_them(tmp_path: Path) -> None:
+    write(tmp_path / ".pshctl.yaml",
+          '{\n\t"ssh": {"connect_timeout": 1e1, "banner_timeout": 2.5E+1},\n'
+          '\t"environments": {"t": {"host": "h", "port": 2222}}\n}\n')
+    settings = load_settings(tmp_path)
+    assert settings.ssh.connect_timeout == 10.0 and settings.ssh.banner_timeout == 25.0
+    assert settings.environments["t"].origin == ".pshctl.yaml:3"
+    write(tmp_path / ".pshctl.yaml", '{"environments": {"t": {"port": 1e1}}}')
+    with pytest.raises(ConfigError, match=r"^\.pshctl\.yaml:1: environment 't': port must"):
+        load_settings(tmp_path)
+
+
+def test_yaml_keeps_yaml_1_1_numbers(tmp_path: Path) -> None:
+    """In YAML (not JSON) `1e1` stays the string YAML 1.1 makes of it, e.g. a project id."""
+    write(tmp_path / ".pshctl.yaml", "project: 1234567e12345\n")
+    assert load_settings(tmp_path).project == "1234567e12345"
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "huge", "binary"])
+def test_a_config_file_that_is_not_one_is_an_error(tmp_path: Path, kind: str) -> None:
+    import os
+
+    path = tmp_path / ".pshctl.yaml"
+    expected = {"directory": "is not a regular file", "fifo": "is not a regular file",
+                "huge": "larger than 1024 KiB", "binary": ":2: not UTF-8"}[kind]
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    elif kind == "huge":
+        path.write_text("# padding\n" * 200_000)
+    else:
+        path.write_bytes(b"project: abc\nregion: \xff\n")
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(tmp_path)

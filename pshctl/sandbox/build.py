@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from pshctl import files
 from pshctl.errors import ConfigError
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
 
@@ -79,8 +80,7 @@ def build_container(
     supervisor: str = "runit",
 ) -> None:
     """(Re)write everything of one container except its mount storage and logs."""
-    container.root.mkdir(parents=True, exist_ok=True)
-    container.log_dir.mkdir(exist_ok=True)
+    files.make_dirs(container.log_dir)
     mounts = resolve_mounts(paths, container, config)
     copy_code(source, container.app_dir, mounts, exclude=paths.root.parent)
     if supervisor == "systemd":
@@ -89,7 +89,7 @@ def build_container(
         write_unit(container, config.start_command, env)
     else:
         write_service(container, config.start_command, env)
-    container.log_file.touch()
+    files.touch(container.log_file)
     write_login(container, env, supervisor)
 
 
@@ -102,13 +102,25 @@ def resolve_mounts(
         source = str(spec.get("source") or "local")
         source_path = str(spec.get("source_path") or rel).strip("/") or rel
         if source == "service":
-            base = paths.shared(str(spec.get("service") or "files"))
+            base = paths.shared(_service_name(spec.get("service") or "files", config))
         elif source == "tmp":
             base = container.root / "tmp"
         else:
             base = container.mounts_dir
         mounts.append(Mount(rel, base / _safe(source_path, config)))
     return mounts
+
+
+def _service_name(raw: object, config: ContainerConfig) -> str:
+    """A ``source: service`` mount's storage is ``shared/<service>``: one plain name."""
+    name = str(raw)
+    if name in (".", "..") or any(c in name for c in "/\\\0") or not name.isprintable():
+        raise ConfigError(
+            f"{config.kind} '{config.name}': mount service {name[:80]!r} must be a plain "
+            "name (no '/', not '.' or '..'): its storage stays inside the sandbox",
+            file=config.file, line=config.line,
+        )
+    return name
 
 
 def _mount_path(raw: str, config: ContainerConfig) -> str:
@@ -155,9 +167,9 @@ def copy_code(
 
     shutil.copytree(source, app_dir, symlinks=True, ignore=ignore)
     for mount in mounts:
-        mount.storage.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(mount.storage)
         link = app_dir / mount.path
-        link.parent.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(link.parent, files.SCRIPT)  # in the code copy: read-only soon
         if link.is_symlink() or link.exists():
             remove_tree(link)
         link.symlink_to(mount.storage, target_is_directory=True)
@@ -242,7 +254,7 @@ def _env_words(env: Mapping[str, str]) -> str:
 def write_service(container: ContainerPaths, start: str, env: Mapping[str, str]) -> None:
     """The runit service ``app``: run script and the TERM-then-KILL stop rule."""
     service = container.service
-    (service / "control").mkdir(parents=True, exist_ok=True)
+    files.make_dirs(service / "control")
     q = shlex.quote
     header = f"# pshctl sandbox: {container.kind} container '{container.name}'. Generated.\n"
     run = (
@@ -303,8 +315,7 @@ def write_unit(container: ContainerPaths, start: str, env: Mapping[str, str]) ->
     )
     _write_script(container.unit_script, run)
     unit = container.systemd_dir / "units" / f"{SERVICE_NAME}.service"
-    unit.parent.mkdir(parents=True, exist_ok=True)
-    unit.write_text(UNIT.format(kind=container.kind, name=container.name,
+    files.write_file(unit, UNIT.format(kind=container.kind, name=container.name,
                                 script=_unit_word(container.unit_script, quote=True),
                                 kill_after=KILL_AFTER,
                                 log_file=_unit_word(container.log_file)))
@@ -356,8 +367,4 @@ def write_login(container: ContainerPaths, env: Mapping[str, str],
 
 
 def _write_script(path: Path, body: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(body)
-    tmp.chmod(0o755)
-    tmp.replace(path)
+    files.write_file(path, body, files.SCRIPT)

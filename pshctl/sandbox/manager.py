@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pshctl import files
 from pshctl.errors import ConfigError, OperationFailed, OperationTimeout, UsageError
 from pshctl.sandbox import build, registry, servers
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
@@ -285,7 +286,7 @@ def _start(
                 _start_systemd(container, record)
                 write_state(paths.state_file, state)
             host_lines.append(server.known_hosts_line())
-        paths.known_hosts.write_text("\n".join(host_lines) + "\n")
+        files.write_file(paths.known_hosts, "\n".join(host_lines) + "\n")
         runit = [c for c, _ in containers if supervisors.get(c.name) != "systemd"]
         if runit:
             state.runsvdir = _start_runit(paths, runit)
@@ -331,7 +332,7 @@ def _containers(
 
 def _client_key(paths: SandboxPaths) -> None:
     key = servers.generate_key(paths.client_key, comment=f"pshctl-sandbox@{socket.gethostname()}")
-    paths.authorized_keys.write_text(key.with_suffix(".pub").read_text())
+    files.write_file(paths.authorized_keys, key.with_suffix(".pub").read_text())
 
 
 def _port(preferred: int | None, taken: set[int]) -> int:
@@ -374,7 +375,7 @@ def _start_sshd(paths: SandboxPaths, container: ContainerPaths, port: int) -> se
 def _start_runit(paths: SandboxPaths, containers: list[ContainerPaths]) -> Proc:
     if paths.scan_dir.exists():
         build.remove_tree(paths.scan_dir)
-    paths.scan_dir.mkdir(parents=True)
+    files.make_dirs(paths.scan_dir)
     for container in containers:
         link = paths.scan_dir / _scan_name(container)
         link.symlink_to(container.service, target_is_directory=True)
@@ -478,8 +479,12 @@ def _stop(state: SandboxState) -> None:
 
 @contextlib.contextmanager
 def _locked(paths: SandboxPaths) -> Iterator[None]:
-    paths.root.mkdir(parents=True, exist_ok=True)
-    with open(paths.lock_file, "a") as handle:
+    registry.make_state_dir(paths.root)
+    try:
+        lock_fd = files.open_append(paths.lock_file)
+    except OSError as exc:
+        raise registry.state_dir_error(paths.root, exc.strerror or str(exc)) from None
+    with os.fdopen(lock_fd, "a") as handle:
         deadline = time.monotonic() + LOCK_TIMEOUT
         while True:
             try:

@@ -11,20 +11,55 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
+from pshctl import files
+from pshctl.errors import ConfigError
+
 SANDBOX_ENVIRONMENT = "sandbox"
+STATE_DIR_ENV = "PSHCTL_STATE_DIR"
 
 
 def state_root() -> Path:
-    """All sandboxes of this user live under here (PSHCTL_STATE_DIR overrides it)."""
-    override = os.environ.get("PSHCTL_STATE_DIR")
+    """All sandboxes of this user live under here (PSHCTL_STATE_DIR overrides it).
+
+    An override that names something other than a directory (a file, ``/dev/null/x``)
+    is a ConfigError; one that does not exist yet is created when a sandbox starts.
+    """
+    override = os.environ.get(STATE_DIR_ENV)
     if override:
-        return Path(override)
+        root = Path(override)
+        try:
+            info = root.stat()
+        except FileNotFoundError:
+            return root
+        except OSError as exc:
+            raise state_dir_error(root, exc.strerror or str(exc)) from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise state_dir_error(root, "not a directory")
+        return root
     from platformdirs import user_state_path
 
     return user_state_path("pshctl") / "sandboxes"
+
+
+def state_dir_error(path: Path, reason: str) -> ConfigError:
+    source = f"{STATE_DIR_ENV}={os.environ[STATE_DIR_ENV]}" if os.environ.get(STATE_DIR_ENV) \
+        else str(path)
+    return ConfigError(f"sandbox state directory {source}: {reason} ({path})",
+                       hint=f"point {STATE_DIR_ENV} at a directory you can write, or unset it")
+
+
+def make_state_dir(path: Path) -> Path:
+    """Create a sandbox's state directory (0700, whatever the umask) or say why not."""
+    try:
+        files.make_dirs(path)
+        os.chmod(path, files.PRIVATE_DIR)  # the sandbox's own: never readable by others
+    except OSError as exc:
+        raise state_dir_error(path, exc.strerror or str(exc)) from None
+    return path
 
 
 def sandbox_dir(project_root: Path, app_name: str) -> Path:
@@ -48,8 +83,4 @@ def read_registration(project_root: Path, app_name: str) -> dict[str, Any] | Non
 
 def write_registration(project_root: Path, app_name: str, entry: dict[str, Any]) -> Path:
     path = registration_path(project_root, app_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entry, indent=2))
-    tmp.replace(path)
-    return path
+    return files.write_file(path, json.dumps(entry, indent=2))

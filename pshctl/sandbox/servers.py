@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pshctl import files
 from pshctl.errors import ExitCode, PshctlError
 from pshctl.sandbox.cgroups import Cgroup
 
@@ -85,7 +86,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def generate_key(path: Path, comment: str = "pshctl") -> Path:
     """An ed25519 key pair without passphrase at ``path`` / ``path.pub`` (kept if present)."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(path.parent)
         keygen = require_programs("ssh-keygen")["ssh-keygen"]
         subprocess.run(
             [keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
@@ -158,7 +159,7 @@ def children_of(pid: int) -> list[int]:
 
 def _spawn(argv: list[str], log: Path | None = None) -> int:
     """Start a detached process (own session, no terminal) and return its PID."""
-    out = open(log, "ab") if log else subprocess.DEVNULL
+    out = os.fdopen(files.open_append(log), "ab") if log else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
             argv,
@@ -167,6 +168,7 @@ def _spawn(argv: list[str], log: Path | None = None) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            umask=0o022,  # what the servers and services create is never writable by others
         )
     finally:
         if log:
@@ -224,20 +226,19 @@ class SshServer:
     ) -> SshServer:
         """Write the config, make a host key if needed, start sshd and wait for it."""
         sshd = require_programs("sshd", "ssh-keygen")["sshd"]
-        workdir = workdir.resolve()
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = files.make_dirs(workdir.resolve())
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # root sshd's privsep dir
         server = cls(workdir=workdir, port=port or free_port(host), pid=0, host=host)
         generate_key(server.host_key, comment="pshctl-host")
-        server.config_file.write_text(
-            server._config(authorized_keys.resolve(), log_level) + extra_config
+        files.write_file(
+            server.config_file, server._config(authorized_keys.resolve(), log_level) + extra_config
         )
         server.pid = _spawn(
             [sshd, "-D", "-e", "-f", str(server.config_file), "-E", str(server.log_file)],
             log=server.log_file,
         )
-        (workdir / "sshd.pid").write_text(f"{server.pid}\n")
+        files.write_file(workdir / "sshd.pid", f"{server.pid}\n")
         _wait_listening(host, server.port, server.pid, server.log_file)
         return server
 
@@ -302,10 +303,9 @@ class RunitServer:
     @classmethod
     def start(cls, scan_dir: Path) -> RunitServer:
         runsvdir = require_programs("runsvdir", "runsv", "sv")["runsvdir"]
-        scan_dir = scan_dir.resolve()
-        scan_dir.mkdir(parents=True, exist_ok=True)
+        scan_dir = files.make_dirs(scan_dir.resolve())
         pid = _spawn([runsvdir, "-P", str(scan_dir)])
-        (scan_dir.parent / f"{scan_dir.name}.runsvdir.pid").write_text(f"{pid}\n")
+        files.write_file(scan_dir.parent / f"{scan_dir.name}.runsvdir.pid", f"{pid}\n")
         return cls(scan_dir=scan_dir, pid=pid)
 
     def running(self) -> bool:
@@ -325,15 +325,11 @@ class RunitServer:
 
 def make_service(path: Path, run_script: str, *, finish_script: str | None = None) -> Path:
     """A runit service directory with ``run`` (and ``finish``) scripts, mode 755."""
-    path.mkdir(parents=True, exist_ok=True)
+    files.make_dirs(path)
     for name, body in (("run", run_script), ("finish", finish_script)):
-        if body is None:
-            continue
-        script = path / name
-        tmp = path / f".{name}.tmp"
-        tmp.write_text(body if body.startswith("#!") else "#!/bin/sh\n" + body)
-        tmp.chmod(0o755)
-        tmp.replace(script)
+        if body is not None:
+            text = body if body.startswith("#!") else "#!/bin/sh\n" + body
+            files.write_file(path / name, text, files.SCRIPT)
     return path
 
 
@@ -523,23 +519,22 @@ class SystemdServer:
         import secrets
 
         server = cls(workdir.resolve(), token or secrets.token_hex(4), journal=journal)
-        server.unit_dir.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(server.unit_dir)
         for name, text in {**BASE_UNITS, **(units or {})}.items():
             server.write_unit(name, text)
         server.manager_cgroup.create()
         server.journal_cgroup.create()
         launcher = server.workdir / "launch"
-        launcher.write_text(launcher_script(server, journald, systemd))
-        launcher.chmod(0o755)
+        files.write_file(launcher, launcher_script(server, journald, systemd), files.SCRIPT)
         env = {"PATH": os.environ.get("PATH") or "/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": str(server.workdir / "home"), "LANG": "C.UTF-8",
                "XDG_CONFIG_HOME": str(server.workdir / "config")}
-        (server.workdir / "home").mkdir(exist_ok=True)
+        files.make_dirs(server.workdir / "home")
         try:
             server.pid = _spawn_env(
                 [programs["unshare"], "-m", "--propagation", "private", str(launcher)],
                 env, server.log_file)
-            (server.workdir / "manager.pid").write_text(f"{server.pid}\n")
+            files.write_file(server.workdir / "manager.pid", f"{server.pid}\n")
             server._wait_ready(timeout)
         except BaseException:
             server.stop(grace=0)
@@ -547,11 +542,7 @@ class SystemdServer:
         return server
 
     def write_unit(self, name: str, text: str) -> Path:
-        path = self.unit_dir / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-        return path
+        return files.write_file(self.unit_dir / name, text)
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "XDG_RUNTIME_DIR": self.runtime_dir}
@@ -632,8 +623,8 @@ class SystemdServer:
 
 
 def _spawn_env(argv: list[str], env: dict[str, str], log: Path) -> int:
-    with open(log, "ab") as out:
+    with os.fdopen(files.open_append(log), "ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                close_fds=True, env=env)
+                                close_fds=True, env=env, umask=0o022)
     return proc.pid

@@ -9,7 +9,6 @@ sandbox is recognised and nothing unrelated is ever signalled.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,7 +112,6 @@ def read_state(path: Path) -> SandboxState | None:
 
 
 def write_state(path: Path, state: SandboxState) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(state.to_json(), indent=2))
-    os.replace(tmp, path)
+    from pshctl import files
+
+    files.write_file(path, json.dumps(state.to_json(), indent=2))

@@ -8,10 +8,12 @@ from __future__ import annotations
 import getpass
 import glob
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pshctl.ssh import names
 from pshctl.ssh.trail import log
 
 if TYPE_CHECKING:
@@ -54,13 +56,40 @@ def ssh_config_path() -> Path:
     return Path.home() / ".ssh" / "config"
 
 
+class _MatchExec:
+    """What paramiko's ``Match exec`` runs commands with, in place of invoke.
+
+    invoke copies the caller's stdin into the command, so ``pshctl ssh -- CMD < data``
+    lost data to a ``Match exec`` test. Here the command runs in the user's shell, as
+    OpenSSH runs it, with stdin and stdout closed and stderr shown.
+    """
+
+    @staticmethod
+    def run(command: str, **_ignored: Any) -> Any:
+        from types import SimpleNamespace
+
+        shell = os.environ.get("SHELL") or "/bin/sh"
+        try:
+            done = subprocess.run([shell, "-c", command], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, check=False)
+        except OSError as exc:
+            log.warning("Match exec in %s cannot run: %s", ssh_config_path(), exc)
+            return SimpleNamespace(ok=False)
+        return SimpleNamespace(ok=done.returncode == 0)
+
+
 def lookup(alias: str) -> dict[str, Any]:
-    """``~/.ssh/config`` options for a host alias (empty when there is no file)."""
+    """``~/.ssh/config`` options for a host alias (empty when there is no file).
+
+    ``alias`` must have passed :func:`check_target`: ``Match exec`` puts it in a shell.
+    """
     import paramiko
+    import paramiko.config
 
     path = ssh_config_path()
     if not path.is_file():
         return {}
+    paramiko.config.invoke = _MatchExec  # type: ignore[attr-defined]
     try:
         config = paramiko.SSHConfig.from_path(str(path))
         return dict(config.lookup(alias))
@@ -115,8 +144,25 @@ def _identities(target: Target, options: dict[str, Any]) -> tuple[Identity, ...]
     return tuple(found)
 
 
+def check_target(target: Target) -> None:
+    """Refuse a target whose host, user or port could be read as anything but a name.
+
+    Targets come from config files, the sandbox's registration, the platform's CLI or
+    its API; the first two are checked where they are read, and this check sees them
+    all again before the host reaches ``~/.ssh/config`` matching (``Match exec``,
+    ``%h``), a socket or a message.
+    """
+    where = f"target {names.shown(target.name)}: "
+    names.check_host(target.host, what=f"{where}host")
+    if target.user is not None:
+        names.check_user(target.user, what=f"{where}user")
+    if target.port is not None:
+        names.check_port(target.port, what=f"{where}port")
+
+
 def resolve(target: Target) -> Endpoint:
     """The endpoint for a target, with ``~/.ssh/config`` filling what the target leaves."""
+    check_target(target)
     options = lookup(target.host)
     user = target.user or options.get("user") or getpass.getuser()
     if target.instance is not None and not user.startswith(f"{target.instance}."):
@@ -125,7 +171,7 @@ def resolve(target: Target) -> Endpoint:
     return Endpoint(
         alias=target.host,
         hostname=options.get("hostname") or target.host,
-        port=int(target.port or options.get("port") or 22),
+        port=_port(target.port, options.get("port")),
         user=user,
         identities=_identities(target, options),
         identities_only=str(options.get("identitiesonly", "no")).lower() == "yes",
@@ -134,6 +180,14 @@ def resolve(target: Target) -> Endpoint:
         extra_known_hosts=target.known_hosts,
         config=options,
     )
+
+
+def _port(configured: int | None, from_ssh_config: str | None) -> int:
+    if configured:
+        return configured
+    if from_ssh_config is None:
+        return 22
+    return names.check_port(from_ssh_config, what=f"Port in {ssh_config_path()}")
 
 
 def _none(value: str | None) -> str | None:

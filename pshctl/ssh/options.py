@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pshctl.settings import Settings
 
-SETTINGS_KEYS = ("connect_timeout", "banner_timeout", "auth_timeout", "keepalive")
+SETTINGS_KEYS = (
+    "connect_timeout", "banner_timeout", "auth_timeout", "keepalive", "keepalive_count"
+)
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,9 @@ class SshOptions:
     """How to connect: host-key trust, timeouts (seconds), prompting, debug trail.
 
     ``interactive=None`` means "prompt for a passphrase only when stdin is a terminal".
-    ``keepalive`` is the interval of SSH keepalive messages; 0 turns them off.
+    ``keepalive`` is the interval of SSH keepalive requests (0 turns them off); after
+    ``keepalive_count`` of them go unanswered the connection counts as dead
+    (:mod:`pshctl.ssh.keepalive`).
     """
 
     accept_new: bool = False
@@ -24,6 +28,7 @@ class SshOptions:
     banner_timeout: float = 15
     auth_timeout: float = 15
     keepalive: int = 15
+    keepalive_count: int = 3
     interactive: bool | None = None
     verbose: int = 0
 

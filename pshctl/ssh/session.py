@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConnectionFailed, OperationTimeout
-from pshctl.ssh import trail
+from pshctl.ssh import keepalive, names, trail
 from pshctl.ssh.auth import authenticate
 from pshctl.ssh.config import Endpoint, resolve
 from pshctl.ssh.hostkeys import KnownHosts, known_hosts_files
@@ -290,15 +290,8 @@ def _open_retrying(
 
 
 def _hop_target(spec: str) -> Target:
-    user, _, hostport = spec.rpartition("@")
-    host, port = hostport, None
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else None
-    elif hostport.count(":") == 1:
-        host, raw = hostport.split(":")
-        port = int(raw)
-    return Target(name=host, worker=None, host=host, user=user or None, port=port)
+    user, host, port = names.parse_ssh_url(spec)  # a bad ProxyJump is an error, not a crash
+    return Target(name=host, worker=None, host=host, user=user, port=port)
 
 
 def _socket(endpoint: Endpoint, options: SshOptions, parent: Session | None) -> Any:
@@ -370,8 +363,7 @@ def _open(
         server_key = transport.get_remote_server_key()
         known.verify(endpoint.key_name, server_key, accept_new=options.accept_new)
         authenticate(transport, endpoint, options.interactive)
-        if options.keepalive > 0:
-            transport.set_keepalive(int(options.keepalive))
+        keepalive.watch(transport, endpoint.key_name, options.keepalive, options.keepalive_count)
     except BaseException:
         transport.close()
         raise

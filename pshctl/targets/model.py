@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pshctl.errors import ConfigError
+from pshctl.ssh.names import shown
 
 # Config keys a source copies onto a target as they are.
 TARGET_KEYS = ("user", "port", "identity_file", "known_hosts", "service_dir", "service_name",
@@ -65,20 +66,14 @@ def worker_ssh_url(app_url: str, worker: str) -> str:
         prefix, app_url = "ssh://", app_url[len("ssh://"):]
     user, at, host = app_url.rpartition("@")
     if not at or not user or not host:
-        raise ConfigError(f"SSH URL '{app_url}' has no user part (user@host)")
+        raise ConfigError(f"SSH URL {shown(app_url)} has no user part (user@host)")
     return f"{prefix}{user}--{worker}@{host}"
 
 
 def parse_ssh_url(url: str) -> tuple[str | None, str, int | None]:
-    """``[ssh://]user@host[:port]`` -> (user, host, port)."""
-    rest = url.strip().removeprefix("ssh://").rstrip("/")
-    user, _, hostport = rest.rpartition("@")
-    host, port = hostport, None
-    if hostport.count(":") == 1:
-        host, _, number = hostport.partition(":")
-        if not number.isdigit():
-            raise ConfigError(f"SSH URL '{url}' has a bad port")
-        port = int(number)
-    if not host:
-        raise ConfigError(f"SSH URL '{url}' has no host")
-    return user or None, host, port
+    """``[ssh://]user@host[:port]`` -> (user, host, port), each checked as OpenSSH checks
+    names (:mod:`pshctl.ssh.names`): a URL from a file, the platform's CLI or its API
+    never brings shell syntax or an option into ``~/.ssh/config`` matching or output."""
+    from pshctl.ssh.names import parse_ssh_url as parse
+
+    return parse(url)
