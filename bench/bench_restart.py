@@ -10,8 +10,9 @@ runs in the same process, medians, ratios against the baseline measured alongsid
   (a blocking restart job, systemd's own floor: for information);
 - the first SIGTERM-to-down of a prompt worker as pshctl reports it (``stop_s``).
 
-Both sides are the same worker on the same sshd; the ssh baseline pays one OpenSSH
-connection, pshctl its interpreter start, one connection and its reads.
+Both sides are the same worker on the same sshd, whose remote shell does not read
+``~/.bashrc``; the ssh baseline pays one OpenSSH connection, pshctl its interpreter start,
+one connection and its reads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ sys.path.insert(0, str(REPO))
 from tests.testbed import PROMPT, TestBed  # noqa: E402
 
 ROUNDS = 9
+# The remote shell must not read root's ~/.bashrc (pyenv's init there costs ~100 ms per
+# remote command, for pshctl and for ssh alike): bash sources it for sshd only at shell
+# level 1.
+NO_BASHRC = "SetEnv SHLVL=1\n"
 
 
 def seconds(fn: Callable[[], object]) -> float:
@@ -40,15 +45,40 @@ def seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - began
 
 
-def paired(a: Callable[[], object], b: Callable[[], object],
+def paired(a: Callable[[], object], b: Callable[[], object], settle: Callable[[], object],
            rounds: int = ROUNDS) -> tuple[float, float]:
-    """Medians of ``a`` and ``b`` run alternately (one warm-up pair not counted)."""
-    a(), b()
+    """Medians of ``a`` and ``b`` run alternately (one warm-up pair not counted), each
+    after ``settle`` (not timed)."""
+    for fn in (a, b):
+        settle()
+        fn()
     times_a, times_b = [], []
     for _ in range(rounds):
+        settle()
         times_a.append(seconds(a))
+        settle()
         times_b.append(seconds(b))
     return statistics.median(times_a), statistics.median(times_b)
+
+
+# runsv starts a service no sooner than 1 s after its previous start: a restart of a
+# worker that just started would measure that pause. Workers being restarted have run
+# for a while; so does the bench's, before every timed restart (either side's).
+SETTLED = 1.2
+
+
+def settled(bed: TestBed, name: str) -> Callable[[], None]:
+    def wait() -> None:
+        pid, since = bed.pid(name), time.monotonic()
+        while True:
+            now = bed.pid(name)
+            if now is not None and now != pid:
+                pid, since = now, time.monotonic()
+            if now is not None and time.monotonic() - since >= SETTLED:
+                return
+            time.sleep(0.05)
+
+    return wait
 
 
 def pshctl(root: Path, *args: str) -> dict:
@@ -68,7 +98,7 @@ def ssh(bed: TestBed, command: str) -> None:
 
 def bench(supervisor: str, baseline: Callable[[TestBed], str]) -> list[tuple[str, float, float]]:
     with tempfile.TemporaryDirectory(prefix="pshctl-bench-") as tmp:
-        bed = TestBed.start(Path(tmp), supervisor=supervisor)
+        bed = TestBed.start(Path(tmp), supervisor=supervisor, sshd_config=NO_BASHRC)
         try:
             bed.add_service("w", PROMPT)
             root = bed.project(["w"], Path(tmp) / "app")
@@ -79,7 +109,7 @@ def bench(supervisor: str, baseline: Callable[[TestBed], str]) -> list[tuple[str
                 stops.append(worker["stop_s"])
 
             command = baseline(bed)
-            ours, theirs = paired(restart, lambda: ssh(bed, command))
+            ours, theirs = paired(restart, lambda: ssh(bed, command), settled(bed, "w"))
             return [(f"{supervisor}: pshctl restart --verify 0 vs ssh {command!r}",
                      ours, theirs),
                     (f"{supervisor}: SIGTERM to down, as pshctl reports it (stop_s)",
