@@ -1,4 +1,5 @@
-"""The runbook API against a real sshd and real runit services (no mocks)."""
+"""The runbook API against a real sshd and real services (no mocks), on runit and on
+systemd user units (the `testbed` parameter)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ from pshctl.api import (
 from pshctl.errors import ExitCode
 from pshctl.lifecycle import NotAttempted
 from pshctl.sandbox.servers import generate_key
-from tests.testbed import CRASHES, PROMPT, TestBed
+from tests.testbed import CRASHES, PROMPT, SUPERVISORS, TestBed
 
 pytestmark = pytest.mark.integration
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the test bed runs on runit and on systemd."""
+    if "testbed" in metafunc.fixturenames:
+        metafunc.parametrize("testbed", SUPERVISORS, indirect=True)
 
 CHATTY = "echo \"started $$\"\necho 'second line'\nexec sleep 100000\n"
 

@@ -190,6 +190,17 @@ def test_stop_missing_service_raises_problem() -> None:
     assert caught.value.state.problem == "missing"
 
 
+def test_noise_of_the_remote_shell_is_not_an_error() -> None:
+    class Noisy:
+        def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+            noise = "/root/.bashrc: line 3: /x/env: No such file or directory\n"
+            if list(argv)[1] == "status":
+                return Result(0, "run: app: (pid 5) 0s\n", noise)
+            return Result(0, "", noise)
+
+    assert Runit().start(Noisy(), "app", 1).pid == 5
+
+
 def test_a_remote_without_sv() -> None:
     class NoSv:
         def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:

@@ -170,12 +170,13 @@ class Runit(PollingDriver):
         return start_argv(service)
 
     def verb_problem(self, result: Output, service: str) -> ServiceState | OperationFailed | None:
-        # `sv down|up|kill` print nothing when runsv took the request.
+        # `sv down|up|kill` exit 0 when runsv took the request (it says nothing then);
+        # other text may be the remote shell's own noise (a login script's warnings).
         text = _text(result).strip()
         if result.exit_status == COMMAND_NOT_FOUND and not _states_in(text):
             return ServiceState(service, problem="missing", message=NOT_INSTALLED, raw=text,
                                 supervisor=NAME)
-        if not text and result.exit_status == 0:
+        if result.exit_status == 0:
             return None
         for line in text.splitlines():
             state = parse_line(line, service)
