@@ -192,14 +192,16 @@ def read_config_file(path: Path) -> Any:
     A file that is not a regular file (a directory, a FIFO that would block), larger
     than ``MAX_FILE_BYTES``, not UTF-8 or not YAML is a ConfigError naming it.
     """
+    from pshctl import files
+
     display = _display(path)
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        return _MISSING
+        mode = files.existing_mode(path)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=display) from None
-    if not stat.S_ISREG(info.st_mode):
+    if mode is None:
+        return _MISSING
+    if not stat.S_ISREG(mode):
         raise ConfigError("is not a regular file", file=display)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks on a swapped-in FIFO
