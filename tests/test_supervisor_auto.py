@@ -17,14 +17,8 @@ from pshctl.supervisor import ServiceProblem
 from pshctl.supervisor.auto import MARK, Auto, probe_script, split_answers
 from pshctl.supervisor.runit import Runit
 from pshctl.supervisor.systemd import EXIT_MARK, Systemd
+from tests.test_supervisor_runit import Result
 from tests.test_supervisor_systemd import show
-
-
-@dataclass
-class Result:
-    exit_status: int
-    stdout: str
-    stderr: str = ""
 
 
 def fenced(runit: str, runit_code: int, systemd: str, systemd_code: int = 0) -> str:

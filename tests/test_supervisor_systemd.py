@@ -27,6 +27,7 @@ from pshctl.supervisor.systemd import (
     stop_argv,
     unit_name,
 )
+from tests.test_supervisor_runit import Result
 
 NOW = 1000.0  # the remote's clock in the fake answers, seconds
 
@@ -135,13 +136,6 @@ def test_a_remote_without_a_user_manager_or_systemctl() -> None:
 def test_masked_unit_is_unsupervised() -> None:
     (state,) = parse_status(answer(show(LoadState="masked", ActiveState="inactive")), ["app"])
     assert state.problem == "unsupervised" and "masked" in (state.message or "")
-
-
-@dataclass
-class Result:
-    exit_status: int
-    stdout: str
-    stderr: str = ""
 
 
 @dataclass

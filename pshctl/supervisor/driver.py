@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from typing import Literal
 
 from pshctl.errors import OperationFailed
 from pshctl.supervisor import (
@@ -38,6 +39,7 @@ KILL_WAIT = 5.0
 # of a crash-looping service (runsv pauses 1 s and reads its control pipe after that).
 SETTLE_WAIT = 3.0
 FIRST_POLL = 0.01
+Verb = Literal["stop", "kill", "start"]
 MAX_POLL = 0.2
 
 
@@ -89,17 +91,19 @@ class PollingDriver:
         """A shell fragment whose output :meth:`parse` reads (for detection)."""
         raise NotImplementedError
 
-    def stop_argv(self, service: str) -> list[str]:
-        """Ask for it to go down and stay down (SIGTERM); returns at once."""
+    def verb_argv(self, verb: Verb, service: str) -> list[str]:
+        """The control verb's command, returning at once: ``stop`` (SIGTERM, and stay
+        down), ``kill`` (SIGKILL to what still runs), ``start``."""
         raise NotImplementedError
+
+    def stop_argv(self, service: str) -> list[str]:
+        return self.verb_argv("stop", service)
 
     def kill_argv(self, service: str) -> list[str]:
-        """SIGKILL to what still runs."""
-        raise NotImplementedError
+        return self.verb_argv("kill", service)
 
     def start_argv(self, service: str) -> list[str]:
-        """Ask for it to run; returns at once."""
-        raise NotImplementedError
+        return self.verb_argv("start", service)
 
     def verb_problem(self, result: Output, service: str) -> ServiceState | OperationFailed | None:
         """What went wrong with a control verb: a service problem, another failure, or

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pshctl.errors import OperationFailed
 from pshctl.supervisor import Output, Problem, ServiceState
-from pshctl.supervisor.driver import PollingDriver
+from pshctl.supervisor.driver import PollingDriver, Verb
 
 SV = "sv"
 NAME = "runit"
@@ -56,6 +56,9 @@ def kill_argv(service: str) -> list[str]:
 
 def start_argv(service: str) -> list[str]:
     return [SV, "up", service]
+
+
+VERBS = {"stop": stop_argv, "kill": kill_argv, "start": start_argv}
 
 
 def parse_line(line: str, service: str) -> ServiceState:
@@ -160,14 +163,8 @@ class Runit(PollingDriver):
     def probe(self, services: Sequence[str]) -> str:
         return shlex.join(status_argv(services))
 
-    def stop_argv(self, service: str) -> list[str]:
-        return stop_argv(service)
-
-    def kill_argv(self, service: str) -> list[str]:
-        return kill_argv(service)
-
-    def start_argv(self, service: str) -> list[str]:
-        return start_argv(service)
+    def verb_argv(self, verb: Verb, service: str) -> list[str]:
+        return VERBS[verb](service)
 
     def verb_problem(self, result: Output, service: str) -> ServiceState | OperationFailed | None:
         # `sv down|up|kill` exit 0 when runsv took the request (it says nothing then);

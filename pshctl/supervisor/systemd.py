@@ -35,7 +35,7 @@ from typing import Literal
 
 from pshctl.errors import OperationFailed
 from pshctl.supervisor import Output, Problem, RunState, ServiceState
-from pshctl.supervisor.driver import PollingDriver
+from pshctl.supervisor.driver import PollingDriver, Verb
 
 NAME = "systemd"
 SYSTEMCTL = ("systemctl", "--user")
@@ -79,6 +79,9 @@ def kill_argv(service: str) -> list[str]:
 
 def start_argv(service: str) -> list[str]:
     return [*SYSTEMCTL, "start", "--no-block", "--", unit_name(service)]
+
+
+VERBS = {"stop": stop_argv, "kill": kill_argv, "start": start_argv}
 
 
 def _blocks(text: str) -> tuple[list[dict[str, str]], list[str]]:
@@ -226,14 +229,8 @@ class Systemd(PollingDriver):
     def probe(self, services: Sequence[str]) -> str:
         return status_script(services)
 
-    def stop_argv(self, service: str) -> list[str]:
-        return stop_argv(service)
-
-    def kill_argv(self, service: str) -> list[str]:
-        return kill_argv(service)
-
-    def start_argv(self, service: str) -> list[str]:
-        return start_argv(service)
+    def verb_argv(self, verb: Verb, service: str) -> list[str]:
+        return VERBS[verb](service)
 
     def verb_problem(self, result: Output, service: str) -> ServiceState | OperationFailed | None:
         if result.exit_status == 0:
