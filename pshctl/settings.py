@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pshctl.appdef.layout import PRODUCTS
 from pshctl.errors import ConfigError
 from pshctl.ssh import names
 from pshctl.yamlutil import LineDict, line_of
@@ -147,6 +148,7 @@ class Settings:
 
     project: str | None = None
     region: str | None = None
+    product: str | None = None  # which app definitions a repository with both reads
     ssh: SshTimeouts = field(default_factory=SshTimeouts)
     environments: dict[str, EnvironmentEntry] = field(default_factory=dict)
     files: tuple[Path, ...] = ()  # the files read, highest precedence first
@@ -286,13 +288,17 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping", file=display, line=1)
-    _refuse_unknown(data, ("project", "region", "ssh", "environments"), display, "")
+    _refuse_unknown(data, ("project", "region", "product", "ssh", "environments"), display, "")
     out: dict[str, Any] = {}
     for key, problem_of in (("project", _machine_name_problem), ("region", _region_problem)):
         if key in data:
             problem = problem_of(data[key])
             _check(problem is None, f"'{key}' {problem}", display, line_of(data, key))
             out[key] = str(data[key])
+    if "product" in data:
+        _check(data["product"] in PRODUCTS, f"'product' must be one of {', '.join(PRODUCTS)}, "
+               f"not {data['product']!r}", display, line_of(data, "product"))
+        out["product"] = data["product"]
     if "ssh" in data:
         out["ssh"] = _ssh_section(data["ssh"], display, line_of(data, "ssh"))
     if "environments" in data:
@@ -430,6 +436,7 @@ def _build(data: dict[str, Any], files: tuple[Path, ...]) -> Settings:
     return Settings(
         project=data.get("project"),
         region=data.get("region"),
+        product=data.get("product"),
         ssh=SshTimeouts(**data.get("ssh", {})),
         environments=environments,
         files=files,
