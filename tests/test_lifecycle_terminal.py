@@ -19,7 +19,7 @@ import pytest
 
 from tests.helpers import REPO
 from tests.terminal import Terminal
-from tests.testbed import SUPERVISORS, TestBed
+from tests.testbed import SUPERVISORS, TestBed, slow_stop
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)]
@@ -29,12 +29,7 @@ WORKERS = ["w1", "w2", "w3", "w4", "w5"]
 STOP_SECONDS = 2
 # On SIGTERM: end the child at once, then take STOP_SECONDS to exit (a worker draining
 # its queue). The child is killed first so that a SIGKILL later leaves no orphan.
-SLOW_STOP = (
-    f"trap 'kill $child 2>/dev/null; sleep {STOP_SECONDS}; exit 0' TERM\n"
-    "sleep 100000 &\n"
-    "child=$!\n"
-    "wait $child\n"
-)
+SLOW_STOP = slow_stop(STOP_SECONDS)
 PROMPT = "ready$ "
 # Forwarded from the test's isolated environment (the autouse `isolation` fixture).
 FORWARDED = (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliRunner
-from tests.testbed import SUPERVISORS, TestBed
+from tests.testbed import SUPERVISORS, TestBed, slow_stop
 
 pytestmark = pytest.mark.integration
 
@@ -52,10 +52,7 @@ def test_all_with_worker_names_is_a_usage_error(testbed: TestBed, tmp_path: Path
     assert "--all acts on every worker" in result.stderr
 
 
-SLOW_TO_STOP = (
-    "trap 'kill $child; sleep 4; exit 0' TERM\n"
-    "sleep 100000 &\nchild=$!\necho ready\nwait $child\n"
-)
+SLOW_TO_STOP = slow_stop(4, ready=True)
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:

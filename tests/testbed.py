@@ -51,6 +51,18 @@ IGNORES_TERM = "trap '' TERM\nexec sleep 100000\n"  # only SIGKILL stops it
 CRASHES = "sleep 0.3\necho 'crashing' >&2\nexit 1\n"  # dies right after starting
 EXITS = "exit 0\n"  # ends at once, every time it is started
 
+
+def slow_stop(seconds: float, *, ready: bool = False) -> str:
+    """A worker that drains for ``seconds`` after SIGTERM, then exits 0 (``ready``: it
+    prints "ready" once its trap is set). Its child ignores TERM, so that the shell's trap
+    is what ends the wait on both supervisors: systemd signals every process of the unit
+    at once, and a child that died first would let the shell end before its trap ran."""
+    return (
+        f"trap 'kill -KILL $child 2>/dev/null; sleep {seconds}; exit 0' TERM\n"
+        "(trap '' TERM; exec sleep 100000) &\n"
+        "child=$!\n" + ("echo ready\n" if ready else "") + "wait $child\n"
+    )
+
 # A test bed unit: restarted like runsv restarts a service (after 1 s, for ever), and
 # no stop timeout of its own, so a kill after --grace can only come from pshctl.
 UNIT = """[Unit]
@@ -224,9 +236,15 @@ class TestBed:
 
     def _show(self, name: str, *keys: str) -> str:
         assert self.systemd is not None
-        done = self.systemd.systemctl("show", f"--property={','.join(keys)}", "--",
-                                      f"{name}.service")
+        done = self._systemctl("show", f"--property={','.join(keys)}", "--", f"{name}.service")
         return " ".join(sorted(done.stdout.split()))
+
+    def _systemctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        assert self.systemd is not None
+        done = self.systemd.systemctl(*args)
+        if done.returncode != 0:
+            raise RuntimeError(f"systemctl --user {' '.join(args)}: {done.stderr.strip()}")
+        return done
 
     def _props(self, name: str) -> dict[str, str]:
         text = self._show(name, "ActiveState", "SubState", "MainPID")
@@ -270,16 +288,13 @@ class TestBed:
     def stop_service(self, name: str, *, wait: bool = True) -> None:
         """Stop it from outside pshctl (``wait``: until it is down)."""
         if self.kinds.get(name) == "systemd":
-            assert self.systemd is not None
-            self.systemd.systemctl("stop", *([] if wait else ["--no-block"]), "--",
-                                   f"{name}.service")
+            self._systemctl("stop", *([] if wait else ["--no-block"]), "--", f"{name}.service")
         else:
             self.sv(*(["-w", "5", "stop"] if wait else ["down"]), name)
 
     def start_service(self, name: str) -> None:
         if self.kinds.get(name) == "systemd":
-            assert self.systemd is not None
-            self.systemd.systemctl("start", "--", f"{name}.service")
+            self._systemctl("start", "--", f"{name}.service")
         else:
             self.sv("start", name)
 
