@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from pshctl.cli import output
 from pshctl.cli.complete import complete_app, complete_environment
 from pshctl.context import Selection
 
@@ -86,13 +87,17 @@ def open_environment(
 
     chosen = selection(ctx, project, environment, app)
     state = global_state(ctx)
-    return resolve(
+    env = resolve(
         chosen.environment,
         project=chosen.project,
         app=chosen.app,
         accept_new=accept_new or state.accept_new,
         verbose=state.verbose,
     )
+    choice = env.context.app.choice
+    if choice is not None and choice.note:  # both products' files here: say which were read
+        output.info(choice.note)
+    return env
 
 
 def selection(
