@@ -3,13 +3,15 @@
 ``paramiko.config`` imports invoke whenever it is installed (fabric, an optional extra
 of pshctl, depends on it), only to run ``Match exec`` commands, which pshctl runs itself
 (:mod:`pshctl.ssh.config`). While ``paramiko.config`` executes, ``invoke`` is made
-unimportable for that module alone; fabric, imported later, gets the real one.
+unimportable for that module alone, and it gets a stand-in that imports invoke the first
+time a ``Match exec`` needs it; fabric, imported later, gets the real module.
 """
 
 from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 from types import ModuleType
 
@@ -32,6 +34,18 @@ class _Loader(importlib.abc.Loader):
         finally:
             if blocked and sys.modules.get("invoke", 0) is None:
                 del sys.modules["invoke"]
+        if blocked and importlib.util.find_spec("invoke") is not None:
+            module.invoke = _LazyInvoke()  # type: ignore[attr-defined]
+            module.invoke_import_error = None  # type: ignore[attr-defined]
+
+
+class _LazyInvoke:
+    """Stands for the invoke module in paramiko.config until something uses it."""
+
+    def __getattr__(self, name: str) -> object:
+        import invoke
+
+        return getattr(invoke, name)
 
 
 class _Finder(importlib.abc.MetaPathFinder):
