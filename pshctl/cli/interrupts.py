@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -22,9 +22,6 @@ def two_step(first: Callable[[], None], again: Callable[[], None]) -> Iterator[N
 
     Outside the main thread (where Python delivers no signals) it does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     count = 0
 
     def handler(signum: int, frame: object) -> None:
@@ -32,27 +29,29 @@ def two_step(first: Callable[[], None], again: Callable[[], None]) -> Iterator[N
         count += 1
         (first if count == 1 else again)()
 
-    previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
-    try:
+    with _handling(SIGNALS, handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @contextmanager
 def as_keyboard_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP mean what Ctrl-C means: KeyboardInterrupt (exit 130, clean-up
     runs); commands that must finish what they started install :func:`two_step` on top."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    others = [sig for sig in SIGNALS if sig != signal.SIGINT]
-    previous = {sig: signal.signal(sig, interrupt) for sig in others}
+    with _handling([sig for sig in SIGNALS if sig != signal.SIGINT], interrupt):
+        yield
+
+
+@contextmanager
+def _handling(signals: Sequence[int], handler: Callable[[int, object], None]) -> Iterator[None]:
+    """``handler`` for ``signals`` while inside, in the main thread; the old ones after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
     try:
         yield
     finally:
