@@ -15,6 +15,8 @@ DEFAULT_WAIT_TIMEOUT = 60.0
 # not yet authenticated, and pshctl.ssh caps those at 8 itself, so this bounds threads
 # and load, not sshd's limit: 32 keeps a restart of dozens of workers one wave wide.
 DEFAULT_MAX_PARALLEL = 32
+# `top` and `status --wide`: seconds between the two looks at /proc that CPU % is taken over.
+DEFAULT_USAGE_SAMPLE = 0.5
 DEFAULT_LOG_LINES = 100
 DEFAULT_LOG_TYPE = "app"
 # The environment name under which `pshctl sandbox up` registers a project's sandbox.
