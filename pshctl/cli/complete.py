@@ -355,6 +355,13 @@ def complete_app(incomplete: str, ctx: Optional[CompletionContext] = None) -> li
     return _matching((app.name for app in apps), incomplete)
 
 
+def complete_log_type(incomplete: str, ctx: Optional[CompletionContext] = None) -> list[str]:
+    """The log types a container keeps (``app``, ``cron``, ...): a fixed list, no network."""
+    from pshctl.defaults import LOG_TYPES
+
+    return _matching(LOG_TYPES, incomplete, valid=_WORD)
+
+
 def complete_environment(
     incomplete: str, ctx: Optional[CompletionContext] = None
 ) -> list[str]:

@@ -9,13 +9,14 @@ app cannot be found or read, or sshd/runit are not installed.
 from __future__ import annotations
 
 import shlex
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from pshctl.cli import output
-from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, selection
+from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, program, selection
 from pshctl.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -35,7 +36,12 @@ AppDirArg = Annotated[
         show_default=False,
     ),
 ]
-COLUMNS = ("container", "kind", "ssh", "sshd pid", "service", "web")
+class Supervisor(str, Enum):
+    runit = "runit"
+    systemd = "systemd"
+
+
+COLUMNS = ("container", "kind", "ssh", "sshd pid", "supervisor", "service", "web")
 
 
 def register(app: typer.Typer) -> None:
@@ -49,13 +55,23 @@ def up_command(
     app_dir: AppDirArg = None,
     app_name: AppOpt = None,
     project: ProjectOpt = None,
+    supervisor: Annotated[
+        Supervisor,
+        typer.Option(
+            "--supervisor",
+            help="What supervises each container's service: runit (sv), or systemd (a "
+            "`systemd --user` per container; needs root). A container whose "
+            "`supervisor:` is set in .pshctl.yaml's `sandbox` environment keeps that.",
+        ),
+    ] = Supervisor.runit,
     as_json: JsonOpt = False,
 ) -> int:
     """Start the sandbox (or report it when it already runs)."""
     from pshctl.sandbox import manager
 
     chosen = selection(ctx, project=project, app=app_name)
-    result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project)
+    result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project,
+                        supervisor=supervisor.value)
     app = _app_option(chosen.app)
     notes = []
     if result.already_running:
@@ -63,8 +79,8 @@ def up_command(
         if result.outdated:
             notes.append(
                 "the app definition changed since it started; to deploy the change: "
-                f"pshctl{app} sandbox down {shlex.quote(result.project_root)} && "
-                f"pshctl{app} sandbox up {shlex.quote(result.project_root)}"
+                f"{app} sandbox down {shlex.quote(result.project_root)} && "
+                f"{app} sandbox up {shlex.quote(result.project_root)}"
             )
     elif result.replaced:
         notes.append(f"replaced a {result.replaced} sandbox of {result.app} (processes gone)")
@@ -111,8 +127,9 @@ def status_command(
 
 
 def _app_option(app: str | None) -> str:
-    """`` -A NAME`` for the commands suggested, when the app was chosen (several apps)."""
-    return f" -A {shlex.quote(app)}" if app else ""
+    """``pshctl`` (as it was run) and ``-A NAME`` when the app was chosen (several apps):
+    the start of the commands suggested."""
+    return program() + (f" -A {shlex.quote(app)}" if app else "")
 
 
 # --- rendering -----------------------------------------------------------------------
@@ -124,17 +141,17 @@ def _emit_status(
     *,
     notes: list[str] | None = None,
     hints: bool = False,
-    app: str = "",
+    app: str = "pshctl",
 ) -> int:
     lines = [_summary(result, app)]
     if result.running and hints:
         where = shlex.quote(result.project_root)
         lines += [
             f"try it from {result.project_root}:",
-            f"  cd {where} && pshctl{app} -e sandbox status",
-            f"  pshctl{app} -e sandbox ssh --worker=<name>     "
-            f"pshctl{app} -e sandbox logs -f <name>",
-            f"stop it: pshctl{app} sandbox down {where}",
+            f"  cd {where} && {app} -e sandbox status",
+            f"  {app} -e sandbox ssh --worker=<name>     "
+            f"{app} -e sandbox logs -f <name>",
+            f"stop it: {app} sandbox down {where}",
         ]
     report = output.Report(
         data=result.to_dict(),
@@ -147,14 +164,14 @@ def _emit_status(
     return output.emit(report, as_json=as_json)
 
 
-def _summary(result: SandboxStatus, app: str = "") -> str:
+def _summary(result: SandboxStatus, app: str = "pshctl") -> str:
     where = shlex.quote(result.project_root)
     if result.health == "stopped":
-        return f"no sandbox of {result.app} (start one: pshctl{app} sandbox up {where})"
+        return f"no sandbox of {result.app} (start one: {app} sandbox up {where})"
     text = f"sandbox of {result.app}: {result.health}, state in {result.state_dir}"
     if result.health != "running":
-        text += f"\nsome of its processes are gone: `pshctl{app} sandbox up {where}` "
-        text += f"replaces it, `pshctl{app} sandbox down {where}` cleans up"
+        text += f"\nsome of its processes are gone: `{app} sandbox up {where}` "
+        text += f"replaces it, `{app} sandbox down {where}` cleans up"
     return text
 
 
@@ -167,6 +184,7 @@ def _row(container: ContainerStatus) -> list[output.Cell]:
         container.kind,
         container.ssh,
         sshd,
+        container.supervisor,
         (service.describe(), style),
         container.web_url or "-",
     ]
