@@ -27,6 +27,7 @@ from pathlib import Path
 
 from common import (
     CpuMeter,
+    Row,
     bed,
     compile_sources,
     fmt_ms,
@@ -35,9 +36,9 @@ from common import (
     p90,
     pshctl_argv,
     record,
-    Row,
     time_row,
 )
+
 from tests.testbed import PROMPT, TestBed
 
 

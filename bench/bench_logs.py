@@ -19,11 +19,11 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from common import compile_sources, load, median, paired, pshctl_argv, rate_row, start_bed
+
 from tests.testbed import TestBed
 
 ALL_LINES = "all"
