@@ -49,7 +49,7 @@ AppOpt = Annotated[
 MaxParallelOpt = Annotated[
     int,
     typer.Option("--max-parallel", min=1,
-                 help="Workers handled at once (a stock sshd drops past 10 at once).",
+                 help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
                  rich_help_panel=PANEL_RUN),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
