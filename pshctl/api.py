@@ -165,6 +165,23 @@ def delete_passphrase(path: str | Path) -> bool:
 # --- the environment ------------------------------------------------------------------
 
 
+def since_time(value: float | str | None) -> float | None:
+    """``since`` as seconds since the epoch: a number as it is, a text as ``--since``
+    takes it (``10m``, ``2026-12-01T10:00``); UsageError for anything else."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    import time
+
+    from pshctl.logs.times import since
+
+    moment = since(value, now=time.time())
+    if moment is None:
+        raise UsageError(f"--since takes a duration or a time, not {value!r}",
+                         hint="e.g. 10m, 2h, 1d, 2026-12-01 or 2026-12-01T10:00 (local time "
+                              "unless it ends with Z or +01:00)")
+    return moment
+
+
 def open_environment(
     environment: str | None = None,
     *,
@@ -291,26 +308,37 @@ class Environment:
                               stable=stable, connector=self.connector(),
                               max_parallel=max_parallel)
 
-    def logs(self, workers: Sequence[str] = (), *, lines: int = DEFAULT_LOG_LINES,
-             log_type: str = DEFAULT_LOG_TYPE, app_container: bool = False,
+    def logs(self, workers: Sequence[str] = (), *, lines: int | None = DEFAULT_LOG_LINES,
+             log_type: str = DEFAULT_LOG_TYPE, grep: str | None = None,
+             since: float | str | None = None, app_container: bool = False,
              ) -> Results[list[str]]:
-        """The last ``lines`` lines of each worker's ``<log_type>.log``."""
+        """The last ``lines`` lines (None: all) of each worker's ``<log_type>.log``.
+
+        ``grep``: only lines matching this extended regular expression, filtered on the
+        remote side. ``since``: only lines written since then, as ``"10m"``, ``"2h"``,
+        ``"2026-12-01T10:00"`` or seconds since the epoch (judged by each line's own time).
+        """
         from pshctl.logs import LogRequest, read_logs
 
-        return read_logs(self._many(workers, app_container=app_container),
-                         LogRequest(log_type=log_type, lines=lines), options=self.ssh_options)
+        request = LogRequest(log_type=log_type, lines=lines, grep=grep,
+                             since=since_time(since))
+        return read_logs(self._many(workers, app_container=app_container), request,
+                         options=self.ssh_options)
 
-    def follow_logs(self, workers: Sequence[str] = (), *, lines: int = 10,
-                    log_type: str = DEFAULT_LOG_TYPE, app_container: bool = False,
+    def follow_logs(self, workers: Sequence[str] = (), *, lines: int | None = 10,
+                    log_type: str = DEFAULT_LOG_TYPE, grep: str | None = None,
+                    since: float | str | None = None, app_container: bool = False,
                     ) -> LogStream:
         """A live, merged stream of log events; use it in a ``with`` block and iterate.
 
         It yields :class:`pshctl.logs.LogLines` and :class:`pshctl.logs.LogNotice`
         (reconnects, rotations, failures) and reconnects by itself after a dropped link.
+        ``grep`` and ``since`` as for :meth:`logs`.
         """
         from pshctl.logs import LogRequest
 
-        request = LogRequest(log_type=log_type, lines=lines, follow=True)
+        request = LogRequest(log_type=log_type, lines=lines, follow=True, grep=grep,
+                             since=since_time(since))
         return self.log_stream(request, workers, all_workers=not workers,
                                app_container=app_container)
 

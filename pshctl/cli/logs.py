@@ -5,12 +5,17 @@ a terminal, plain ``name | line`` when piped). All lines are written by this thr
 whole, so workers never mix inside a line. Problems with one worker's log go to stderr
 and the others go on.
 
+History (without ``-f``) from several workers is read in full first, then written merged
+by time when their lines say when they were written, else worker by worker in the order
+asked: the same on every run (:mod:`pshctl.logs.history`).
+
 Exit status: 0; 1 when a worker's log was missing or could not be read; 4 when no worker
 could be reached at all; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -33,6 +38,8 @@ if TYPE_CHECKING:
 EPILOG = (
     "Examples: pshctl logs  |  pshctl logs queue -n 20  |  pshctl logs --all -f  |  "
     "pshctl logs queue mail -f -t error  |  pshctl logs -n all queue > queue.log  |  "
+    "pshctl logs queue --since 10m --grep 'Timeout|refused'  |  "
+    "pshctl logs --all --since 2026-12-01T10:00 --timestamps  |  "
     "pshctl logs -f queue --json | jq .line"
 )
 IDLE_CHECK = 0.5  # seconds: how often a quiet follow checks whether stdout's reader left
@@ -66,10 +73,30 @@ def logs(
                      help="Which log: <log dir>/<TYPE>.log (app, deploy, cron, error, ...)."),
     ] = "app",
     lines: Annotated[
-        str,
-        typer.Option("--lines", "-n", metavar="N|all",
-                     help="How many of the last lines to show; 'all' for the whole log."),
-    ] = "100",
+        Optional[str],
+        typer.Option("--lines", "-n", metavar="N|all", show_default=False,
+                     help="How many of the last lines to show; 'all' for the whole log "
+                          "(default 100; with --since, all since then)."),
+    ] = None,
+    since: Annotated[
+        Optional[str],
+        typer.Option("--since", metavar="WHEN", show_default=False,
+                     help="Only lines written since then: 10m, 2h, 1d, or a time "
+                          "2026-12-01T10:00 (this machine's zone unless it ends with Z or "
+                          "+01:00), as each line's own time says."),
+    ] = None,
+    grep: Annotated[
+        Optional[str],
+        typer.Option("--grep", "-g", metavar="PATTERN", show_default=False,
+                     help="Only lines matching this extended regular expression (grep -E), "
+                          "filtered in the container: only they cross the network."),
+    ] = None,
+    timestamps: Annotated[
+        bool,
+        typer.Option("--timestamps", "-T",
+                     help="Start each line with its time: its own when it says one, else "
+                          "when pshctl received it (UTC)."),
+    ] = False,
     follow: Annotated[
         bool,
         typer.Option("--follow", "-f", help="Keep printing new lines (survives rotation, "
@@ -83,25 +110,33 @@ def logs(
 ) -> int:
     """Show the last lines of worker logs, or follow them live.
 
-    With --json, each line is one JSON object: {"worker", "line", "received"}, where
-    "received" is the UTC time pshctl read the line (the log itself has no time stamps).
+    With --json, each line is one JSON object: {"worker", "line", "received", "time"}:
+    "received" is the UTC time pshctl read the line, "time" the time the line itself says
+    (null when it says none).
     """
+    from pshctl.api import since_time
     from pshctl.logs import LogRequest
 
     names = [*(workers or ()), *(worker or ())]
     if all_workers and names:
         raise UsageError("--all reads every worker; name no workers with it")
-    request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
+    count = _line_count(lines) if lines is not None else None if since else 100
+    request = LogRequest(log_type=log_type, lines=count, follow=follow, grep=grep,
+                         since=since_time(since))
     env = open_environment(ctx, project, environment, app_name, announce=not json_,
                            accept_new=accept_new)
     targets = env.targets(names, all_workers=all_workers)
     if not targets:
         output.info(f"app {env.app.name} defines no workers")
         return ExitCode.OK
-    printer = output.Lines([t.name for t in targets], as_json=json_)
+    order = [t.name for t in targets]
+    printer = output.Lines(order, as_json=json_, timestamps=timestamps, times=True)
     try:
         with env.log_stream(request, names, all_workers=all_workers) as stream:
-            _drain(stream, printer)
+            if follow or len(order) == 1:
+                _drain(stream, printer)
+            else:
+                _merge(stream, printer, order)
     except BrokenPipeError:
         output.drop_stdout()  # the reader went away (`| head`): stop as cat does
         return ExitCode.OK
@@ -131,6 +166,27 @@ def _drain(stream: LogStream, printer: output.Lines) -> None:
             printer.write(event.worker, event.data, event.received)
         else:
             _notice(event)
+
+
+def _merge(stream: LogStream, printer: output.Lines, order: list[str]) -> None:
+    """History of several workers: all of it first, then in one order (by time, or
+    worker by worker), so that the output is the same on every run."""
+    from pshctl.logs import LogLines
+    from pshctl.logs.history import merged
+
+    kept: dict[str, list[bytes]] = {name: [] for name in order}
+    received: dict[str, float] = {}
+    for event in stream.events(idle=IDLE_CHECK):
+        if event is None:
+            if output.reader_gone():
+                raise BrokenPipeError()
+        elif isinstance(event, LogLines):
+            kept[event.worker].extend(event.data.split(b"\n"))
+            received.setdefault(event.worker, event.received)
+        else:
+            _notice(event)
+    for worker, rows in groupby(merged(kept, order), key=lambda row: row[0]):
+        printer.write(worker, b"\n".join(line for _, line, _ in rows), received.get(worker))
 
 
 def _notice(notice: LogNotice) -> None:

@@ -285,14 +285,18 @@ class Lines:
 
     With several workers each line starts with the worker's name, padded: ``queue | ...``,
     in the worker's colour on a terminal. Piped, the bytes pass as they came. With
-    ``as_json`` each line is one object: ``{"worker", "line", "received"}``. Safe to call
-    from several threads: a line is never cut by another worker's.
+    ``as_json`` each line is one object: ``{"worker", "line", "received"}`` (and, with
+    ``times``, ``"time"``: the time the line itself says, or null). With ``timestamps``
+    each line starts with a time: its own when it says one, else when it was received.
+    Safe to call from several threads: a line is never cut by another worker's.
     """
 
     def __init__(self, names: Sequence[str], *, as_json: bool = False,
-                 stderr: bool = False) -> None:
+                 stderr: bool = False, timestamps: bool = False, times: bool = False) -> None:
         self.as_json = as_json
         self.stderr = stderr
+        self.timestamps = timestamps
+        self.times = times or timestamps
         self.prefixed = len(names) > 1
         width = max((len(n) for n in names), default=0)
         self.prefixes = {n: f"{n.ljust(width)} | " for n in names}
@@ -308,7 +312,10 @@ class Lines:
         with self._lock:
             if self.as_json:
                 self._json(worker, data, received)
-            elif self.styled:
+                return
+            if self.timestamps:
+                data = _stamped(data, received)
+            if self.styled:
                 self._styled(worker, data)
             else:
                 self._plain(worker, data)
@@ -321,10 +328,13 @@ class Lines:
 
     def _json(self, worker: str, data: bytes, received: float | None) -> None:
         stamp = utc_stamp(received) if received is not None else None
-        sys.stdout.write("".join(
-            json.dumps({"worker": worker, "line": line, "received": stamp}) + "\n"
-            for line in data.decode("utf-8", "replace").split("\n")
-        ))
+        rows = []
+        for line in data.decode("utf-8", "replace").split("\n"):
+            row: dict[str, str | None] = {"worker": worker, "line": line, "received": stamp}
+            if self.times:
+                row["time"] = _own_stamp(line)
+            rows.append(json.dumps(row) + "\n")
+        sys.stdout.write("".join(rows))
         sys.stdout.flush()
 
     def _styled(self, worker: str, data: bytes) -> None:
@@ -338,6 +348,22 @@ class Lines:
             text.append(line)  # never markup: plain text into a Text object
             text.append("\n")
         console(stderr=self.stderr).print(text, end="")
+
+
+def _own_stamp(line: str) -> str | None:
+    from pshctl.logs.times import line_time
+
+    moment = line_time(line)
+    return None if moment is None else utc_stamp(moment)
+
+
+def _stamped(data: bytes, received: float | None) -> bytes:
+    """Each line after its own time, else the time it was received (now if unknown)."""
+    import time
+
+    fallback = utc_stamp(received if received is not None else time.time())
+    return b"\n".join((_own_stamp(line.decode("utf-8", "replace")) or fallback).encode()
+                       + b" " + line for line in data.split(b"\n"))
 
 
 def utc_stamp(seconds: float) -> str:

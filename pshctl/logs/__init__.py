@@ -8,10 +8,12 @@ merges targets and reconnects. The names below are the package's public interfac
 from __future__ import annotations
 
 from pshctl.logs.protocol import (
+    BAD_PATTERN_STATUS,
     DEFAULT_LINES,
     DEFAULT_TYPE,
     FOLLOW_SCRIPT,
     TAIL_SCRIPT,
+    WINDOW_SCRIPT,
     FollowDecoder,
     LineAssembler,
     LogEvent,
@@ -19,18 +21,23 @@ from pshctl.logs.protocol import (
     LogNotice,
     LogRequest,
     NoticeKind,
+    Window,
     follow_command,
     last_lines,
     log_path,
+    parse_window,
     tail_command,
+    window_command,
 )
 from pshctl.logs.stream import LogMissing, LogStream, read_logs
 
 __all__ = [
+    "BAD_PATTERN_STATUS",
     "DEFAULT_LINES",
     "DEFAULT_TYPE",
     "FOLLOW_SCRIPT",
     "TAIL_SCRIPT",
+    "WINDOW_SCRIPT",
     "FollowDecoder",
     "LineAssembler",
     "LogEvent",
@@ -40,9 +47,12 @@ __all__ = [
     "LogRequest",
     "LogStream",
     "NoticeKind",
+    "Window",
     "follow_command",
     "last_lines",
     "log_path",
+    "parse_window",
     "read_logs",
     "tail_command",
+    "window_command",
 ]

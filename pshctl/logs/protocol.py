@@ -7,11 +7,18 @@ line. That is what makes a follow survive a dropped connection: it reconnects wi
 and asks for the same file from the offset after the last whole line it got, so no line is
 repeated or lost unless the file itself was replaced or truncated meanwhile.
 
-Frames of the follow protocol (a header line, then for B and D exactly LEN bytes)::
+With a pattern (``--grep``) every command filters on the remote side, with ``grep -E``, so
+that only matching lines cross the network; a follow then sends whole lines only, and
+frames what matched with the file offset it covers (G), so a reconnect still resumes
+exactly. ``--since`` reads windows from the end of the log (``WINDOW_SCRIPT``), larger
+and larger, until a line older than the time asked appears.
+
+Frames of the follow protocol (a header line, then for B, D and G exactly LEN bytes)::
 
     B ID OFF LEN EXACT   backlog: the last N lines (EXACT=1), or a window to trim to them
     S ID OFF             resumed: same file, reading goes on at OFF
     D LEN                data that follows what was sent before
+    G ID END LEN         matching whole lines of the file up to offset END (with a pattern)
     R ID                 the name now points at another file (rotated); read from 0
     T                    the file shrank (truncated); read from 0
     M                    the log does not exist (yet); waiting for it
@@ -36,17 +43,45 @@ if TYPE_CHECKING:
 DEFAULT_TYPE = DEFAULT_LOG_TYPE
 DEFAULT_LINES = DEFAULT_LOG_LINES
 MISSING_STATUS = 66  # the tail script's exit status when the log file does not exist
+BAD_PATTERN_STATUS = 65  # ... when grep refuses the pattern (its message on stderr)
 MAX_LINE = 8 * 1024 * 1024  # a "line" longer than this is passed on in pieces
 MAX_HEADER = 256  # bytes of a follow frame's header line, newline not counted
 
 _TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 # `tail -n` (or `cat` for all lines) for a plain read; the exit status tells a missing
-# file from other failures.
-TAIL_SCRIPT = (
-    'f=$1\n[ -e "$f" ] || exit 66\n'
-    'if [ "$2" = all ]; then exec cat -- "$f"; else exec tail -n "$2" -- "$f"; fi\n'
-)
+# file from other failures. With a pattern ($3), the last N lines that match.
+TAIL_SCRIPT = r"""f=$1
+[ -e "$f" ] || exit 66
+if [ -n "${3-}" ]; then
+  grep -E -e "$3" /dev/null; [ $? -le 1 ] || exit 65
+  if [ "$2" = all ]; then grep -a -E -e "$3" -- "$f"; [ $? -le 1 ]; exit $?; fi
+  grep -a -E -e "$3" -- "$f" | tail -n "$2"; exit 0
+fi
+if [ "$2" = all ]; then exec cat -- "$f"; else exec tail -n "$2" -- "$f"; fi
+"""
+
+# The last BYTES of the log (of its matching lines with a pattern), whole lines up to
+# END, after a first line `ID END`: the file's identity and the offset a follow may
+# resume from (an unfinished last line is left to it). Arguments: PATH BYTES [PATTERN].
+WINDOW_SCRIPT = r"""f=$1 want=$2 pat=${3-}
+[ -e "$f" ] || exit 66
+if [ -n "$pat" ]; then grep -E -e "$pat" /dev/null; [ $? -le 1 ] || exit 65; fi
+exec 3<"$f" || exit 1
+set -- $(stat -L -c '%s %d:%i' /dev/fd/3)
+size=$1 id=$2 end=$1
+if [ "$size" -gt 0 ] && [ "$(tail -c "+$size" /dev/fd/3 | head -c 1 | wc -l)" -eq 0 ]; then
+  s=$(( size > 1048576 ? size - 1048576 : 0 ))
+  end=$(( size - $(tail -c "+$((s + 1))" /dev/fd/3 | head -c "$((size - s))" | tail -n 1 | wc -c) ))
+fi
+printf '%s %s\n' "$id" "$end"
+if [ -n "$pat" ]; then
+  head -c "$end" /dev/fd/3 | grep -a -E -e "$pat" | tail -c "$want"
+else
+  s=$(( end > want ? end - want : 0 ))
+  tail -c "+$((s + 1))" /dev/fd/3 | head -c "$((end - s))"
+fi
+"""
 
 # The follow loop. Arguments: PATH LINES|all RESUME_ID RESUME_OFFSET (the last two empty
 # on a fresh start). The file is held open on fd 3; /dev/fd/3 reopens that same file, so
@@ -54,7 +89,7 @@ TAIL_SCRIPT = (
 # while being sent) is padded with NULs to keep the framing; the next look sees the
 # truncation and the reader drops the padding.
 FOLLOW_SCRIPT = r"""
-f=$1 n=$2 rid=$3 roff=$4 beat=0
+f=$1 n=$2 rid=$3 roff=$4 pat=${5-} beat=0
 open_log() { command exec 3<"$f"; } 2>/dev/null
 look() {
   set -- $(stat -L -c '%s %d:%i' /dev/fd/3 "$f" 2>/dev/null)
@@ -68,6 +103,23 @@ idle() {
 send() {
   { tail -c "+$(($1 + 1))" /dev/fd/3; cat /dev/zero; } 2>/dev/null | head -c "$2"
 }
+whole() {
+  if [ "$2" -eq 0 ] || [ "$(tail -c "+$2" /dev/fd/3 2>/dev/null | head -c 1 | wc -l)" -eq 1 ]
+  then echo "$2"; return; fi
+  c=$(send "$1" "$(($2 - $1))" | tr -dc '\n' | wc -c)
+  if [ "$c" -eq 0 ]; then echo "$1"; return; fi
+  echo $(( $1 + $(send "$1" "$(($2 - $1))" | head -n "$c" | wc -c) ))
+}
+matches() {
+  if [ "$3" = all ]; then send "$1" "$(($2 - $1))" | grep -a -E -e "$pat"
+  else send "$1" "$(($2 - $1))" | grep -a -E -e "$pat" | tail -n "$3"; fi
+}
+found() {
+  m=$(matches "$1" "$2" "$3" | wc -c)
+  printf 'G %s %s %s\n' "$id" "$2" "$m" || exit 0
+  { matches "$1" "$2" "$3"; cat /dev/zero; } 2>/dev/null | head -c "$m"
+}
+if [ -n "$pat" ]; then grep -E -e "$pat" /dev/null; [ $? -le 1 ] || exit 65; fi
 said=
 while ! open_log; do
   if [ -z "$said" ]; then said=1; printf 'M\n' || exit 0; fi
@@ -80,6 +132,9 @@ if [ -n "$rid" ] && [ "$id" = "$rid" ] && [ "$size" -ge "$roff" ]; then
 elif [ -n "$rid" ]; then
   off=0
   printf 'R %s\n' "$id" || exit 0
+elif [ -n "$pat" ]; then
+  off=$(whole 0 "$size")
+  found 0 "$off" "$n"
 else
   tries=0
   while :; do
@@ -99,7 +154,10 @@ else
 fi
 while :; do
   look
-  if [ "$size" -gt "$off" ]; then
+  if [ "$size" -gt "$off" ] && [ -n "$pat" ]; then
+    e=$(whole "$off" "$size")
+    if [ "$e" -gt "$off" ]; then found "$off" "$e" all; off=$e beat=0; else idle; fi
+  elif [ "$size" -gt "$off" ]; then
     printf 'D %s\n' "$((size - off))" || exit 0
     send "$off" "$((size - off))"
     off=$size beat=0
@@ -143,7 +201,8 @@ class LogLines:
 
 
 NoticeKind = Literal[
-    "missing", "failed", "disconnected", "reconnecting", "reconnected", "rotated", "truncated"
+    "missing", "failed", "disconnected", "reconnecting", "reconnected", "rotated", "truncated",
+    "untimed",
 ]
 
 
@@ -171,11 +230,19 @@ LogEvent = Union[LogLines, LogNotice]
 @dataclass(frozen=True)
 class LogRequest:
     """What to read: ``<log_dir>/<log_type>.log``, its last ``lines`` lines (None: all of
-    it), then with ``follow`` what is written next."""
+    it), then with ``follow`` what is written next.
+
+    ``grep``: only lines matching this extended regular expression (``grep -E``),
+    filtered on the remote side. ``since``: only lines written at or after this time
+    (seconds since the epoch), judged by the time each line starts with
+    (:mod:`pshctl.logs.times`); ``lines`` then limits what is left (None: all of it).
+    """
 
     log_type: str = DEFAULT_TYPE
     lines: int | None = DEFAULT_LINES
     follow: bool = False
+    grep: str | None = None
+    since: float | None = None
 
     def __post_init__(self) -> None:
         if not _TYPE_RE.fullmatch(self.log_type):
@@ -185,6 +252,9 @@ class LogRequest:
             )
         if self.lines is not None and self.lines < 0:
             raise UsageError("--lines must be 0 or more")
+        if self.grep is not None and (not self.grep or "\n" in self.grep or "\0" in self.grep):
+            raise UsageError("--grep takes one pattern on one line",
+                             hint="an extended regular expression, as grep -E takes")
 
 
 def log_path(target: Target, log_type: str = DEFAULT_TYPE) -> str:
@@ -196,13 +266,51 @@ def _count(lines: int | None) -> str:
     return "all" if lines is None else str(lines)
 
 
-def tail_command(path: str, lines: int | None) -> str:
-    return shlex.join(["sh", "-c", TAIL_SCRIPT, "sh", path, _count(lines)])
+def tail_command(path: str, lines: int | None, grep: str | None = None) -> str:
+    pattern = [grep] if grep else []
+    return shlex.join(["sh", "-c", TAIL_SCRIPT, "sh", path, _count(lines), *pattern])
 
 
-def follow_command(path: str, lines: int | None, resume: tuple[str, int] | None = None) -> str:
+def window_command(path: str, size: int, grep: str | None = None) -> str:
+    pattern = [grep] if grep else []
+    return shlex.join(["sh", "-c", WINDOW_SCRIPT, "sh", path, str(size), *pattern])
+
+
+def follow_command(path: str, lines: int | None, resume: tuple[str, int] | None = None,
+                   grep: str | None = None) -> str:
     rid, roff = (resume[0], str(resume[1])) if resume else ("", "")
-    return shlex.join(["sh", "-c", FOLLOW_SCRIPT, "sh", path, _count(lines), rid, roff])
+    pattern = [grep] if grep else []
+    return shlex.join(["sh", "-c", FOLLOW_SCRIPT, "sh", path, _count(lines), rid, roff,
+                       *pattern])
+
+
+@dataclass(frozen=True)
+class Window:
+    """What ``WINDOW_SCRIPT`` sent: the file, where its whole lines end, the bytes."""
+
+    file_id: str
+    end: int
+    data: bytes
+    complete: bool  # the window holds everything there is (no line cut at its start)
+
+    @property
+    def lines(self) -> list[bytes]:
+        """Its whole lines: a first line the window cut through is left out."""
+        data = self.data
+        if not self.complete:
+            cut = data.find(b"\n")
+            data = data[cut + 1 :] if cut >= 0 else b""
+        return data.split(b"\n")[:-1] if data.endswith(b"\n") else \
+            (data.split(b"\n") if data else [])
+
+
+def parse_window(output: bytes, asked: int) -> Window | None:
+    """The answer to :func:`window_command`; None when it is not one."""
+    head, newline, data = output.partition(b"\n")
+    words = head.decode("ascii", "replace").split()
+    if not newline or len(words) != 2 or not words[1].isdigit():
+        return None
+    return Window(words[0], int(words[1]), data, complete=len(data) < asked)
 
 
 # --- pure stream handling -------------------------------------------------------------
@@ -293,6 +401,8 @@ class FollowDecoder:
     _buf: bytes = b""  # an incomplete header line
     _left: int = 0  # data bytes still due in the current frame
     _backlog: list[bytes] | None = None  # collecting a window to trim (B ... 0)
+    _matched: list[bytes] | None = None  # collecting a G frame's lines
+    _matched_end: int = 0  # the file offset a G frame's lines reach
     _lines: LineAssembler = field(default_factory=LineAssembler)
     _said_missing: bool = False
 
@@ -304,10 +414,15 @@ class FollowDecoder:
 
     def reset_link(self) -> None:
         """A new connection: forget half-received frames (they will be sent again)."""
-        if self.started:
+        if self.started and self._matched is None:
             self._pos -= self._lines.held
-        self._buf, self._left, self._backlog = b"", 0, None
+        self._buf, self._left, self._backlog, self._matched = b"", 0, None, None
         self._lines.drop()
+
+    def resume_from(self, file_id: str, offset: int) -> None:
+        """Go on from ``offset`` of that file, as after a frame that reached it (a follow
+        whose backlog was read by other means, e.g. ``--since``)."""
+        self._start(file_id, offset)
 
     def feed(self, data: bytes) -> list[LogEvent]:
         return self.feed_all([data])
@@ -324,7 +439,8 @@ class FollowDecoder:
                     pending.append(chunk if size == len(chunk) else bytes(view[:size]))
                     view = view[size:]
                     self._left -= size
-                    self._pos += size
+                    if self._matched is None:  # a G frame's bytes are not the file's
+                        self._pos += size
                     if not self._left:
                         self._data(pending, events)
                         pending = []
@@ -348,6 +464,17 @@ class FollowDecoder:
         return view[nl + 1 :]
 
     def _data(self, chunks: list[bytes], events: list[LogEvent]) -> None:
+        if self._matched is not None:
+            # Whole lines, handed out once the frame is complete: a frame cut by a lost
+            # connection is sent again whole, and must not show twice.
+            self._matched.extend(chunks)
+            if self._left == 0:
+                block, self._matched = b"".join(self._matched), None
+                self._pos = self._matched_end
+                self.started = True
+                if block:
+                    self._emit(block[:-1] if block.endswith(b"\n") else block, events)
+            return
         if self._backlog is not None:
             self._backlog.extend(chunks)
             if self._left == 0:
@@ -388,6 +515,13 @@ class FollowDecoder:
                 self._data([], events)
         elif kind == "S" and len(words) == 3:
             self._start(words[1], int(words[2]))
+        elif kind == "G" and len(words) == 4:
+            if words[1] != self.file_id:
+                self._start(words[1], self._pos, started=False)
+            self._matched, self._matched_end = [], int(words[2])
+            self._left = int(words[3])
+            if self._left == 0:
+                self._data([], events)
         elif kind == "R" and len(words) == 2:
             self._restart(events)
             was = self.file_id

@@ -25,7 +25,9 @@ from pshctl.errors import (
     OperationTimeout,
     UsageError,
 )
+from pshctl.logs.history import since_start, times_of
 from pshctl.logs.protocol import (
+    BAD_PATTERN_STATUS,
     MISSING_STATUS,
     FollowDecoder,
     LineAssembler,
@@ -34,10 +36,13 @@ from pshctl.logs.protocol import (
     LogNotice,
     LogRequest,
     NoticeKind,
+    Window,
     decode,
     follow_command,
     log_path,
+    parse_window,
     tail_command,
+    window_command,
 )
 from pshctl.outcome import Outcome, Results
 from pshctl.ssh.pump import Ending, pump
@@ -54,6 +59,7 @@ BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds before reconnect attempts 1
 _POLL = 0.25  # how often blocked threads look at the stop flag
 STATUS_WAIT = 2.0  # after the output ended, how long its exit status may take
 STDERR_KEEP = 8192  # the end of a command's stderr, kept to explain a failure
+FIRST_WINDOW = 256 * 1024  # --since reads this much of the log's end first, then 4x more
 
 
 class LogMissing(OperationFailed):
@@ -151,6 +157,9 @@ class _Reader:
             self._fail("failed", exc.message, exc)
             return
         with session:
+            if self.request.since is not None:
+                self._since(session)
+                return
             lines = LineAssembler()
 
             def on_data(chunks: list[bytes]) -> None:
@@ -158,7 +167,7 @@ class _Reader:
                 if block is not None:
                     self._put(LogLines(self.name, block))
 
-            command = tail_command(self.path, self.request.lines)
+            command = tail_command(self.path, self.request.lines, self.request.grep)
             ending, status, errors = self._run(session, command, on_data)
             if ending == "stopped":
                 return
@@ -173,6 +182,10 @@ class _Reader:
         if status == MISSING_STATUS:
             missing = LogMissing(f"no log file {self.path}")
             self._fail("missing", missing.message, missing)
+        elif status == BAD_PATTERN_STATUS:
+            bad = UsageError(f"grep refused the pattern {self.request.grep!r}: {errors}",
+                             hint="--grep takes an extended regular expression (grep -E)")
+            self._fail("failed", bad.message, bad)
         elif status is None:
             lost = ConnectionFailed(f"lost the connection while reading {self.path}")
             self._fail("failed", lost.message, lost)
@@ -181,12 +194,63 @@ class _Reader:
                 f"cannot read {self.path}: {errors or f'tail exited with status {status}'}")
             self._fail("failed", failed.message, failed)
 
+    # --since
+
+    def _since(self, session: Session, *, follow: bool = False) -> Window | None:
+        """The lines written since the time asked (limited to ``lines``, the last ones),
+        read in ever larger windows from the end until a line older than that appears.
+
+        Returns the last window read (a follow goes on from its end), None when the log
+        could not be read (said as a failure, except a missing log when following: the
+        follow waits for it).
+        """
+        since = self.request.since
+        assert since is not None
+        size = FIRST_WINDOW
+        while True:
+            window = self._window(session, size, quiet_missing=follow)
+            if window is None:
+                return None
+            lines = window.lines
+            start, older = since_start(times_of([decode(line) for line in lines]), since)
+            if window.complete or older:
+                break
+            size *= 4
+        if start is None:
+            self._put(LogNotice(self.name, "untimed",
+                                f"no line of {self.path} says when it was written: "
+                                "--since cannot choose among them; the last lines follow"))
+            start = 0 if self.request.lines is not None else len(lines)
+        kept = lines[start:]
+        if self.request.lines is not None:
+            kept = kept[len(kept) - self.request.lines:] if self.request.lines else []
+        if kept:
+            self._put(LogLines(self.name, b"\n".join(kept)))
+        return window
+
+    def _window(self, session: Session, size: int, *, quiet_missing: bool) -> Window | None:
+        out = bytearray()
+
+        def on_data(chunks: list[bytes]) -> None:
+            out.extend(b"".join(chunks))
+
+        command = window_command(self.path, size, self.request.grep)
+        ending, status, errors = self._run(session, command, on_data)
+        if ending == "stopped":
+            raise _Stopped()
+        window = parse_window(bytes(out), size) if status == 0 else None
+        if window is None and not (quiet_missing and status == MISSING_STATUS):
+            self._tail_status(status if status != 0 else 1,
+                              errors or "unexpected answer to the window read")
+        return window
+
     # follow
 
     def _follow(self) -> None:
         decoder = FollowDecoder(self.name, self.path, self.request.lines)
         failures = 0
         lost = False
+        prelude = self.request.since is not None  # the history since then comes first
         while not self.stop.is_set():
             if failures:
                 self._sleep(BACKOFF[min(failures, len(BACKOFF)) - 1] * random.uniform(1, 1.2))
@@ -205,6 +269,11 @@ class _Reader:
                 continue
             with session:
                 try:
+                    if prelude:
+                        prelude = False
+                        window = self._since(session, follow=True)
+                        if window is not None:
+                            decoder.resume_from(window.file_id, window.end)
                     how, detail = self._follow_once(session, decoder, lost)
                 except ConnectionFailed as exc:
                     how, detail = "lost", exc.message
@@ -231,10 +300,13 @@ class _Reader:
             for event in decoder.feed_all(data):
                 self._put(event)
 
-        command = follow_command(self.path, decoder.lines, decoder.resume_point)
+        command = follow_command(self.path, decoder.lines, decoder.resume_point,
+                                 self.request.grep)
         ending, status, errors = self._run(session, command, on_data, SILENCE_LIMIT)
         if ending == "silent":
             return "lost", f"nothing received for {SILENCE_LIMIT:g}s"
+        if ending == "closed" and status == BAD_PATTERN_STATUS:
+            return "ended", f"grep refused the pattern {self.request.grep!r}: {errors}"
         if ending == "closed" and status is not None:  # the follow loop itself ended
             return "ended", f"following {self.path} stopped (status {status}) {errors}".strip()
         return ending, "closed"
