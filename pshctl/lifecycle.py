@@ -104,6 +104,16 @@ class WorkerStatus:
     usage: TreeUsage | None = None  # read only when asked (``top``, ``status --wide``)
 
     @property
+    def state(self) -> str:
+        """The health word, by its name in JSON (``state``)."""
+        return self.health
+
+    @property
+    def supervisor_status(self) -> str | None:
+        """The supervisor's own words about the service, as read."""
+        return self.service.raw if self.service else None
+
+    @property
     def reachable(self) -> bool:
         return self.health != UNREACHABLE
 
@@ -135,7 +145,7 @@ class WorkerStatus:
             "supervisor": self.supervisor,
             "restarts": self.restarts,
             "last_exit": self.last_exit,
-            "supervisor_status": self.service.raw if self.service else None,
+            "supervisor_status": self.supervisor_status,
             "usage": self.usage.to_dict() if self.usage else None,
         }
 
@@ -152,6 +162,11 @@ class ActionResult:
     new_pid: int | None = None
     attempted: bool = True
     left_down: bool = False  # stopped by us and not running again
+
+    @property
+    def state(self) -> str:
+        """The health word after the action, by its name in JSON (``state``)."""
+        return self.health
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -17,6 +17,7 @@ from pshctl.cli.options import (
     EnvironmentOpt,
     JsonOpt,
     ProjectOpt,
+    located,
     open_environment,
 )
 
@@ -60,7 +61,7 @@ def cp_command(
                            accept_new=accept_new)
     with _Bar(enabled=not as_json) as bar:
         result = env.copy(source, destination, progress=bar)
-    return output.emit(_report(result), as_json=as_json)
+    return output.emit(located(_report(result), env), as_json=as_json)
 
 
 def _report(result: CopyResult) -> output.Report:

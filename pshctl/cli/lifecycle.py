@@ -32,6 +32,7 @@ from pshctl.cli.options import (
     JsonOpt,
     MaxParallelOpt,
     ProjectOpt,
+    located,
     open_environment,
     program,
 )
@@ -223,8 +224,9 @@ def status_command(
                    accept_new=accept_new, announce=not as_json)
     with env.status_reader(names, usage=wide, max_parallel=max_parallel) as read:
         if not watch:
-            return output.emit(_status_report(read(), wide=wide), as_json=as_json)
-        return watch_reports(lambda: _status_report(read(), wide=wide), interval, as_json)
+            return output.emit(located(_status_report(read(), wide=wide), env), as_json=as_json)
+        return watch_reports(lambda: located(_status_report(read(), wide=wide), env), interval,
+                             as_json)
 
 
 def watch_reports(render: Callable[[], output.Report], interval: float, as_json: bool) -> int:
@@ -234,7 +236,7 @@ def watch_reports(render: Callable[[], output.Report], interval: float, as_json:
         while True:
             report = render()
             if as_json:
-                output.print_json_line(report.data)
+                output.print_json_line(report.document())
             else:
                 output.emit(report)
                 output.write_text("\n")
@@ -363,7 +365,8 @@ def _action_report(results: Results[ActionResult], context: Context,
     return output.Report(data, ACTION_COLUMNS, rows, notes=notes, exit_code=code)
 
 
-def _dry_run(plans: Sequence[tuple[Target, list[Step]]], as_json: bool) -> int:
+def _dry_run(env: Environment, plans: Sequence[tuple[Target, list[Step]]],
+             as_json: bool) -> int:
     workers, lines = [], []
     for target, steps in plans:
         where = target.destination + (f":{target.port}" if target.port else "")
@@ -374,8 +377,8 @@ def _dry_run(plans: Sequence[tuple[Target, list[Step]]], as_json: bool) -> int:
             lines.append(f"  {command}" + (f"    # {step.when}" if step.when else ""))
             commands.append({"argv": list(step.argv), "command": command, "when": step.when})
         workers.append({"name": target.name, "destination": where, "commands": commands})
-    return output.emit(output.Report({"workers": workers, "dry_run": True}, lines=lines),
-                       as_json=as_json)
+    report = output.Report({"workers": workers, "dry_run": True}, lines=lines)
+    return output.emit(located(report, env), as_json=as_json)
 
 
 ACTION_HELP = {
@@ -416,7 +419,7 @@ def _action_command(action: str) -> Callable[..., int]:
         env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
                        verb=action, accept_new=accept_new, announce=not as_json)
         if dry_run:
-            return _dry_run(env.plan(action, names, all_workers=all_workers, grace=grace,
+            return _dry_run(env, env.plan(action, names, all_workers=all_workers, grace=grace,
                                      verify=verify), as_json)
         control = Control()
         rows = [t.name for t in env.targets(names, all_workers=all_workers)]  # kept by env
@@ -426,7 +429,8 @@ def _action_command(action: str) -> Callable[..., int]:
                               verify=verify, max_parallel=max_parallel, rolling=rolling,
                               batch=batch, keep_going=keep_going, control=control,
                               on_event=progress)
-        return output.emit(_action_report(results, env.context, control.interrupted),
+        return output.emit(located(_action_report(results, env.context, control.interrupted),
+                                   env),
                            as_json=as_json)
 
     signature = inspect.signature(command, eval_str=True)
@@ -465,7 +469,7 @@ def wait_command(
     env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
                    verb="wait", accept_new=accept_new, announce=not as_json)
     results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
-    report = _status_report(results)
+    report = located(_status_report(results), env)
     late = [o.name for o in results.failed]  # each one not stable in time
     report.data = {**report.data, "ok": not late, "waited_s": round(results.elapsed_s or 0, 2)}
     code = output.emit(report, as_json=as_json)

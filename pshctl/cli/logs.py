@@ -28,6 +28,7 @@ from pshctl.cli.options import (
     EnvironmentOpt,
     JsonOpt,
     ProjectOpt,
+    envelope,
     open_environment,
 )
 from pshctl.errors import ExitCode, UsageError
@@ -110,7 +111,8 @@ def logs(
 ) -> int:
     """Show the last lines of worker logs, or follow them live.
 
-    With --json, each line is one JSON object: {"worker", "line", "received", "time"}:
+    With --json, each line is one JSON object: the envelope ("project", "environment",
+    "app"), then {"worker", "line", "received", "time"}:
     "received" is the UTC time pshctl read the line, "time" the time the line itself says
     (null when it says none).
     """
@@ -130,7 +132,8 @@ def logs(
         output.info(f"app {env.app.name} defines no workers")
         return ExitCode.OK
     order = [t.name for t in targets]
-    printer = output.Lines(order, as_json=json_, timestamps=timestamps, times=True)
+    printer = output.Lines(order, as_json=json_, timestamps=timestamps, times=True,
+                           context=envelope(env.context))
     try:
         with env.log_stream(request, names, all_workers=all_workers) as stream:
             if follow or len(order) == 1:

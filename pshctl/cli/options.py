@@ -7,7 +7,7 @@ it (``pshctl restart mail -e main``); the one given after the command wins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -110,6 +110,32 @@ def open_environment(
     if choice is not None and choice.note:  # both products' files here: say which were read
         output.info(choice.note)
     return env
+
+
+def envelope(context: Context) -> dict[str, Any]:
+    """What every ``--json`` document starts with: where the command acted."""
+    return {"project": context.project, "environment": context.environment,
+            "app": context.app.name}
+
+
+def located(report: output.Report, env: Environment) -> output.Report:
+    """The report, with the envelope of the environment it is about (its ``--json``)."""
+    report.context = envelope(env.context)
+    return report
+
+
+def app_envelope(ctx: typer.Context, app_name: str, project: str | None = None,
+                 environment: str | None = None) -> dict[str, Any]:
+    """The envelope of a command that reads only the app (``workers``): the environment
+    is the one a command acting on workers would choose here, null when there is none."""
+    from pshctl.context import resolve_context
+    from pshctl.errors import PshctlError
+
+    chosen = selection(ctx, project, environment, app_name)
+    try:
+        return envelope(resolve_context(chosen))
+    except PshctlError:
+        return {"project": chosen.project, "environment": chosen.environment, "app": app_name}
 
 
 def context_line(context: Context) -> str:

@@ -44,15 +44,24 @@ def console(stderr: bool = False) -> Console:
 
 @dataclass
 class Report:
-    """What a command hands to :func:`emit`: the JSON document and its human form."""
+    """What a command hands to :func:`emit`: the JSON document and its human form.
 
-    data: Any
+    ``context`` is the envelope every JSON document starts with (``project``,
+    ``environment``, ``app``: docs/json.md); ``data`` holds the command's own keys.
+    """
+
+    data: dict[str, Any]
     columns: Sequence[str] = ()
     rows: Sequence[Sequence[Cell]] = ()
     lines: Sequence[str] = ()  # free text printed after the table
     exit_code: int = ExitCode.OK
     title: str | None = None
     notes: Sequence[str] = field(default_factory=list)  # to stderr, both modes
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document: the envelope, then the command's own keys."""
+        return {**self.context, **self.data}
 
 
 def emit(report: Report, *, as_json: bool = False) -> int:
@@ -63,7 +72,7 @@ def emit(report: Report, *, as_json: bool = False) -> int:
     """
     try:
         if as_json:
-            print_json(report.data)
+            print_json(report.document())
         else:
             if report.columns:
                 print_table(report.columns, report.rows, title=report.title)
@@ -285,15 +294,18 @@ class Lines:
 
     With several workers each line starts with the worker's name, padded: ``queue | ...``,
     in the worker's colour on a terminal. Piped, the bytes pass as they came. With
-    ``as_json`` each line is one object: ``{"worker", "line", "received"}`` (and, with
+    ``as_json`` each line is one object: the envelope (``context``), then ``{"worker",
+    "line", "received"}`` (and, with
     ``times``, ``"time"``: the time the line itself says, or null). With ``timestamps``
     each line starts with a time: its own when it says one, else when it was received.
     Safe to call from several threads: a line is never cut by another worker's.
     """
 
     def __init__(self, names: Sequence[str], *, as_json: bool = False,
-                 stderr: bool = False, timestamps: bool = False, times: bool = False) -> None:
+                 stderr: bool = False, timestamps: bool = False, times: bool = False,
+                 context: dict[str, Any] | None = None) -> None:
         self.as_json = as_json
+        self.context = context or {}  # the envelope each JSON line starts with
         self.stderr = stderr
         self.timestamps = timestamps
         self.times = times or timestamps
@@ -330,7 +342,8 @@ class Lines:
         stamp = utc_stamp(received) if received is not None else None
         rows = []
         for line in data.decode("utf-8", "replace").split("\n"):
-            row: dict[str, str | None] = {"worker": worker, "line": line, "received": stamp}
+            row: dict[str, Any] = {**self.context, "worker": worker, "line": line,
+                                   "received": stamp}
             if self.times:
                 row["time"] = _own_stamp(line)
             rows.append(json.dumps(row) + "\n")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import shlex
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from pshctl.cli import output
 from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, program, selection
+from pshctl.defaults import SANDBOX_ENVIRONMENT
 from pshctl.errors import OperationFailed
 from pshctl.outcome import Outcome, exit_code
 
@@ -85,7 +86,8 @@ def up_command(
             )
     elif result.replaced:
         notes.append(f"replaced a {result.replaced} sandbox of {result.app} (processes gone)")
-    return _emit_status(result, as_json, notes=notes, hints=True, app=app)
+    return _emit_status(result, as_json, notes=notes, hints=True, app=app,
+                        project=chosen.project)
 
 
 @sandbox_app.command("down")
@@ -104,7 +106,9 @@ def down_command(
 
     chosen = selection(ctx, app=app_name)
     result = manager.down(app_dir or Path.cwd(), chosen.app, purge=purge)
-    return output.emit(_down_report(result), as_json=as_json)
+    report = _down_report(result)
+    report.context = sandbox_envelope(result.app)
+    return output.emit(report, as_json=as_json)
 
 
 @sandbox_app.command("status")
@@ -127,6 +131,11 @@ def status_command(
     return _emit_status(result, as_json, app=_app_option(chosen.app))
 
 
+def sandbox_envelope(app: str | None, project: str | None = None) -> dict[str, Any]:
+    """The ``--json`` envelope: the environment the sandbox registers (``sandbox``)."""
+    return {"project": project, "environment": SANDBOX_ENVIRONMENT, "app": app}
+
+
 def _app_option(app: str | None) -> str:
     """``pshctl`` (as it was run) and ``-A NAME`` when the app was chosen (several apps):
     the start of the commands suggested."""
@@ -143,6 +152,7 @@ def _emit_status(
     notes: list[str] | None = None,
     hints: bool = False,
     app: str = "pshctl",
+    project: str | None = None,
 ) -> int:
     lines = [_summary(result, app)]
     if result.running and hints:
@@ -161,6 +171,7 @@ def _emit_status(
         lines=lines,
         exit_code=exit_code([_outcome(result)]),
         notes=notes or [],
+        context=sandbox_envelope(result.app, project),
     )
     return output.emit(report, as_json=as_json)
 
@@ -202,7 +213,8 @@ def _emit_all(results: list[SandboxStatus], as_json: bool) -> int:
         [r.app, r.health, str(len(r.containers)), r.project_root] for r in results
     ]
     report = output.Report(
-        data=[r.to_dict() for r in results],
+        data={"sandboxes": [r.to_dict() for r in results]},
+        context=sandbox_envelope(None),
         columns=("app", "state", "containers", "project root") if results else (),
         rows=rows,
         lines=[] if results else ["no sandboxes"],

@@ -19,6 +19,7 @@ from pshctl.cli.options import (
     EnvironmentOpt,
     JsonOpt,
     ProjectOpt,
+    located,
     open_environment,
 )
 from pshctl.defaults import DEFAULT_MAX_PARALLEL, DEFAULT_USAGE_SAMPLE
@@ -100,6 +101,6 @@ def top_command(
     with env.status_reader(names, usage=True, usage_sample=sample,
                            max_parallel=max_parallel) as read:
         if watch:
-            return watch_reports(lambda: top_report(read()), interval, as_json)
-        return output.emit(top_report(read()), as_json=as_json)
+            return watch_reports(lambda: located(top_report(read()), env), interval, as_json)
+        return output.emit(located(top_report(read()), env), as_json=as_json)
 

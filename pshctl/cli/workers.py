@@ -17,7 +17,15 @@ import typer
 
 from pshctl.cli import output
 from pshctl.cli.complete import complete_worker
-from pshctl.cli.options import AppOpt, EnvironmentOpt, JsonOpt, ProjectOpt, global_state, selection
+from pshctl.cli.options import (
+    AppOpt,
+    EnvironmentOpt,
+    JsonOpt,
+    ProjectOpt,
+    app_envelope,
+    global_state,
+    selection,
+)
 
 if TYPE_CHECKING:
     from pshctl.appdef import AppDefinition, ContainerConfig
@@ -84,7 +92,10 @@ def list_workers(
         return None
     app = _load(ctx, project, environment, app_name)
     _tell(app)
-    return output.emit(_list_report(app), as_json=json_)
+    report = _list_report(app)
+    if json_:
+        report.context = app_envelope(ctx, app.name, project, environment)
+    return output.emit(report, as_json=json_)
 
 
 @workers_app.command("show")
@@ -104,7 +115,10 @@ def show_worker(
     as_json = json_ or bool(ctx.meta.get(_JSON_KEY))
     worker = app.worker(name)
     _tell(app, worker)
-    return output.emit(_show_report(app, worker), as_json=as_json)
+    report = _show_report(app, worker)
+    if as_json:
+        report.context = app_envelope(ctx, app.name, project, environment)
+    return output.emit(report, as_json=as_json)
 
 
 def _json(app: AppDefinition, worker: ContainerConfig) -> dict[str, Any]:
@@ -121,7 +135,7 @@ def _list_report(app: AppDefinition) -> output.Report:
     notes = [] if workers else [f"app '{app.name}' defines no workers"]
     keys = LIST_KEYS.get(app.product, LIST_KEYS["platformsh"])
     return output.Report(
-        data=[_json(app, worker) for worker in workers],
+        data={"workers": [_json(app, worker) for worker in workers]},
         columns=("name", *(_HEADINGS.get(k, k) for k in keys), "start command"),
         rows=[_row(worker, keys) for worker in workers],
         notes=notes,
@@ -166,7 +180,7 @@ def _show_report(app: AppDefinition, worker: ContainerConfig) -> output.Report:
     for path, text in _flatten("commands", _ordered_commands(worker.commands)):
         rows.append([path, text, "own"])
     return output.Report(
-        data=_json(app, worker),
+        data={"worker": _json(app, worker)},
         columns=("key", "value", "source"),
         rows=_wrap(rows),
         title=f"worker {worker.name}",

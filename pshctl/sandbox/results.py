@@ -57,11 +57,15 @@ class ContainerStatus:
     supervisor: str = "runit"
     manager_pid: int | None = None  # its systemd user manager
 
+    @property
+    def host(self) -> str:
+        return HOST
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind,
-            "host": HOST,
+            "host": self.host,
             "ssh_port": self.ssh_port,
             "sshd_pid": self.sshd_pid,
             "sshd_running": self.sshd_running,
@@ -92,6 +96,15 @@ class SandboxStatus:
     @property
     def running(self) -> bool:
         return self.health == "running"
+
+    @property
+    def state(self) -> str:
+        """``health`` by its name in JSON."""
+        return self.health
+
+    @property
+    def environment(self) -> str:
+        return registry.SANDBOX_ENVIRONMENT
 
     def to_dict(self) -> dict[str, Any]:
         return {
