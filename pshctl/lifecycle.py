@@ -413,7 +413,7 @@ def _waited(outcome: Outcome[WorkerStatus], stable: float,
     if _hopeless(outcome):
         return outcome
     health = status.health if status is not None else UNKNOWN
-    timeout = OperationTimeout(f"{outcome.name} not up and stable for {stable:g}s after "
+    timeout = OperationTimeout(f"not up and stable for {stable:g}s after "
                                f"{waited:.1f}s (state: {health}"
                                f"{'; ' + outcome.message if outcome.message else ''})")
     timeout.__cause__ = outcome.error  # why the last read failed, if it did

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, TypeVar
 
 import typer
 
-from pshctl.cli import output
+from pshctl.cli import output, problems
 from pshctl.cli.complete import complete_worker
 from pshctl.cli.options import (
     AcceptNewOpt,
@@ -182,7 +182,8 @@ def health_cell(word: str) -> output.Cell:
 STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "error")
 
 
-def _status_report(results: Results[WorkerStatus], *, wide: bool = False) -> output.Report:
+def _status_report(results: Results[WorkerStatus], *, wide: bool = False,
+                   app: str | None = None) -> output.Report:
     from pshctl.cli.top import USAGE_COLUMNS, usage_cells
 
     rows: list[list[output.Cell]] = []
@@ -191,10 +192,11 @@ def _status_report(results: Results[WorkerStatus], *, wide: bool = False) -> out
         extra = usage_cells(s.usage) if wide else []
         rows.append([outcome.name, health_cell(s.health), "-" if s.pid is None else str(s.pid),
                      seconds(s.uptime_s) if s.pid is not None else "-", *extra,
-                     outcome.message or ""])
+                     problems.short(outcome)])
     columns = (*STATUS_COLUMNS[:4], *USAGE_COLUMNS, "error") if wide else STATUS_COLUMNS
     return output.Report({"workers": [o.to_dict() for o in results]}, columns, rows,
-                         exit_code=results.exit_code)
+                         exit_code=results.exit_code,
+                         problems=problems.summary(results, app=app))
 
 
 def status_command(
@@ -223,8 +225,10 @@ def status_command(
                    accept_new=accept_new, announce=not as_json)
     with env.status_reader(names, usage=wide, max_parallel=max_parallel) as read:
         if not watch:
-            return output.emit(_status_report(read(), wide=wide), as_json=as_json)
-        return watch_reports(lambda: _status_report(read(), wide=wide), interval, as_json)
+            return output.emit(_status_report(read(), wide=wide, app=env.app.name),
+                               as_json=as_json)
+        return watch_reports(lambda: _status_report(read(), wide=wide, app=env.app.name),
+                             interval, as_json)
 
 
 def watch_reports(render: Callable[[], output.Report], interval: float, as_json: bool) -> int:
@@ -357,7 +361,7 @@ def _action_report(results: Results[ActionResult], context: Context,
         verdict = ("ok", "green") if outcome.ok else ("skipped", "yellow") \
             if not r.attempted else ("failed", "red bold")
         stop = f"{r.stop} {r.stop_s:.1f}s" if r.stop and r.stop_s is not None else "-"
-        error = (outcome.message or "") + (" (the worker is down)" if r.left_down else "")
+        error = problems.short(outcome) + (" (the worker is down)" if r.left_down else "")
         rows.append([outcome.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
                      health_cell(r.health), error])
     notes = []
@@ -368,7 +372,8 @@ def _action_report(results: Results[ActionResult], context: Context,
     data = {"workers": [o.to_dict() for o in results], "interrupted": interrupted}
     # An interrupt that came after the last worker finished still counts.
     code = exit_code(results.items, interrupted=interrupted or results.interrupted)
-    return output.Report(data, ACTION_COLUMNS, rows, notes=notes, exit_code=code)
+    return output.Report(data, ACTION_COLUMNS, rows, notes=notes, exit_code=code,
+                         problems=problems.summary(results, app=context.app.name))
 
 
 def _dry_run(plans: Sequence[tuple[Target, list[Step]]], as_json: bool) -> int:
@@ -473,13 +478,13 @@ def wait_command(
     env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
                    verb="wait", accept_new=accept_new, announce=not as_json)
     results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
-    report = _status_report(results)
+    report = _status_report(results, app=env.app.name)
     late = [o.name for o in results.failed]  # each one not stable in time
     report.data = {**report.data, "ok": not late, "waited_s": round(results.elapsed_s or 0, 2)}
-    code = output.emit(report, as_json=as_json)
-    if code == ExitCode.TIMEOUT:
-        output.error(f"timed out after {timeout:g}s waiting for: {', '.join(late)}")
-    elif late:
-        output.error(f"cannot come up by waiting: {', '.join(late)}",
-                     "their runit service does not exist; see the error column")
-    return code
+    if results.exit_code == ExitCode.TIMEOUT:
+        headline = f"timed out after {timeout:g}s waiting for: {', '.join(late)}"
+    else:
+        headline = f"cannot come up by waiting: {', '.join(late)}"
+    if late:
+        report.problems = [(headline, None), *report.problems]
+    return output.emit(report, as_json=as_json)

@@ -53,6 +53,8 @@ class Report:
     exit_code: int = ExitCode.OK
     title: str | None = None
     notes: Sequence[str] = field(default_factory=list)  # to stderr, both modes
+    # Failures said once each on stderr after the table, both modes: (message, hint).
+    problems: Sequence[tuple[str, str | None]] = field(default_factory=list)
 
 
 def emit(report: Report, *, as_json: bool = False) -> int:
@@ -74,6 +76,8 @@ def emit(report: Report, *, as_json: bool = False) -> int:
         _drop_stdout()
     for note in report.notes:
         info(note)
+    for message, hint in report.problems:
+        error(message, hint)
     return int(report.exit_code)
 
 
@@ -122,11 +126,28 @@ def rich_table(
     from rich.text import Text
 
     table = Table(title=title, show_edge=False, header_style="bold", box=None, pad_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        if column == CLIPPED:
+            table.add_column(column, overflow="ellipsis", no_wrap=True,
+                             max_width=_room_for(index, columns, rows))
+        else:
+            table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(Text(c) if isinstance(c, str) else Text(c[0], style=c[1]) for c in row))
     return table
+
+
+# The column cut to one line on a terminal: what it says is said whole below the table.
+CLIPPED = "error"
+
+
+def _room_for(index: int, columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> int:
+    """The width left for column ``index`` once the others have their whole text."""
+    others = sum(max(len(_text(row[i])) if i < len(row) else 0
+                     for row in [columns, *rows])
+                 for i in range(len(columns)) if i != index)
+    gaps = 2 * (len(columns) - 1)  # a space of padding on each side between columns
+    return max(12, console().width - others - gaps)
 
 
 def _print_plain_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
