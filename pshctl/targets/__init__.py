@@ -20,7 +20,7 @@ from pshctl.errors import ConfigError, NameNotFound
 from pshctl.targets.cli import ask_platform_cli, platform_cli
 from pshctl.targets.configured import compose_ssh_url, configured_app_url, explicit_targets
 from pshctl.targets.model import Target, parse_ssh_url, target_from_url, worker_ssh_url
-from pshctl.targets.sandbox import SANDBOX, sandbox_entry, sandbox_registered
+from pshctl.targets.sandbox import SANDBOX, overlay, sandbox_entry, sandbox_registered
 
 if TYPE_CHECKING:
     from pshctl.context import Context
@@ -70,11 +70,13 @@ def _worker_names(context: Context, workers: Sequence[str], all_workers: bool) -
 
 
 def environment_entry(context: Context) -> EnvironmentEntry | None:
-    """The configured entry of the context's environment, or the sandbox's registration."""
+    """The configured entry of the context's environment, or the sandbox's registration
+    (with a configured ``sandbox`` entry that names no host on top of it)."""
     entry = context.settings.environment(context.environment)
-    if entry is not None or context.environment != SANDBOX:
+    if context.environment != SANDBOX or (entry is not None and entry.explicit):
         return entry
-    return sandbox_entry(context)
+    registered = sandbox_entry(context)
+    return registered if entry is None else overlay(registered, entry)
 
 
 # --- Platform.sh environments --------------------------------------------------------

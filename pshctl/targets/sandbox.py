@@ -28,6 +28,19 @@ def sandbox_entry(context: Context) -> EnvironmentEntry:
     return entry_from_registration(SANDBOX, data, file=path)
 
 
+def overlay(registered: EnvironmentEntry, configured: EnvironmentEntry) -> EnvironmentEntry:
+    """The registration with a config file's ``sandbox`` entry on top, key by key.
+
+    Such an entry has no ``host`` (one with a host is an environment of its own): it
+    only says how to drive the sandbox's containers, e.g. ``supervisor:`` per worker.
+    """
+    from dataclasses import replace
+
+    workers = {name: {**keys, **configured.workers.get(name, {})}
+               for name, keys in registered.workers.items()}
+    return replace(registered, keys={**registered.keys, **configured.keys}, workers=workers)
+
+
 def sandbox_registered(context: Context) -> bool:
     from pshctl.sandbox.registry import read_registration
 
