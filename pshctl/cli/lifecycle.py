@@ -230,10 +230,11 @@ def status_command(
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=False, verb=None,
                    accept_new=accept_new, announce=not as_json)
+    if not watch:
+        results = env.status(names, usage=wide, max_parallel=max_parallel)
+        return output.emit(_status_report(results, wide=wide, app=env.app.name),
+                           as_json=as_json)
     with env.status_reader(names, usage=wide, max_parallel=max_parallel) as read:
-        if not watch:
-            return output.emit(_status_report(read(), wide=wide, app=env.app.name),
-                               as_json=as_json)
         return watch_reports(lambda: _status_report(read(), wide=wide, app=env.app.name),
                              interval, as_json)
 
@@ -271,14 +272,20 @@ class _Progress:
         "done": "green", "failed": "red bold", "skipped": "yellow",
     }
 
-    def __init__(self, names: Sequence[str], enabled: bool = True) -> None:
-        self.rows: dict[str, list[str]] = {n: ["waiting", ""] for n in names}
-        self.enabled = enabled
+    def __init__(self, names: Sequence[str], *, as_json: bool = False,
+                 lines: bool = True) -> None:
+        self.rows: dict[str, tuple[str, str, output.Cell]] = {
+            n: ("waiting", "", "") for n in names}
+        # Live rows only for a person: stdout and stderr on a terminal, no --json. Else
+        # one line per change on stderr (``lines``), and nothing at all with --json.
+        self.live_wanted = not as_json and output.stdout_is_terminal() and \
+            output.console(stderr=True).is_terminal
+        self.enabled = lines and not as_json
         self.live: Any = None
         self.lock = threading.Lock()
 
     def __enter__(self) -> _Progress:
-        if self.enabled and output.console(stderr=True).is_terminal:
+        if self.live_wanted:
             from rich.live import Live
 
             self.live = Live(self._render(), console=output.console(stderr=True),
@@ -292,14 +299,15 @@ class _Progress:
             self.live = None
 
     def _render(self) -> Any:
-        rows: list[list[output.Cell]] = [[name, (phase, self.PHASE_STYLE.get(phase, "")), detail]
-                for name, (phase, detail) in self.rows.items()]
+        rows: list[list[output.Cell]] = [
+            [name, (phase, self.PHASE_STYLE.get(phase, _HEALTH_STYLE.get(phase, ""))), shown]
+            for name, (phase, _, shown) in self.rows.items()]
         return output.rich_table(("worker", "step", "detail"), rows)
 
     def __call__(self, event: Event) -> None:
         with self.lock:
-            same = self.rows.get(event.worker) == [event.phase, event.detail]
-            self.rows[event.worker] = [event.phase, event.detail]
+            same = self.rows.get(event.worker, ("", "", ""))[:2] == (event.phase, event.detail)
+            self.rows[event.worker] = (event.phase, event.detail, _shown(event))
             if self.live is not None:
                 self.live.update(self._render())
             # A stop's progress repeats its event every second: one line per change.
@@ -312,6 +320,37 @@ class _Progress:
             self.live.console.print(message)
         else:
             output.info(message)
+
+
+def _waiting(read: Results[WorkerStatus], stable: float, progress: _Progress) -> None:
+    """One poll of ``wait``, as live rows: what each worker is doing, what it waits for."""
+    from pshctl.lifecycle import Event
+
+    for outcome in read:
+        status = _kept(outcome)
+        if status.stable(stable):
+            phase, detail = "done", f"up, pid {status.pid}"
+        elif status.pid is not None and status.health in ("up", "starting"):
+            up = min(status.uptime_s or 0, stable)
+            phase, detail = status.health, f"pid {status.pid}, up {up:.0f}s of {stable:g}s"
+        elif status.health == "crash-looping":
+            phase, detail = status.health, f"restarted {status.restarts or 0} times; waiting"
+        else:
+            phase = status.health
+            detail = f"waiting: {problems.short(outcome)}" if outcome.error else "waiting"
+        progress(Event(outcome.name, phase, detail))
+
+
+def _shown(event: Event) -> output.Cell:
+    """A row's detail: a stop counts its grace down (``SIGTERM 6s/15s``); a SIGKILL is a
+    warning."""
+    if event.phase == "stopping" and event.elapsed is not None and event.grace is not None:
+        if event.killed:
+            return (f"SIGKILL after {event.grace:g}s", "yellow")
+        return f"SIGTERM {int(event.elapsed)}s/{event.grace:g}s"
+    if event.phase == "stopped" and event.detail.startswith("killed"):
+        return (event.detail, "yellow")
+    return event.detail
 
 
 @contextmanager
@@ -367,12 +406,18 @@ def _action_report(results: Results[ActionResult], context: Context,
     rows: list[list[output.Cell]] = []
     for outcome in results:
         r = _kept(outcome)
-        verdict = ("ok", "green") if outcome.ok else ("skipped", "yellow") \
-            if not r.attempted else ("failed", "red bold")
-        stop = f"{r.stop} {r.stop_s:.1f}s" if r.stop and r.stop_s is not None else "-"
+        verdict = (("ok", "yellow" if r.warnings else "green") if outcome.ok
+                   else ("skipped", "yellow") if not r.attempted else ("failed", "red bold"))
+        stop: output.Cell = "-"
+        if r.stop == "killed":
+            stop = (f"killed after {int(r.killed_after_s or r.stop_s or 0)}s", "yellow")
+        elif r.stop and r.stop_s is not None:
+            stop = f"{r.stop} {r.stop_s:.1f}s"
         error = problems.short(outcome) + (" (the worker is down)" if r.left_down else "")
         rows.append([outcome.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
                      health_cell(r.health), error])
+    warnings = [f"{o.name}: {warning} (give it longer with --grace)" for o in results
+                if o.value is not None for warning in o.value.warnings]
     notes = []
     down = [o.name for o in results if o.value is not None and o.value.left_down]
     if down:
@@ -381,7 +426,8 @@ def _action_report(results: Results[ActionResult], context: Context,
     data = {"workers": [o.to_dict() for o in results], "interrupted": interrupted}
     # An interrupt that came after the last worker finished still counts.
     code = exit_code(results.items, interrupted=interrupted or results.interrupted)
-    return output.Report(data, ACTION_COLUMNS, rows, notes=notes, exit_code=code,
+    return output.Report(data, ACTION_COLUMNS, rows, notes=notes, warnings=warnings,
+                         exit_code=code,
                          problems=problems.summary(results, app=context.app.name))
 
 
@@ -442,7 +488,7 @@ def _action_command(action: str) -> Callable[..., int]:
                                      verify=verify), as_json)
         control = Control()
         rows = [t.name for t in env.targets(names, all_workers=all_workers)]  # kept by env
-        with _Progress(rows) as progress, \
+        with _Progress(rows, as_json=as_json) as progress, \
                 _interrupt_guard(control, progress, env.context, action):
             results = env.act(action, names, all_workers=all_workers, grace=grace,
                               verify=verify, max_parallel=max_parallel, rolling=rolling,
@@ -486,7 +532,10 @@ def wait_command(
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
                    verb="wait", accept_new=accept_new, announce=not as_json)
-    results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
+    rows = [t.name for t in env.targets(names, all_workers=all_workers or not names)]
+    with _Progress(rows, as_json=as_json, lines=False) as progress:
+        results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable,
+                           on_read=lambda read: _waiting(read, stable, progress))
     report = _status_report(results, app=env.app.name)
     late = [o.name for o in results.failed]  # each one not stable in time
     report.data = {**report.data, "ok": not late, "waited_s": round(results.elapsed_s or 0, 2)}

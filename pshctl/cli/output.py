@@ -53,6 +53,7 @@ class Report:
     exit_code: int = ExitCode.OK
     title: str | None = None
     notes: Sequence[str] = field(default_factory=list)  # to stderr, both modes
+    warnings: Sequence[str] = field(default_factory=list)  # to stderr (yellow), both modes
     # Failures said once each on stderr after the table, both modes: (message, hint).
     problems: Sequence[tuple[str, str | None]] = field(default_factory=list)
 
@@ -76,6 +77,8 @@ def emit(report: Report, *, as_json: bool = False) -> int:
         _drop_stdout()
     for note in report.notes:
         info(note)
+    for message in report.warnings:
+        warn(message)
     for message, hint in report.problems:
         error(message, hint)
     return int(report.exit_code)
@@ -200,3 +203,32 @@ def error(message: str, hint: str | None = None) -> None:
         err.print(f"error: {message}")
         if hint:
             err.print(f"hint: {hint}")
+
+
+class Steps:
+    """What a long command is doing now, as one spinner line on stderr that goes away at
+    the end (``sandbox up``/``down``); only for a person at a terminal (stdout and stderr
+    on one, no ``--json``), otherwise nothing. Call it with each step's text."""
+
+    def __init__(self, *, as_json: bool = False) -> None:
+        self.enabled = not as_json and console().is_terminal and console(stderr=True).is_terminal
+        self._status: Any = None
+
+    def __enter__(self) -> Steps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def __call__(self, step: str) -> None:
+        if not self.enabled:
+            return
+        from rich.text import Text
+
+        if self._status is None:
+            self._status = console(stderr=True).status(Text(step))
+            self._status.start()
+        else:
+            self._status.update(Text(step))

@@ -98,7 +98,7 @@ def top_command(
     names = list(dict.fromkeys(workers or []))
     env = open_environment(ctx, project, environment, app, announce=not as_json,
                            accept_new=accept_new)
-    with env.status_reader(names, usage=True, usage_sample=sample,
+    with env.status_reader(names, usage=True, usage_sample=sample, settle=not watch,
                            max_parallel=max_parallel) as read:
         if watch:
             return watch_reports(lambda: top_report(read(), app=env.app.name), interval,
