@@ -42,8 +42,8 @@ def test_a_stop_counts_down_and_a_kill_is_a_warning(testbed: TestBed,
     screen = terminal.wait_for(_ended, timeout=60)
     assert _ended(screen).group(1) == "0", screen  # type: ignore[union-attr]
     row = next(x for x in screen.splitlines() if x.startswith("stubborn") and " ok " in x)
-    assert re.search(r"killed after [4-6]s", row), screen  # 4 unless the machine is slow
-    assert re.search(r"^warning: stubborn: killed after [4-6]s: it did not exit on SIGTERM "
+    assert re.search(r"killed after ([4-9]|\d\d)s", row), screen  # 4 unless the remote is slow
+    assert re.search(r"^warning: stubborn: killed after \d+s: it did not exit on SIGTERM "
                      r"\(give it longer with --grace\)", screen, re.MULTILINE), screen
 
 
@@ -58,8 +58,9 @@ def test_the_kill_is_in_the_json_and_nothing_is_live_without_a_terminal(
     assert worker["stop"] == "killed" and 1 <= worker["killed_after_s"] < 3
     assert worker["warnings"] == [
         f"killed after {int(worker['killed_after_s'])}s: it did not exit on SIGTERM"]
-    # --json: no progress at all on stderr, only the warning (a diagnostic).
-    assert "stopping" not in result.stderr and "warning: stubborn: killed" in result.stderr
+    # --json: plain progress lines on stderr, nothing redrawn; and the warning.
+    assert "stubborn: stopping: SIGTERM, SIGKILL after 1s" in result.stderr
+    assert "\x1b[" not in result.stderr and "warning: stubborn: killed" in result.stderr
     piped = subprocess.run([str(PSHCTL), "restart", "stubborn", "-e", "test", "--grace", "1",
                             "--verify", "0.5"], cwd=root, capture_output=True, text=True,
                            timeout=120, check=False)

@@ -277,10 +277,10 @@ class _Progress:
         self.rows: dict[str, tuple[str, str, output.Cell]] = {
             n: ("waiting", "", "") for n in names}
         # Live rows only for a person: stdout and stderr on a terminal, no --json. Else
-        # one line per change on stderr (``lines``), and nothing at all with --json.
+        # one plain line per change on stderr (``lines``), which a log or CI keeps.
         self.live_wanted = not as_json and output.stdout_is_terminal() and \
             output.console(stderr=True).is_terminal
-        self.enabled = lines and not as_json
+        self.enabled = lines
         self.live: Any = None
         self.lock = threading.Lock()
 
