@@ -267,46 +267,55 @@ class Environment:
 
     def status(self, workers: Sequence[str] = (), *, usage: bool = False,
                max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[WorkerStatus]:
-        """Each worker's state (every worker when none is named); unreadable ones fail.
+        """Each worker's state (every worker when none is named); unreadable and
+        crash-looping ones fail (a worker just started is looked at again, for up to a
+        few seconds, on the same connection, to tell which).
 
         With ``usage=True`` each running worker's ``usage`` holds its process tree's CPU %,
         RSS and uptime (:class:`pshctl.top.TreeUsage`), read from /proc in the same
         connection (``pshctl top``); a container whose /proc cannot be read fails.
         """
-        with self.status_reader(workers, usage=usage, max_parallel=max_parallel) as read:
+        with self.status_reader(workers, usage=usage, max_parallel=max_parallel,
+                                settle=True) as read:
             return read()
 
     @contextmanager
     def status_reader(self, workers: Sequence[str] = (), *, usage: bool = False,
                       usage_sample: float = DEFAULT_USAGE_SAMPLE,
-                      max_parallel: int = DEFAULT_MAX_PARALLEL,
+                      max_parallel: int = DEFAULT_MAX_PARALLEL, settle: bool = False,
                       ) -> Iterator[Callable[[], Results[WorkerStatus]]]:
         """A function that reads :meth:`status` again and again over the same connections.
 
         One connection per destination stays open until the ``with`` block ends; one that
         drops is opened again on the next read. ``pshctl status --watch`` polls with it.
-        CPU % (``usage``) is taken over ``usage_sample`` seconds.
+        CPU % (``usage``) is taken over ``usage_sample`` seconds. Restarts are counted
+        across reads (a worker restarted again and again is ``crash-looping``); with
+        ``settle`` each read also looks again, for a few seconds, at workers just started.
         """
         from pshctl import lifecycle
 
         with lifecycle.StatusReader(self._many(workers), self.connector(),
                                     max_parallel=max_parallel, keep_open=True,
-                                    usage_sample=usage_sample if usage else None) as reader:
+                                    usage_sample=usage_sample if usage else None,
+                                    settle=settle) as reader:
             yield reader.read
 
     def wait(self, workers: Sequence[str] = (), *, all_workers: bool = False,
              timeout: float = DEFAULT_WAIT_TIMEOUT, stable: float = DEFAULT_VERIFY,
-             max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[WorkerStatus]:
+             max_parallel: int = DEFAULT_MAX_PARALLEL,
+             on_read: Callable[[Results[WorkerStatus]], None] | None = None,
+             ) -> Results[WorkerStatus]:
         """Wait until each worker runs one process for ``stable`` s; a timeout each if not.
 
         A worker whose service does not exist fails at once with that error (waiting
-        cannot help); ``elapsed_s`` says how long it waited.
+        cannot help); ``elapsed_s`` says how long it waited. ``on_read`` gets the states
+        of each poll (about twice a second), for a live display.
         """
         from pshctl import lifecycle
 
         return lifecycle.wait(self._many(workers, all_workers=all_workers), timeout=timeout,
                               stable=stable, connector=self.connector(),
-                              max_parallel=max_parallel)
+                              max_parallel=max_parallel, on_read=on_read)
 
     def logs(self, workers: Sequence[str] = (), *, lines: int | None = DEFAULT_LOG_LINES,
              log_type: str = DEFAULT_LOG_TYPE, grep: str | None = None,

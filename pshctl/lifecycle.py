@@ -30,6 +30,7 @@ from pshctl.defaults import (
 from pshctl.errors import ConnectionFailed, OperationFailed, OperationTimeout, UsageError
 from pshctl.outcome import Outcome, Results
 from pshctl.parallel import run_parallel
+from pshctl.restarts import SAMPLE_INTERVAL, SETTLE_WINDOW, RestartWatch
 from pshctl.supervisor import (
     CRASH_LOOPING,
     DOWN,
@@ -102,6 +103,7 @@ class WorkerStatus:
     uptime_s: float | None = None
     service: ServiceState | None = None
     usage: TreeUsage | None = None  # read only when asked (``top``, ``status --wide``)
+    restarts_seen: int = 0  # new processes pshctl saw appear while it looked
 
     @property
     def state(self) -> str:
@@ -129,8 +131,12 @@ class WorkerStatus:
 
     @property
     def restarts(self) -> int | None:
-        """Restarts by the supervisor itself, where it counts them (systemd)."""
-        return self.service.restarts if self.service else None
+        """Restarts by the supervisor: its own count where it keeps one (systemd), else
+        those pshctl saw (runit); None when neither knows of any."""
+        counted = self.service.restarts if self.service else None
+        if counted is not None:
+            return counted
+        return self.restarts_seen or None
 
     @property
     def last_exit(self) -> str | None:
@@ -144,6 +150,7 @@ class WorkerStatus:
             "uptime_s": self.uptime_s,
             "supervisor": self.supervisor,
             "restarts": self.restarts,
+            "restarts_seen": self.restarts_seen,
             "last_exit": self.last_exit,
             "supervisor_status": self.supervisor_status,
             "usage": self.usage.to_dict() if self.usage else None,
@@ -162,6 +169,17 @@ class ActionResult:
     new_pid: int | None = None
     attempted: bool = True
     left_down: bool = False  # stopped by us and not running again
+    killed_after_s: float | None = None  # seconds from SIGTERM to the SIGKILL pshctl sent
+
+    @property
+    def warnings(self) -> list[str]:
+        """What went right only in the end: a process that ignored SIGTERM was killed."""
+        if self.stop != "killed":
+            return []
+        # Whole seconds down: the kill goes out once the grace has passed, so this is the
+        # grace unless the remote was slow to answer.
+        after = self.killed_after_s if self.killed_after_s is not None else self.stop_s
+        return [f"killed after {int(after or 0)}s: it did not exit on SIGTERM"]
 
     @property
     def state(self) -> str:
@@ -176,6 +194,9 @@ class ActionResult:
             "new_pid": self.new_pid,
             "state": self.health,
             "left_down": self.left_down,
+            "killed_after_s": None if self.killed_after_s is None else
+            round(self.killed_after_s, 2),
+            "warnings": self.warnings,
         }
 
 
@@ -228,6 +249,7 @@ class _Job:
     old_pid: int | None = None
     stop: str | None = None
     stop_s: float | None = None
+    killed_after_s: float | None = None
     new_pid: int | None = None
     stop_sent: bool = False
     started: bool = False
@@ -302,6 +324,7 @@ class StatusReader:
         max_parallel: int = DEFAULT_MAX_PARALLEL,
         keep_open: bool = False,
         usage_sample: float | None = None,
+        settle: bool = False,
     ) -> None:
         self.targets = list(targets)
         self.connector = connector
@@ -309,6 +332,10 @@ class StatusReader:
         self.keep_open = keep_open
         # Seconds between the two looks at /proc; None: do not read the process trees.
         self.usage_sample = usage_sample
+        # Look again, for a few seconds, at workers just started: up, or crash-looping?
+        # (Readers that read again and again see restarts across their reads instead.)
+        self.settle = settle
+        self.restarts = RestartWatch()
         self._groups: dict[tuple[object, ...], list[Target]] = {}
         for target in self.targets:
             self._groups.setdefault(_destination(target), []).append(target)
@@ -328,7 +355,7 @@ class StatusReader:
             if outcome.error is None and outcome.value is not None:
                 states, usages, failed = outcome.value
                 for target, state, usage in zip(group, states, usages, strict=True):
-                    by_name[target.name] = _read_status(target.name, state, usage, failed)
+                    by_name[target.name] = self._status(target.name, state, usage, failed)
             else:
                 for target in group:
                     by_name[target.name] = _unread_status(target.name, outcome.error)
@@ -344,6 +371,7 @@ class StatusReader:
             supervisor = self._supervisors.get(key) or get_supervisor(group[0].supervisor)
             states = supervisor.status(session, [t.service for t in group])
             self._supervisors[key] = supervisor
+            states = self._settle(session, supervisor, group, states)
             usages, failed = self._usage(session, states)
         except BaseException:
             session.close()
@@ -353,6 +381,41 @@ class StatusReader:
         else:
             session.close()
         return states, usages, failed
+
+    def _settle(self, session: Connection, supervisor: Supervisor, group: list[Target],
+                states: list[ServiceState]) -> list[ServiceState]:
+        """Observe each state; with ``settle``, read the unsettled ones again on this
+        session until they are settled or :data:`SETTLE_WINDOW` has passed."""
+        for target, state in zip(group, states, strict=True):
+            self.restarts.observe(target.name, state)
+        deadline = time.monotonic() + SETTLE_WINDOW
+        states = list(states)
+        while self.settle and time.monotonic() < deadline:
+            open_ = [i for i, (t, s) in enumerate(zip(group, states, strict=True))
+                     if not self.restarts.settled(t.name, s)]
+            if not open_:
+                break
+            time.sleep(SAMPLE_INTERVAL)
+            again = supervisor.status(session, [group[i].service for i in open_])
+            for i, state in zip(open_, again, strict=True):
+                states[i] = state
+                self.restarts.observe(group[i].name, state)
+        return states
+
+    def _status(self, name: str, state: ServiceState, usage: TreeUsage | None,
+                usage_failed: OperationFailed | None) -> Outcome[WorkerStatus]:
+        seen = self.restarts.seen(name)
+        health = self.restarts.health(name, state)
+        status = WorkerStatus(health, state.pid if state.running else None, state.uptime_s,
+                              state, usage, restarts_seen=seen.observed)
+        error: OperationFailed | None = None
+        if state.problem:  # the supervisor answered, but not for this service
+            error = ServiceProblem(state)
+        elif health == CRASH_LOOPING:
+            error = CrashLooping(_crash_message(state, seen.observed))
+        elif state.running:
+            error = usage_failed
+        return Outcome(name, status, error)
 
     def _usage(self, session: Connection, states: Sequence[ServiceState],
                ) -> tuple[list[TreeUsage | None], OperationFailed | None]:
@@ -386,13 +449,17 @@ class StatusReader:
         self.close()
 
 
-def _read_status(name: str, state: ServiceState, usage: TreeUsage | None = None,
-                 usage_failed: OperationFailed | None = None) -> Outcome[WorkerStatus]:
-    status = WorkerStatus(state.health, state.pid if state.running else None, state.uptime_s,
-                          state, usage)
-    # The supervisor answered, but not for this service: the error stop/start would raise.
-    error = ServiceProblem(state) if state.problem else usage_failed if state.running else None
-    return Outcome(name, status, error)
+def _crash_message(state: ServiceState, seen: int) -> str:
+    """``crash-looping: restarted 4 times in a row (last exit 1)``."""
+    if state.restarts:
+        count = f"{state.supervisor or 'its supervisor'} restarted it {state.restarts} " \
+                f"time{'s' * (state.restarts != 1)}"
+    elif seen:
+        count = f"restarted {seen} time{'s' * (seen != 1)} while pshctl looked"
+    else:
+        count = "it exited and its supervisor is starting it again"
+    last = f" (last {state.last_exit})" if state.last_exit else ""
+    return f"crash-looping: {count}{last}; it does not stay up"
 
 
 def _unread_status(name: str, error: BaseException | None) -> Outcome[WorkerStatus]:
@@ -411,8 +478,10 @@ def status(
     connector: Connector | None = None,
     max_parallel: int = DEFAULT_MAX_PARALLEL,
 ) -> Results[WorkerStatus]:
-    """The state of every target, unreachable ones included."""
-    with StatusReader(targets, connector or ssh_connector(), max_parallel=max_parallel) as r:
+    """The state of every target, unreachable ones included; a worker just started is
+    looked at again for a few seconds (up, or crash-looping?)."""
+    with StatusReader(targets, connector or ssh_connector(), max_parallel=max_parallel,
+                      settle=True) as r:
         return r.read()
 
 
@@ -424,8 +493,11 @@ def wait(
     connector: Connector | None = None,
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     poll: float = POLL_INTERVAL,
+    on_read: Callable[[Results[WorkerStatus]], None] | None = None,
 ) -> Results[WorkerStatus]:
     """Poll until every target runs the same process for ``stable`` seconds, or time out.
+
+    ``on_read`` gets each poll's states, as they are (live display).
 
     Unreachable workers are retried until the deadline (a container may be restarting).
     A worker whose service does not exist ends the wait at once: waiting cannot help, and
@@ -438,6 +510,8 @@ def wait(
                       keep_open=True) as reader:
         while True:
             read = reader.read()
+            if on_read is not None:
+                on_read(read)
             hopeless = [o for o in read if _hopeless(o)]
             done = all(o.value is not None and o.value.stable(stable) for o in read)
             left = deadline - time.monotonic()
@@ -461,7 +535,7 @@ def _waited(outcome: Outcome[WorkerStatus], stable: float,
     if _hopeless(outcome):
         return outcome
     health = status.health if status is not None else UNKNOWN
-    timeout = OperationTimeout(f"{outcome.name} not up and stable for {stable:g}s after "
+    timeout = OperationTimeout(f"not up and stable for {stable:g}s after "
                                f"{waited:.1f}s (state: {health}"
                                f"{'; ' + outcome.message if outcome.message else ''})")
     timeout.__cause__ = outcome.error  # why the last read failed, if it did
@@ -554,6 +628,8 @@ class _Operation:
         job.stop_sent = True
 
         def progress(step: StopProgress) -> None:
+            if step.killed and job.killed_after_s is None:
+                job.killed_after_s = step.elapsed
             detail = (f"SIGKILL, still running after {step.elapsed:.0f}s" if step.killed
                       else f"SIGTERM, SIGKILL after {grace}s")
             self.event(job, "stopping", detail, elapsed=step.elapsed, grace=step.grace,
@@ -629,7 +705,8 @@ class _Operation:
 
     def _result(self, job: _Job, health: str, *, left_down: bool = False) -> ActionResult:
         return ActionResult(self.action, health, job.stop, job.stop_s, job.old_pid,
-                            job.new_pid, left_down=left_down)
+                            job.new_pid, left_down=left_down,
+                            killed_after_s=job.killed_after_s if job.stop == "killed" else None)
 
 
 def check_action(action: str) -> None:

@@ -231,8 +231,12 @@ def test_status_one_connection_per_destination() -> None:
     assert world.connections == 1
     assert statuses[0].to_dict().keys() >= {"name", "state", "pid", "uptime_s", "error"}
     assert statuses.exit_code == ExitCode.FAILED  # x could not be read
-    assert lifecycle.status(world.targets("a", "b", "c"),
+    assert lifecycle.status(world.targets("a", "c"),
                             connector=world.connect).exit_code == ExitCode.OK
+    # A crash-looping worker is unhealthy: its status read fails (docs/exit-codes.md).
+    looping = lifecycle.status(world.targets("a", "b"), connector=world.connect)
+    assert looping.exit_code == ExitCode.FAILED
+    assert "crash-looping" in (looping["b"].message or "")
 
 
 def test_wait_success_and_timeout() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import os
 import shlex
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Optional, TypeVar
 
 import typer
 
-from pshctl.cli import output
+from pshctl.cli import output, problems
 from pshctl.cli.complete import complete_worker
 from pshctl.cli.interrupts import two_step
 from pshctl.cli.options import (
@@ -183,7 +184,8 @@ def _restarts(status: WorkerStatus) -> str:
     return f"{status.restarts}" + (f" (last {status.last_exit})" if status.last_exit else "")
 
 
-def _status_report(results: Results[WorkerStatus], *, wide: bool = False) -> output.Report:
+def _status_report(results: Results[WorkerStatus], *, wide: bool = False,
+                   app: str | None = None) -> output.Report:
     from pshctl.cli.top import USAGE_COLUMNS, usage_cells
 
     rows: list[list[output.Cell]] = []
@@ -192,10 +194,11 @@ def _status_report(results: Results[WorkerStatus], *, wide: bool = False) -> out
         extra = usage_cells(s.usage) if wide else []
         rows.append([outcome.name, health_cell(s.health), "-" if s.pid is None else str(s.pid),
                      seconds(s.uptime_s) if s.pid is not None else "-", _restarts(s), *extra,
-                     outcome.message or ""])
+                     problems.short(outcome)])
     columns = (*STATUS_COLUMNS[:5], *USAGE_COLUMNS, "error") if wide else STATUS_COLUMNS
     return output.Report({"workers": [o.to_dict() for o in results]}, columns, rows,
-                         exit_code=results.exit_code)
+                         exit_code=results.exit_code,
+                         problems=problems.summary(results, app=app))
 
 
 def status_command(
@@ -222,11 +225,16 @@ def status_command(
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=False, verb=None,
                    accept_new=accept_new, announce=not as_json)
+    if not watch:
+        results = env.status(names, usage=wide, max_parallel=max_parallel)
+        return output.emit(located(_status_report(results, wide=wide, app=env.app.name), env),
+                           as_json=as_json)
+
+    def render() -> output.Report:
+        return located(_status_report(read(), wide=wide, app=env.app.name), env)
+
     with env.status_reader(names, usage=wide, max_parallel=max_parallel) as read:
-        if not watch:
-            return output.emit(located(_status_report(read(), wide=wide), env), as_json=as_json)
-        return watch_reports(lambda: located(_status_report(read(), wide=wide), env), interval,
-                             as_json)
+        return watch_reports(render, interval, as_json)
 
 
 def watch_reports(render: Callable[[], output.Report], interval: float, as_json: bool) -> int:
@@ -259,12 +267,20 @@ class _Progress:
         "done": "green", "failed": "red bold", "skipped": "yellow",
     }
 
-    def __init__(self, names: Sequence[str]) -> None:
-        self.rows: dict[str, tuple[str, str]] = {n: ("waiting", "") for n in names}
+    def __init__(self, names: Sequence[str], *, as_json: bool = False,
+                 lines: bool = True) -> None:
+        self.rows: dict[str, tuple[str, str, output.Cell]] = {
+            n: ("waiting", "", "") for n in names}
+        # Live rows only for a person: stdout and stderr on a terminal, no --json. Else
+        # one plain line per change on stderr (``lines``), which a log or CI keeps.
+        self.live_wanted = not as_json and output.is_terminal() and \
+            output.is_terminal(stderr=True)
+        self.enabled = lines
         self.live: output.LiveTable | None = None
+        self.lock = threading.Lock()
 
     def __enter__(self) -> _Progress:
-        if output.is_terminal(stderr=True):
+        if self.live_wanted:
             self.live = output.LiveTable(stderr=True, transient=True).__enter__()
             self._show()
         return self
@@ -275,25 +291,58 @@ class _Progress:
 
     def _show(self) -> None:
         assert self.live is not None
-        rows: list[list[output.Cell]] = [[name, (phase, self.PHASE_STYLE.get(phase, "")), detail]
-                                         for name, (phase, detail) in self.rows.items()]
+        rows: list[list[output.Cell]] = [
+            [name, (phase, self.PHASE_STYLE.get(phase, _HEALTH_STYLE.get(phase, ""))), shown]
+            for name, (phase, _, shown) in self.rows.items()]
         self.live.show(("worker", "step", "detail"), rows)
 
     def __call__(self, event: Event) -> None:
-        same = self.rows.get(event.worker) == (event.phase, event.detail)
-        self.rows[event.worker] = (event.phase, event.detail)
-        if self.live is not None:
-            self._show()
-        # A stop's progress repeats its event every second: one line per change.
-        elif event.phase != "connecting" and not same:
-            detail = f": {event.detail}" if event.detail else ""
-            output.info(f"{event.worker}: {event.phase}{detail}")
+        with self.lock:
+            same = self.rows.get(event.worker, ("", "", ""))[:2] == (event.phase, event.detail)
+            self.rows[event.worker] = (event.phase, event.detail, _shown(event))
+            if self.live is not None:
+                self._show()
+            # A stop's progress repeats its event every second: one line per change.
+            elif self.enabled and event.phase != "connecting" and not same:
+                detail = f": {event.detail}" if event.detail else ""
+                output.info(f"{event.worker}: {event.phase}{detail}")
 
     def say(self, message: str) -> None:
         if self.live is not None:
             self.live.say(message)
         else:
             output.info(message)
+
+
+def _waiting(read: Results[WorkerStatus], stable: float, progress: _Progress) -> None:
+    """One poll of ``wait``, as live rows: what each worker is doing, what it waits for."""
+    from pshctl.lifecycle import Event
+
+    for outcome in read:
+        status = _kept(outcome)
+        if status.stable(stable):
+            phase, detail = "done", f"up, pid {status.pid}"
+        elif status.pid is not None and status.health in ("up", "starting"):
+            up = min(status.uptime_s or 0, stable)
+            phase, detail = status.health, f"pid {status.pid}, up {up:.0f}s of {stable:g}s"
+        elif status.health == "crash-looping":
+            phase, detail = status.health, f"restarted {status.restarts or 0} times; waiting"
+        else:
+            phase = status.health
+            detail = f"waiting: {problems.short(outcome)}" if outcome.error else "waiting"
+        progress(Event(outcome.name, phase, detail))
+
+
+def _shown(event: Event) -> output.Cell:
+    """A row's detail: a stop counts its grace down (``SIGTERM 6s/15s``); a SIGKILL is a
+    warning."""
+    if event.phase == "stopping" and event.elapsed is not None and event.grace is not None:
+        if event.killed:
+            return (f"SIGKILL after {event.grace:g}s", "yellow")
+        return f"SIGTERM {int(event.elapsed)}s/{event.grace:g}s"
+    if event.phase == "stopped" and event.detail.startswith("killed"):
+        return (event.detail, "yellow")
+    return event.detail
 
 
 @contextmanager
@@ -348,12 +397,18 @@ def _action_report(results: Results[ActionResult], context: Context,
     rows: list[list[output.Cell]] = []
     for outcome in results:
         r = _kept(outcome)
-        verdict = ("ok", "green") if outcome.ok else ("skipped", "yellow") \
-            if not r.attempted else ("failed", "red bold")
-        stop = f"{r.stop} {r.stop_s:.1f}s" if r.stop and r.stop_s is not None else "-"
-        error = (outcome.message or "") + (" (the worker is down)" if r.left_down else "")
+        verdict = (("ok", "yellow" if r.warnings else "green") if outcome.ok
+                   else ("skipped", "yellow") if not r.attempted else ("failed", "red bold"))
+        stop: output.Cell = "-"
+        if r.stop == "killed":
+            stop = (f"killed after {int(r.killed_after_s or r.stop_s or 0)}s", "yellow")
+        elif r.stop and r.stop_s is not None:
+            stop = f"{r.stop} {r.stop_s:.1f}s"
+        error = problems.short(outcome) + (" (the worker is down)" if r.left_down else "")
         rows.append([outcome.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
                      health_cell(r.health), error])
+    warnings = [f"{o.name}: {warning} (give it longer with --grace)" for o in results
+                if o.value is not None for warning in o.value.warnings]
     notes = []
     down = [o.name for o in results if o.value is not None and o.value.left_down]
     if down:
@@ -362,7 +417,9 @@ def _action_report(results: Results[ActionResult], context: Context,
     data = {"workers": [o.to_dict() for o in results], "interrupted": interrupted}
     # An interrupt that came after the last worker finished still counts.
     code = exit_code(results.items, interrupted=interrupted or results.interrupted)
-    return output.Report(data, ACTION_COLUMNS, rows, notes=notes, exit_code=code)
+    return output.Report(data, ACTION_COLUMNS, rows, notes=notes, warnings=warnings,
+                         exit_code=code,
+                         problems=problems.summary(results, app=context.app.name))
 
 
 def _dry_run(env: Environment, plans: Sequence[tuple[Target, list[Step]]],
@@ -423,7 +480,7 @@ def _action_command(action: str) -> Callable[..., int]:
                                      verify=verify), as_json)
         control = Control()
         rows = [t.name for t in env.targets(names, all_workers=all_workers)]  # kept by env
-        with _Progress(rows) as progress, \
+        with _Progress(rows, as_json=as_json) as progress, \
                 _interrupt_guard(control, progress, env.context, action):
             results = env.act(action, names, all_workers=all_workers, grace=grace,
                               verify=verify, max_parallel=max_parallel, rolling=rolling,
@@ -468,14 +525,17 @@ def wait_command(
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
                    verb="wait", accept_new=accept_new, announce=not as_json)
-    results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
-    report = located(_status_report(results), env)
+    rows = [t.name for t in env.targets(names, all_workers=all_workers or not names)]
+    with _Progress(rows, as_json=as_json, lines=False) as progress:
+        results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable,
+                           on_read=lambda read: _waiting(read, stable, progress))
+    report = located(_status_report(results, app=env.app.name), env)
     late = [o.name for o in results.failed]  # each one not stable in time
     report.data = {**report.data, "ok": not late, "waited_s": round(results.elapsed_s or 0, 2)}
-    code = output.emit(report, as_json=as_json)
-    if code == ExitCode.TIMEOUT:
-        output.error(f"timed out after {timeout:g}s waiting for: {', '.join(late)}")
-    elif late:
-        output.error(f"cannot come up by waiting: {', '.join(late)}",
-                     "their runit service does not exist; see the error column")
-    return code
+    if results.exit_code == ExitCode.TIMEOUT:
+        headline = f"timed out after {timeout:g}s waiting for: {', '.join(late)}"
+    else:
+        headline = f"cannot come up by waiting: {', '.join(late)}"
+    if late:
+        report.problems = [(headline, None), *report.problems]
+    return output.emit(report, as_json=as_json)

@@ -57,6 +57,9 @@ class Report:
     exit_code: int = ExitCode.OK
     title: str | None = None
     notes: Sequence[str] = field(default_factory=list)  # to stderr, both modes
+    warnings: Sequence[str] = field(default_factory=list)  # to stderr (yellow), both modes
+    # Failures said once each on stderr after the table, both modes: (message, hint).
+    problems: Sequence[tuple[str, str | None]] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
@@ -83,6 +86,10 @@ def emit(report: Report, *, as_json: bool = False) -> int:
         drop_stdout()
     for note in report.notes:
         info(note)
+    for message in report.warnings:
+        warn(message)
+    for message, hint in report.problems:
+        error(message, hint)
     return int(report.exit_code)
 
 
@@ -171,11 +178,28 @@ def rich_table(
     from rich.text import Text
 
     table = Table(title=title, show_edge=False, header_style="bold", box=None, pad_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        if column == CLIPPED:
+            table.add_column(column, overflow="ellipsis", no_wrap=True,
+                             max_width=_room_for(index, columns, rows))
+        else:
+            table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(Text(c) if isinstance(c, str) else Text(c[0], style=c[1]) for c in row))
     return table
+
+
+# The column cut to one line on a terminal: what it says is said whole below the table.
+CLIPPED = "error"
+
+
+def _room_for(index: int, columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> int:
+    """The width left for column ``index`` once the others have their whole text."""
+    others = sum(max(len(_text(row[i])) if i < len(row) else 0
+                     for row in [columns, *rows])
+                 for i in range(len(columns)) if i != index)
+    gaps = 2 * (len(columns) - 1)  # a space of padding on each side between columns
+    return max(12, console().width - others - gaps)
 
 
 def _print_plain_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
@@ -385,3 +409,32 @@ def utc_stamp(seconds: float) -> str:
 
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Steps:
+    """What a long command is doing now, as one spinner line on stderr that goes away at
+    the end (``sandbox up``/``down``); only for a person at a terminal (stdout and stderr
+    on one, no ``--json``), otherwise nothing. Call it with each step's text."""
+
+    def __init__(self, *, as_json: bool = False) -> None:
+        self.enabled = not as_json and is_terminal() and console(stderr=True).is_terminal
+        self._status: Any = None
+
+    def __enter__(self) -> Steps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def __call__(self, step: str) -> None:
+        if not self.enabled:
+            return
+        from rich.text import Text
+
+        if self._status is None:
+            self._status = console(stderr=True).status(Text(step))
+            self._status.start()
+        else:
+            self._status.update(Text(step))

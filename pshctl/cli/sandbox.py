@@ -72,8 +72,9 @@ def up_command(
     from pshctl.sandbox import manager
 
     chosen = selection(ctx, project=project, app=app_name)
-    result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project,
-                        supervisor=supervisor.value)
+    with output.Steps(as_json=as_json) as steps:
+        result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project,
+                            supervisor=supervisor.value, progress=steps)
     app = _app_option(chosen.app)
     notes = []
     if result.already_running:
@@ -105,7 +106,8 @@ def down_command(
     from pshctl.sandbox import manager
 
     chosen = selection(ctx, app=app_name)
-    result = manager.down(app_dir or Path.cwd(), chosen.app, purge=purge)
+    with output.Steps(as_json=as_json) as steps:
+        result = manager.down(app_dir or Path.cwd(), chosen.app, purge=purge, progress=steps)
     report = _down_report(result)
     report.context = sandbox_envelope(result.app)
     return output.emit(report, as_json=as_json)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pshctl.cli import output
+from pshctl.cli import output, problems
 from pshctl.cli.lifecycle import MaxParallelOpt, WorkersArg, health_cell, seconds, watch_reports
 from pshctl.cli.options import (
     AcceptNewOpt,
@@ -61,7 +61,7 @@ def usage_cells(usage: TreeUsage | None) -> list[output.Cell]:
     return [str(usage.processes), cpu, human_bytes(usage.rss_bytes)]
 
 
-def top_report(results: Results[WorkerStatus]) -> output.Report:
+def top_report(results: Results[WorkerStatus], *, app: str | None = None) -> output.Report:
     rows: list[list[output.Cell]] = []
     for outcome in results:
         status = outcome.value
@@ -69,9 +69,10 @@ def top_report(results: Results[WorkerStatus]) -> output.Report:
         usage = status.usage
         rows.append([outcome.name, health_cell(status.health),
                      "-" if status.pid is None else str(status.pid), *usage_cells(usage),
-                     seconds(usage.uptime_s) if usage else "-", outcome.message or ""])
+                     seconds(usage.uptime_s) if usage else "-", problems.short(outcome)])
     return output.Report({"workers": [o.to_dict() for o in results]}, TOP_COLUMNS, rows,
-                         exit_code=results.exit_code)
+                         exit_code=results.exit_code,
+                         problems=problems.summary(results, app=app))
 
 
 def top_command(
@@ -98,9 +99,10 @@ def top_command(
     names = list(dict.fromkeys(workers or []))
     env = open_environment(ctx, project, environment, app, announce=not as_json,
                            accept_new=accept_new)
-    with env.status_reader(names, usage=True, usage_sample=sample,
+    with env.status_reader(names, usage=True, usage_sample=sample, settle=not watch,
                            max_parallel=max_parallel) as read:
         if watch:
-            return watch_reports(lambda: located(top_report(read()), env), interval, as_json)
-        return output.emit(located(top_report(read()), env), as_json=as_json)
+            return watch_reports(lambda: located(top_report(read(), app=env.app.name), env),
+                                 interval, as_json)
+        return output.emit(located(top_report(read(), app=env.app.name), env), as_json=as_json)
 

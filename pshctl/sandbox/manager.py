@@ -39,7 +39,7 @@ import os
 import shlex
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,12 +74,20 @@ class SandboxUnavailable(ConfigError):
 # --- the commands --------------------------------------------------------------------
 
 
+Progress = Callable[[str], None]  # what `up` and `down` are doing now, for a live display
+
+
+def _quiet(step: str) -> None:
+    pass
+
+
 def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None,
-       supervisor: str = DEFAULT_SUPERVISOR) -> SandboxStatus:
+       supervisor: str = DEFAULT_SUPERVISOR, progress: Progress = _quiet) -> SandboxStatus:
     """Start the sandbox of the app at or above ``app_dir`` (or report that it runs).
 
     Each container is supervised by ``supervisor`` unless ``.pshctl.yaml`` names one
-    for it (``environments.sandbox[.workers.<name>].supervisor``).
+    for it (``environments.sandbox[.workers.<name>].supervisor``). ``progress`` is told
+    each step as it begins.
     """
     if supervisor not in SUPERVISORS:
         raise UsageError(f"unknown supervisor '{supervisor}'",
@@ -99,17 +107,20 @@ def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None
                 result.already_running = True
                 result.outdated = _outdated(app, old, chosen)
                 return result
-            _stop(old)
+            progress(f"stopping the {health} sandbox it replaces")
+            _stop(old, progress)
             replaced = health
         new = _start(app, root, paths, project=project or "sandbox", previous=old,
-                     supervisors=chosen)
+                     supervisors=chosen, progress=progress)
     result = build_status(root, app.name, paths, new)
     result.replaced = replaced
     return result
 
 
-def down(app_dir: Path, app_name: str | None = None, *, purge: bool = False) -> DownResult:
-    """Stop everything the sandbox started; with ``purge`` also delete its state directory."""
+def down(app_dir: Path, app_name: str | None = None, *, purge: bool = False,
+         progress: Progress = _quiet) -> DownResult:
+    """Stop everything the sandbox started; with ``purge`` also delete its state directory.
+    ``progress`` is told each step as it begins."""
     root, name = _sandbox_of(app_dir, app_name, command="down")
     paths = SandboxPaths.for_app(root, name)
     result = DownResult(name, str(root), str(paths.root), was="stopped")
@@ -118,7 +129,7 @@ def down(app_dir: Path, app_name: str | None = None, *, purge: bool = False) -> 
         if state is not None:
             result.was = state.health()
             result.stopped = [p.pid for p in state.processes() if p.alive()]
-            _stop(state)
+            _stop(state, progress)
             left = [p.pid for p in state.processes() if p.alive()]
             if left:
                 raise OperationFailed(
@@ -253,6 +264,7 @@ def _start(
     project: str,
     previous: SandboxState | None,
     supervisors: dict[str, str],
+    progress: Progress = _quiet,
 ) -> SandboxState:
     state = SandboxState(app=app.name, project_root=str(root), user=servers.login_name())
     old_ports = {c.name: (c.ssh_port, c.web_port) for c in previous.containers} if previous else {}
@@ -268,7 +280,9 @@ def _start(
                 app, config, container, project=project, web_port=web_port
             )
             kind = supervisors.get(container.name, DEFAULT_SUPERVISOR)
+            progress(f"building the {container.kind} container {container.name}")
             build.build_container(paths, container, config, env, app.root, kind)
+            progress(f"starting sshd for {container.name}")
             server = _start_sshd(paths, container, _port(ssh_port, taken))
             record = ContainerState(
                 name=container.name,
@@ -282,17 +296,21 @@ def _start(
             state.containers.append(record)
             write_state(paths.state_file, state)
             if kind == "systemd":
+                progress(f"starting a systemd user manager for {container.name}")
                 _start_systemd(container, record)
                 write_state(paths.state_file, state)
             host_lines.append(server.known_hosts_line())
         files.write_file(paths.known_hosts, "\n".join(host_lines) + "\n")
         runit = [c for c, _ in containers if supervisors.get(c.name) != "systemd"]
         if runit:
+            progress(f"starting runsvdir for {', '.join(c.name for c in runit)}")
             state.runsvdir = _start_runit(paths, runit)
             write_state(paths.state_file, state)
+        progress("waiting for the services to run")
         _wait_running(state)
         registry.write_registration(root, app.name, _registration(paths, state))
     except BaseException:
+        progress("cleaning up after the failed start")
         _stop(state)
         paths.state_file.unlink(missing_ok=True)
         raise
@@ -442,7 +460,7 @@ def _endpoint(container: ContainerState) -> dict[str, Any]:
 # --- stopping ------------------------------------------------------------------------
 
 
-def _stop(state: SandboxState) -> None:
+def _stop(state: SandboxState, progress: Progress = _quiet) -> None:
     """Stop services, then runsvdir and its runsv, then every sshd with its sessions."""
     services = [ContainerPaths(c.name, c.kind, Path(c.root)).service for c in state.containers
                 if c.supervisor != "systemd"]
@@ -453,6 +471,7 @@ def _stop(state: SandboxState) -> None:
                                strict=True) if c.manager is not None and c.manager.alive()]
     # Every service is asked to stop at once (runit's and systemd's alike), each gets
     # the grace; then the managers go, with whatever is left in their cgroups.
+    progress(f"stopping the services (SIGTERM, SIGKILL after {build.KILL_AFTER:g}s)")
     for manager in alive:
         manager.stop_units()
     servers.stop_services(services, grace=build.KILL_AFTER)
@@ -466,6 +485,8 @@ def _stop(state: SandboxState) -> None:
         servers.terminate(state.runsvdir.pid)
         for pid in runsv:
             servers.terminate(pid, timeout=2)
+    if any(c.sshd.alive() for c in state.containers):
+        progress("stopping the containers' sshd")
     for container in state.containers:
         if container.sshd.alive():
             for pid in servers.children_of(container.sshd.pid):
