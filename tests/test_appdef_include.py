@@ -78,10 +78,10 @@ def test_workers_show_json_has_the_included_text(cli: CliRunner, tmp_path: Path)
                      "start.sh": START_SH})
     result = cli("workers", "show", "queue", "--json", cwd=tmp_path)
     assert result.exit_code == 0, result
-    assert result.json["commands"] == {"start": START_SH.strip()}
-    assert result.json["line"] == 3
+    assert result.json["worker"]["commands"] == {"start": START_SH.strip()}
+    assert result.json["worker"]["line"] == 3
     listing = cli("workers", "--json", cwd=tmp_path)
-    assert listing.json[0]["commands"]["start"] == START_SH.strip()
+    assert listing.json["workers"][0]["commands"]["start"] == START_SH.strip()
 
 
 def test_binary_include_is_base64(tmp_path: Path) -> None:
@@ -156,8 +156,8 @@ def test_yaml_include_of_variables_inherited_and_own(cli: CliRunner, tmp_path: P
     assert mail.env == {"MODE": "mail"}
     assert mail.source_of("variables") == "own"
     shown = cli("workers", "show", "queue", "--json", cwd=tmp_path)
-    assert shown.json["inherited"] == ["variables"]
-    assert shown.json["variables"] == {"env": {"MODE": "production", "WORKERS": 4}}
+    assert shown.json["worker"]["inherited"] == ["variables"]
+    assert shown.json["worker"]["variables"] == {"env": {"MODE": "production", "WORKERS": 4}}
 
 
 def test_included_yaml_may_include_relative_to_the_app(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from pshctl.appdef import PRODUCTS, load_project
 from pshctl.appdef.layout import has_platformsh, has_upsun
 from tests.helpers import CliRunner
 
+ENVELOPE = ("project", "environment", "app")
+
 PUBLIC = Path(__file__).parent / "data" / "public"
 PROJECTS = sorted(p for p in PUBLIC.iterdir() if p.is_dir())
 
@@ -65,11 +67,13 @@ def test_workers_json_for_every_app(cli: CliRunner, project: Path) -> None:
     for name in load_project(project).apps:
         result = cli("workers", "--json", "-A", name, cwd=project)
         assert result.exit_code == 0, result
-        assert isinstance(result.json, list)
-        for worker in result.json:
+        assert result.json["app"] == name
+        assert isinstance(result.json["workers"], list)
+        for worker in result.json["workers"]:
             show = cli("workers", "show", worker["name"], "--json", "-A", name, cwd=project)
             assert show.exit_code == 0, show
-            assert show.json == worker
+            assert show.json["worker"] == worker
+            assert {k: show.json[k] for k in ENVELOPE} == {k: result.json[k] for k in ENVELOPE}
 
 
 def test_sources_name_every_file_once() -> None:

@@ -51,7 +51,7 @@ def test_inherited_size_and_disk_are_marked(cli: CliRunner, tmp_path: Path) -> N
 def test_json_lists_workers(cli: CliRunner, customized: Path) -> None:
     result = cli("workers", "--json", cwd=customized)
     assert result.exit_code == 0, result
-    queue, mail = result.json
+    queue, mail = result.json["workers"]
     assert queue["name"] == "queue"
     assert queue["size"] == "M"
     assert queue["disk"] == 512
@@ -89,13 +89,13 @@ def test_show_empty_mounts(cli: CliRunner, customized: Path) -> None:
 def test_show_json(cli: CliRunner, customized: Path) -> None:
     result = cli("workers", "show", "mail", "--json", cwd=customized)
     assert result.exit_code == 0, result
-    assert result.json["name"] == "mail"
-    assert result.json["own"] == ["disk", "mounts", "relationships", "size", "variables"]
+    assert result.json["worker"]["name"] == "mail"
+    assert result.json["worker"]["own"] == ["disk", "mounts", "relationships", "size", "variables"]
 
 
 def test_json_before_the_subcommand(cli: CliRunner, customized: Path) -> None:
     result = cli("workers", "--json", "show", "mail", cwd=customized)
-    assert result.json["name"] == "mail"
+    assert result.json["worker"]["name"] == "mail"
 
 
 def test_show_unknown_worker(cli: CliRunner, customized: Path) -> None:
@@ -115,7 +115,7 @@ def test_unknown_worker_with_json_keeps_stdout_clean(cli: CliRunner, customized:
 def test_no_workers(cli: CliRunner, tmp_path: Path) -> None:
     (tmp_path / ".platform.app.yaml").write_text("name: app\n")
     result = cli("workers", "--json", cwd=tmp_path)
-    assert (result.exit_code, result.json) == (0, [])
+    assert (result.exit_code, result.json["workers"]) == (0, [])
     assert "defines no workers" in cli("workers", cwd=tmp_path).stderr
 
 
@@ -148,12 +148,13 @@ def multi(tmp_path: Path) -> Path:
 def test_app_before_or_after_the_command(cli: CliRunner, multi: Path, argv: list[str]) -> None:
     result = cli(*argv, cwd=multi)
     assert result.exit_code == 0, result
-    assert [w["name"] for w in result.json] == ["report"]
+    assert [w["name"] for w in result.json["workers"]] == ["report"]
+    assert result.json["app"] == "admin"
 
 
 def test_app_from_environment_variable(cli: CliRunner, multi: Path) -> None:
     result = cli("workers", "--json", cwd=multi, env={"PSHCTL_APP": "api"})
-    assert [w["name"] for w in result.json] == ["queue"]
+    assert [w["name"] for w in result.json["workers"]] == ["queue"]
 
 
 def test_app_for_show_before_the_subcommand(cli: CliRunner, multi: Path) -> None:
@@ -236,7 +237,7 @@ def test_show_lists_pre_start_and_post_start_beside_start(cli: CliRunner) -> Non
 def test_json_says_which_product_and_why(cli: CliRunner) -> None:
     result = cli("workers", "--json", cwd=FIXTURES / "mixed")
     assert result.exit_code == 0, result
-    (queue,) = result.json
+    (queue,) = result.json["workers"]
     assert queue["product"] == "upsun"
     assert queue["choice"]["reason"] == "default"
     assert queue["choice"]["ignored"] == [".platform.app.yaml"]
@@ -276,7 +277,7 @@ def test_show_wraps_to_the_terminal_width_and_json_keeps_values_whole(
     words = " ".join(lines[first:first + 1 + len(continued)]).split()
     assert [w for w in words if w.startswith("--option")] == long.split()[2:]
     data = cli("workers", "show", "w", "--json", cwd=tmp_path, env={"COLUMNS": "80"})
-    assert data.json["commands"]["start"] == long
+    assert data.json["worker"]["commands"]["start"] == long
 
 
 def test_show_warns_about_that_worker_only(cli: CliRunner) -> None:

@@ -24,6 +24,11 @@ def test_status_sees_the_crash_loop_and_exits_1(testbed: TestBed, cli: CliRunner
     testbed.add_services({"queue": PROMPT, "flaky": script})
     root = testbed.project(["queue", "flaky"])
     result = cli("status", "-e", "test", "--json", cwd=root)
+    if script == SHORT_LIVED and result.exit_code == 0:
+        # On a loaded machine the run script itself may take most of a second to start,
+        # so one process can be seen past the starting time (truly up at that moment)
+        # before it exits; the next of its lives is looked at again.
+        result = cli("status", "-e", "test", "--json", cwd=root)
     assert result.exit_code == 1, result
     workers = {w["name"]: w for w in result.json["workers"]}
     flaky = workers["flaky"]

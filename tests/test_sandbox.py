@@ -172,7 +172,7 @@ def test_two_apps_run_side_by_side(cli: CliRunner, tmp_path: Path, started: list
         c["ssh_port"] for c in two["containers"]
     }
     assert len(ports) == 6
-    listed = cli("sandbox", "status", "--all", "--json").json
+    listed = cli("sandbox", "status", "--all", "--json").json["sandboxes"]
     assert sorted(s["project_root"] for s in listed) == sorted(
         str((tmp_path / n).resolve()) for n in ("one", "two")
     )
