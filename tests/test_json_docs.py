@@ -99,60 +99,79 @@ def test_every_command_with_json_is_documented() -> None:
 
 
 @pytest.mark.integration
-def test_the_examples_have_the_shape_of_the_real_output(testbed: TestBed, cli: CliRunner,
-                                                        tmp_path: Path) -> None:
-    testbed.add_service("queue", PROMPT)
-    root = testbed.project(["queue"])
-    testbed.log_file("queue").write_text("2026-12-01T10:00:00Z started\n")
+def test_the_examples_have_the_shape_of_the_real_output(cli: CliRunner, tmp_path: Path) -> None:
+    """Every command with --json, run on a real sandbox (the example app: SSH into each
+    container, runit): each output has the documented shape, the envelope first."""
+    shop = shutil.copytree(REPO / "examples", tmp_path / "shop",
+                           ignore=shutil.ignore_patterns("__pycache__"))
     source = tmp_path / "dump.sql"
     source.write_text("select 1;\n")
 
     def run(*args: str) -> Any:
-        result = cli("-e", "test", *args, cwd=root)
+        result = cli(*args, cwd=shop)
         assert result.exit_code == 0, result
         return result
 
-    real = {
-        "status --json": run("status", "--json").json,
-        "top --json": run("top", "--json").json,
-        "wait --json": run("wait", "--all", "--stable", "0", "--json").json,
-        "restart --json": run("restart", "queue", "--verify", "0.2", "--json").json,
-        "restart --dry-run --json": run("restart", "queue", "--dry-run", "--json").json,
-        "logs --json": json.loads(run("logs", "queue", "--json").stdout.splitlines()[0]),
-        "cp --json": run("cp", str(source), f"queue:{testbed.root}/", "--json").json,
-        "workers --json": run("workers", "--json").json,
-    }
-    docs = documented()
-    problems = [f"{command}: {p}" for command, document in real.items()
-                for p in same_shape(docs[command], document)]
-    assert not problems, "\n".join(problems)
-    shown = run("workers", "show", "queue", "--json").json
-    assert same_shape(docs["workers --json"]["workers"][0], shown["worker"]) == []
-    wide = run("status", "--wide", "--json").json
-    assert same_shape(docs["top --json"], wide) == []
-
-
-@pytest.mark.integration
-def test_the_sandbox_examples_have_the_shape_of_the_real_output(cli: CliRunner,
-                                                                tmp_path: Path) -> None:
-    shop = shutil.copytree(REPO / "examples", tmp_path / "shop",
-                           ignore=shutil.ignore_patterns("__pycache__"))
+    real: dict[str, Any] = {}
     try:
-        up = cli("sandbox", "up", str(shop), "--json")
-        assert up.exit_code == 0, up
-        status = cli("sandbox", "status", str(shop), "--json").json
-        every = cli("sandbox", "status", "--all", "--json").json
+        real["sandbox up --json"] = run("sandbox", "up", "--json").json
+        queue = next(c for c in real["sandbox up --json"]["containers"] if c["name"] == "queue")
+        with open(queue["log_file"], "a") as log:
+            log.write("2026-12-01T10:00:00Z job 42 done\n")
+        on = ("-e", "sandbox")
+        real["sandbox status --json"] = run("sandbox", "status", "--json").json
+        real["sandbox status --all --json"] = run("sandbox", "status", "--all", "--json").json
+        real["status --json"] = run(*on, "status", "--json").json
+        real["status --wide --json"] = run(*on, "status", "--wide", "--json").json
+        real["top --json"] = run(*on, "top", "--json").json
+        real["wait --json"] = run(*on, "wait", "--all", "--stable", "0", "--json").json
+        real["restart --json"] = run(*on, "restart", "queue", "--verify", "0.5", "--json").json
+        real["restart --dry-run --json"] = run(*on, "restart", "queue", "--dry-run",
+                                               "--json").json
+        lines = run(*on, "logs", "queue", "-n", "5", "--json").stdout.splitlines()
+        real["logs --json"] = json.loads(lines[-1])
+        real["cp --json"] = run(*on, "cp", str(source), f"queue:{queue['app_dir']}/var/jobs/",
+                                "--json").json
+        real["workers --json"] = run("workers", "--json").json
+        real["workers show --json"] = run("workers", "show", "queue", "--json").json
     finally:
-        down = cli("sandbox", "down", str(shop), "--json")
+        down = cli("sandbox", "down", str(shop), "--json", cwd=shop)
         manager.down(shop)
+    assert down.exit_code == 0, down
+    real["sandbox down --json"] = down.json
+
+    for command, document in real.items():
+        assert list(document)[:3] == list(ENVELOPE), (command, list(document))
+    assert real["status --json"]["environment"] == "sandbox"
+    assert real["status --json"]["app"] == real["workers --json"]["app"] == "shop"
+    assert real["logs --json"]["line"] == "2026-12-01T10:00:00Z job 42 done"
     docs = documented()
-    problems = same_shape(docs["sandbox status --json"], up.json)
-    problems += same_shape(docs["sandbox status --json"], status)
-    problems += same_shape(docs["sandbox down --json"], down.json)
-    item = {k: v for k, v in docs["sandbox status --json"].items() if k != "project"}
-    problems += same_shape(item, every["sandboxes"][0], "$.sandboxes")
-    assert not problems, "\n".join(problems)
+    status = docs["sandbox status --json"]
+    item = {k: v for k, v in status.items() if k != "project"}
+    compare = {
+        "sandbox up --json": status,
+        "sandbox status --json": status,
+        "sandbox down --json": docs["sandbox down --json"],
+        "status --json": docs["status --json"],
+        "status --wide --json": docs["top --json"],  # usage filled, as top's
+        "top --json": docs["top --json"],
+        "wait --json": docs["wait --json"],
+        "restart --json": docs["restart --json"],
+        "restart --dry-run --json": docs["restart --dry-run --json"],
+        "logs --json": docs["logs --json"],
+        "cp --json": docs["cp --json"],
+        "workers --json": docs["workers --json"],
+    }
+    problems = [f"{command}: {p}" for command, example in compare.items()
+                for p in same_shape(example, real[command])]
+    every = real["sandbox status --all --json"]
     assert [every[k] for k in ENVELOPE] == [None, "sandbox", None]
+    problems += same_shape(item, every["sandboxes"][0], "sandbox status --all: $.sandboxes")
+    shown = real["workers show --json"]
+    problems += same_shape(docs["workers --json"]["workers"][0], shown["worker"],
+                           "workers show: $.worker")
+    assert [shown[k] for k in ENVELOPE] == [real["workers --json"][k] for k in ENVELOPE]
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.integration
