@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
+from pshctl.context import APP_VARS
+from pshctl.defaults import SANDBOX_ENVIRONMENT
 from pshctl.errors import PshctlError
 
-PROJECT_CONFIG = ".pshctl.yaml"
-APP_VARS = ("PSHCTL_APP", "PLATFORM_APPLICATION_NAME")
-SANDBOX = "sandbox"
 MAX_BYTES = 1_000_000  # a file bigger than this is not an app definition worth scanning
 
 # ``key:`` at the start of a line (after an optional ``- ``), then a value or nothing.
@@ -188,7 +187,7 @@ def project_apps(root: Path) -> list[AppSketch]:
 
 def _configured_product(root: Path) -> str | None:
     """The ``product:`` key of the project config file, else of the user config file."""
-    for path in (root / PROJECT_CONFIG, _user_config()):
+    for path in (_project_config(root), _user_config()):
         tree = scan_file(path)
         if tree is not None and _value(tree, "product"):
             return _value(tree, "product")
@@ -370,7 +369,7 @@ def complete_environment(
         root, apps = _apps_here(ctx)
         names = [*_configured_environments(root)]
         if root is not None and _has_sandbox(root, apps):
-            names.append(SANDBOX)
+            names.append(SANDBOX_ENVIRONMENT)
         branch = _git_branch(root or Path.cwd())
         if branch:
             names.append(branch)
@@ -380,13 +379,19 @@ def complete_environment(
 
 
 def _configured_environments(root: Path | None) -> Iterator[str]:
-    files = [root / PROJECT_CONFIG] if root is not None else []
+    files = [_project_config(root)] if root is not None else []
     files.append(_user_config())
     for path in files:
         tree = scan_file(path)
         section = tree.child("environments") if tree is not None else None
         if section is not None:
             yield from section.keys()
+
+
+def _project_config(root: Path) -> Path:
+    from pshctl.settings import PROJECT_FILE
+
+    return root / PROJECT_FILE
 
 
 def _user_config() -> Path:
