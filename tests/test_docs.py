@@ -42,7 +42,7 @@ def test_reference_covers_every_command_and_option() -> None:
     text = (REPO / devtools.COMMANDS_DOC).read_text()
     for heading in ("## `pshctl`", "## `pshctl completion`", "## `pshctl workers show`"):
         assert heading in text
-    assert "`-e, --environment <str>`" in text
+    assert "`-e, --environment NAME`" in text
     assert "| `SHELL <bash\\|zsh\\|fish>` |" in text
 
 

@@ -128,8 +128,9 @@ def test_the_examples_have_the_shape_of_the_real_output(cli: CliRunner, tmp_path
         real["restart --json"] = run(*on, "restart", "queue", "--verify", "0.5", "--json").json
         real["restart --dry-run --json"] = run(*on, "restart", "queue", "--dry-run",
                                                "--json").json
-        lines = run(*on, "logs", "queue", "-n", "5", "--json").stdout.splitlines()
-        real["logs --json"] = json.loads(lines[-1])
+        lines = run(*on, "logs", "queue", "-n", "50", "--json").stdout.splitlines()
+        real["logs --json"] = next(row for row in map(json.loads, lines)
+                                   if "job 42 done" in row["line"])
         real["cp --json"] = run(*on, "cp", str(source), f"queue:{queue['app_dir']}/var/jobs/",
                                 "--json").json
         real["workers --json"] = run("workers", "--json").json

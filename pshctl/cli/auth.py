@@ -16,14 +16,18 @@ import typer
 from pshctl.cli import output
 from pshctl.errors import ExitCode, UsageError
 
-auth_app = typer.Typer(help="Credentials pshctl keeps in the OS keyring.", no_args_is_help=True)
+auth_app = typer.Typer(help="Credentials pshctl keeps in the OS keyring.", no_args_is_help=True,
+                       epilog="Examples: pshctl auth passphrase set ~/.ssh/id_ed25519")
 passphrase_app = typer.Typer(
     help="Passphrases of encrypted SSH keys (service 'pshctl', keyed by the key's path).",
     no_args_is_help=True,
+    epilog="Examples: pshctl auth passphrase set ~/.ssh/id_ed25519  |  "
+    "pshctl auth passphrase delete ~/.ssh/id_ed25519",
 )
 auth_app.add_typer(passphrase_app, name="passphrase")
 
-KeyPath = Annotated[Path, typer.Argument(help="The private key file.", show_default=False)]
+KeyPath = Annotated[Path, typer.Argument(help="The private key file.", metavar="KEY",
+                                         show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +35,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(auth_app, name="auth")
 
 
-@passphrase_app.command("set")
+@passphrase_app.command(
+    "set", epilog="Examples: pshctl auth passphrase set ~/.ssh/id_ed25519  |  "
+    "pass show deploy-key | pshctl auth passphrase set ~/.ssh/deploy (read from stdin when "
+    "it is not a terminal)")
 def set_passphrase(path: KeyPath) -> int:
     """Store the passphrase of an encrypted key, after checking that it unlocks it."""
     from pshctl import api
@@ -42,7 +49,8 @@ def set_passphrase(path: KeyPath) -> int:
     return ExitCode.OK
 
 
-@passphrase_app.command("delete")
+@passphrase_app.command(
+    "delete", epilog="Examples: pshctl auth passphrase delete ~/.ssh/id_ed25519")
 def delete_passphrase(path: KeyPath) -> int:
     """Remove a stored passphrase (the key file itself is untouched)."""
     from pshctl import api

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
 
 def _epilog() -> str:
     lines = [f"{shell}: {how}" for shell, how in INSTALL_HELP.items()]
-    return "Install: " + "  |  ".join(lines) + "  (more in docs/completion.md)."
+    return "Examples (to install): " + "  |  ".join(lines) + "  (more in docs/completion.md)."
 
 
 def completion(

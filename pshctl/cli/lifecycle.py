@@ -67,19 +67,22 @@ WorkersArg = Annotated[
 WorkerOpt = Annotated[
     Optional[list[str]],
     typer.Option(
-        "--worker", "-w", help="A worker name (repeatable).", show_default=False,
+        "--worker", "-w", metavar="NAME", help="A worker name (repeatable).",
+        show_default=False,
         autocompletion=complete_worker,
     ),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every worker of the app.")]
 GraceOpt = Annotated[
     int,
-    typer.Option("--grace", min=0, help="Seconds from SIGTERM to SIGKILL (as Platform.sh).",
+    typer.Option("--grace", min=0, metavar="SECONDS",
+                 help="Seconds from SIGTERM to SIGKILL (as Platform.sh).",
                  rich_help_panel=PANEL_RUN),
 ]
 VerifyOpt = Annotated[
     float,
-    typer.Option("--verify", min=0, help="Seconds a started worker must stay up.",
+    typer.Option("--verify", min=0, metavar="SECONDS",
+                 help="Seconds a started worker must stay up.",
                  rich_help_panel=PANEL_RUN),
 ]
 RollingOpt = Annotated[
@@ -89,7 +92,7 @@ RollingOpt = Annotated[
 ]
 BatchOpt = Annotated[
     int,
-    typer.Option("--batch", min=1, help="Workers per batch with --rolling.",
+    typer.Option("--batch", min=1, metavar="N", help="Workers per batch with --rolling.",
                  rich_help_panel=PANEL_RUN),
 ]
 KeepGoingOpt = Annotated[
@@ -102,12 +105,27 @@ DryRunOpt = Annotated[
 ]
 
 
+EXAMPLES = {
+    "status": "Examples: pshctl status  |  pshctl status queue mail  |  pshctl status --watch  "
+              "|  pshctl status --wide  |  pshctl status --json | jq '.workers[] | "
+              "{name, state, restarts}'",
+    "stop": "Examples: pshctl stop queue  |  pshctl stop --all --grace 30  |  "
+            "pshctl stop queue --dry-run",
+    "start": "Examples: pshctl start queue  |  pshctl start --all --verify 10  |  "
+             "pshctl start queue --json",
+    "restart": "Examples: pshctl restart mail  |  pshctl restart --all --rolling --batch 2  |  "
+               "pshctl restart queue --grace 60 --json  |  pshctl restart queue --dry-run",
+    "wait": "Examples: pshctl wait --all  |  pshctl wait queue --timeout 120 --stable 10  |  "
+            "pshctl restart queue && pshctl wait queue --json",
+}
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    app.command("status")(status_command)
+    app.command("status", epilog=EXAMPLES["status"])(status_command)
     for action in ACTION_HELP:
-        app.command(action)(_action_command(action))
-    app.command("wait")(wait_command)
+        app.command(action, epilog=EXAMPLES[action])(_action_command(action))
+    app.command("wait", epilog=EXAMPLES["wait"])(wait_command)
 
 
 # ---------------------------------------------------------------- shared
@@ -207,7 +225,7 @@ def status_command(
     worker: WorkerOpt = None,
     as_json: JsonOpt = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.2,
+    interval: Annotated[float, typer.Option("--interval", min=0.2, metavar="SECONDS",
                                             help="Seconds between refreshes (--watch).")] = 2.0,
     wide: Annotated[bool, typer.Option(
         "--wide", help="Also the columns of `pshctl top`: processes, CPU %, memory.")] = False,
@@ -506,10 +524,10 @@ def wait_command(
     workers: WorkersArg = None,
     worker: WorkerOpt = None,
     all_workers: AllOpt = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=0,
+    timeout: Annotated[float, typer.Option("--timeout", min=0, metavar="SECONDS",
                                            help="Give up after this many seconds (exit 5).")
                        ] = DEFAULT_WAIT_TIMEOUT,
-    stable: Annotated[float, typer.Option("--stable", min=0,
+    stable: Annotated[float, typer.Option("--stable", min=0, metavar="SECONDS",
                                           help="Seconds a worker must have been up.")
                       ] = DEFAULT_VERIFY,
     as_json: JsonOpt = False,

@@ -56,14 +56,16 @@ def logs(
     workers: Annotated[
         Optional[list[str]],
         typer.Argument(
-            help="Workers to read (default: the app container).", show_default=False,
+            help="Workers to read (default: the app container).", metavar="WORKER...",
+            show_default=False,
             autocompletion=complete_worker,
         ),
     ] = None,
     worker: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--worker", "-w", help="A worker to read (repeatable).", show_default=False,
+            "--worker", "-w", metavar="NAME", help="A worker to read (repeatable).",
+            show_default=False,
             autocompletion=complete_worker,
         ),
     ] = None,

@@ -25,14 +25,14 @@ PANEL_RUN = "How it runs"
 ProjectOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--project", "-p", help="Project ID (env: PSHCTL_PROJECT, PLATFORM_PROJECT).",
+        "--project", "-p", metavar="ID", help="Project ID (env: PSHCTL_PROJECT, PLATFORM_PROJECT).",
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
 ]
 EnvironmentOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--environment", "-e", autocompletion=complete_environment,
+        "--environment", "-e", metavar="NAME", autocompletion=complete_environment,
         help="Environment (env: PSHCTL_ENVIRONMENT, PLATFORM_BRANCH; then default_environment "
         "in .pshctl.yaml; then the git branch).",
         show_default=False, rich_help_panel=PANEL_TARGET,
@@ -41,14 +41,14 @@ EnvironmentOpt = Annotated[
 AppOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--app", "-A", autocompletion=complete_app,
+        "--app", "-A", metavar="NAME", autocompletion=complete_app,
         help="Application name (env: PSHCTL_APP, PLATFORM_APPLICATION_NAME).",
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
 ]
 MaxParallelOpt = Annotated[
     int,
-    typer.Option("--max-parallel", min=1,
+    typer.Option("--max-parallel", min=1, metavar="N",
                  help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
                  rich_help_panel=PANEL_RUN),
 ]

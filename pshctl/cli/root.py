@@ -26,6 +26,8 @@ app = typer.Typer(
     add_completion=False,  # `pshctl completion SHELL` prints the scripts instead
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Examples: pshctl status  |  pshctl restart mail  |  pshctl logs -f queue mail  |  "
+    "pshctl ssh --worker queue  |  pshctl -e staging restart --all --rolling --json",
 )
 
 
@@ -43,8 +45,9 @@ def _root(
     app_name: AppOpt = None,
     verbose: Annotated[
         int, typer.Option(
-            "--verbose", "-v", count=True, show_default=False,
-            help="Show an SSH debug trail on stderr (-vv: paramiko's own lines too).",
+            "--verbose", "-v", count=True, show_default=False, metavar="",
+            help="A counter: -v shows an SSH debug trail on stderr, -vv paramiko's own "
+            "lines too.",
         )
     ] = 0,
     version: Annotated[

@@ -29,13 +29,14 @@ sandbox_app = typer.Typer(
     help="Run the app's web container and workers locally, each reachable over real SSH "
     "as the environment `sandbox`.",
     no_args_is_help=True,
+    epilog="Examples: pshctl sandbox up  |  pshctl -e sandbox status  |  pshctl sandbox down",
 )
 
 AppDirArg = Annotated[
     Optional[Path],
     typer.Argument(
         help="The app's directory (or any directory below the project root). Default: .",
-        show_default=False,
+        metavar="DIR", show_default=False,
     ),
 ]
 class Supervisor(str, Enum):
@@ -51,7 +52,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sandbox_app, name="sandbox")
 
 
-@sandbox_app.command("up")
+@sandbox_app.command(
+    "up", epilog="Examples: pshctl sandbox up  |  pshctl sandbox up examples  |  "
+    "pshctl sandbox up --supervisor systemd  |  pshctl sandbox up -A api --json")
 def up_command(
     ctx: typer.Context,
     app_dir: AppDirArg = None,
@@ -61,6 +64,7 @@ def up_command(
         Supervisor,
         typer.Option(
             "--supervisor",
+            metavar="runit|systemd",
             help="What supervises each container's service: runit (sv), or systemd (a "
             "`systemd --user` per container; needs root). A container whose "
             "`supervisor:` is set in .pshctl.yaml's `sandbox` environment keeps that.",
@@ -91,7 +95,9 @@ def up_command(
                         project=chosen.project)
 
 
-@sandbox_app.command("down")
+@sandbox_app.command(
+    "down", epilog="Examples: pshctl sandbox down  |  pshctl sandbox down examples  |  "
+    "pshctl sandbox down --purge")
 def down_command(
     ctx: typer.Context,
     app_dir: AppDirArg = None,
@@ -113,7 +119,9 @@ def down_command(
     return output.emit(report, as_json=as_json)
 
 
-@sandbox_app.command("status")
+@sandbox_app.command(
+    "status", epilog="Examples: pshctl sandbox status  |  pshctl sandbox status --all  |  "
+    "pshctl sandbox status --json | jq '.containers[] | {name, ssh_port}'")
 def status_command(
     ctx: typer.Context,
     app_dir: AppDirArg = None,

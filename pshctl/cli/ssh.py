@@ -59,13 +59,15 @@ def ssh(
     command: Annotated[
         Optional[list[str]],
         typer.Argument(
-            help="A command to run instead of a shell (put it after --).", show_default=False
+            help="A command to run instead of a shell (put it after --).",
+            metavar="COMMAND...", show_default=False,
         ),
     ] = None,
     worker: Annotated[
         Optional[str],
         typer.Option(
             "--worker",
+            metavar="NAME",
             help="The worker's container (default: the app container).",
             show_default=False,
             autocompletion=complete_worker,
@@ -76,6 +78,7 @@ def ssh(
         typer.Option(
             "--instance",
             "-I",
+            metavar="N",
             help="Instance number, on multi-instance hosts.",
             show_default=False,
             min=0,

@@ -47,6 +47,8 @@ workers_app = typer.Typer(
     help="List the app's workers and their effective configuration.",
     invoke_without_command=True,
     no_args_is_help=False,
+    epilog="Examples: pshctl workers  |  pshctl workers -A api  |  pshctl workers --json | "
+    "jq '.workers[].name'  |  pshctl workers show queue",
 )
 
 
@@ -98,12 +100,14 @@ def list_workers(
     return output.emit(report, as_json=json_)
 
 
-@workers_app.command("show")
+@workers_app.command(
+    "show", epilog="Examples: pshctl workers show queue  |  pshctl workers show queue -A api  "
+    "|  pshctl workers show queue --json | jq .worker.commands")
 def show_worker(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(
-            help="The worker's name.", show_default=False, autocompletion=complete_worker
-        )],
+        help="The worker's name.", metavar="NAME", show_default=False,
+        autocompletion=complete_worker)],
     json_: JsonOpt = False,
     project: ProjectOpt = None,
     environment: EnvironmentOpt = None,

@@ -376,6 +376,7 @@ def write_login(container: ContainerPaths, env: Mapping[str, str],
         f"cd {app} || exit 1\n"
         "set --\n"
         + enter
+        + _sftp_line(words, sh)
         + 'if [ -n "${SSH_ORIGINAL_COMMAND+set}" ]; then\n'
         f'  exec "$@" env {words} {sh} -c "$SSH_ORIGINAL_COMMAND"\n'
         "fi\n"
@@ -385,6 +386,23 @@ def write_login(container: ContainerPaths, env: Mapping[str, str],
         f'exec "$@" env {words} {sh}\n'
     )
     _write_script(container.login, script)
+
+
+# Where Debian, Fedora and Alpine put OpenSSH's SFTP server program.
+SFTP_SERVERS = ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
+                "/usr/lib/ssh/sftp-server", "/usr/libexec/sftp-server", "/usr/lib/sftp-server")
+
+
+def _sftp_line(words: str, sh: str) -> str:
+    """Under a ForceCommand, sshd hands even the SFTP subsystem to the login script (as
+    ``SSH_ORIGINAL_COMMAND=internal-sftp``, which no shell can run): start the SFTP server
+    program inside the container instead, so ``pshctl cp`` works on the sandbox."""
+    server = next((path for path in SFTP_SERVERS if os.access(path, os.X_OK)), None)
+    if server is None:
+        return ""  # no SFTP on this machine: cp says the server offers none
+    return ('if [ "${SSH_ORIGINAL_COMMAND-}" = internal-sftp ]; then\n'
+            f'  exec "$@" env {words} {shlex.quote(server)}\n'
+            "fi\n")
 
 
 def _write_script(path: Path, body: str) -> None:
