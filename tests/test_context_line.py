@@ -53,6 +53,10 @@ def test_json_output_has_no_context_line(root: Path, cli: CliRunner, tmp_path: P
     result = cli(*args, "--json", cwd=root)
     assert result.exit_code == 0, result
     assert "environment test" not in result.stderr
+    # ... the JSON says it instead, first in the document (each line, for logs).
+    first = json.loads(result.stdout.splitlines()[0]) if command[0] == "logs" else result.json
+    assert list(first.items())[:3] == [("project", "abc123"), ("environment", "test"),
+                                       ("app", "app")], first
 
 
 def test_a_command_whose_output_passes_through_says_nothing_more(root: Path,

@@ -186,10 +186,8 @@ def test_api_fields_are_named_as_in_json(testbed: TestBed, tmp_path: Path) -> No
         env.status(usage=True)["queue"].unwrap(),
         env.status(usage=True)["queue"].unwrap().usage,
         env.restart(["queue"], verify=0.2)["queue"].unwrap(),
+        env.copy(str(source), f"queue:{testbed.root}/"),
     ]
-    copy = getattr(env, "copy", None)
-    if copy is not None:
-        values.append(copy(str(source), f"queue:{testbed.root}/"))
     for value in values:
         missing = [key for key in value.to_dict() if not hasattr(value, key)]
         assert not missing, f"{type(value).__name__}: JSON keys with no attribute: {missing}"
