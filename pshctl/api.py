@@ -115,6 +115,7 @@ def open_environment(
     accept_new: bool = False,
     verbose: int = 0,
     ssh_options: SshOptions | None = None,
+    refresh: bool = False,
 ) -> Environment:
     """Resolve project, environment and app as ``pshctl -p -e -A`` would, from ``cwd``.
 
@@ -122,13 +123,16 @@ def open_environment(
     the current git branch (docs/configuration.md). SSH timeouts come from the config
     files' ``ssh:`` section unless ``ssh_options`` is given. Passphrase prompts happen
     only when stdin is a terminal (``SshOptions(interactive=False)`` turns them off).
+    ``refresh`` asks the platform's API again instead of its cache.
     """
     from pshctl.context import resolve_context
-    from pshctl.ssh import options_for
+    from pshctl.ssh import options_for, trail
 
-    context = resolve_context(Selection(project=project, environment=environment, app=app),
+    context = resolve_context(Selection(project=project, environment=environment, app=app,
+                                        refresh=refresh),
                               cwd=Path(cwd) if cwd is not None else None)
     options = ssh_options or options_for(context.settings, verbose=verbose)
+    trail.configure(options.verbose)  # resolving may warn (the API) before any connection
     if accept_new:
         options = replace(options, accept_new=True)
     return Environment(context, options)
@@ -142,7 +146,8 @@ class Environment:
     ssh_options: SshOptions = field(repr=False)
     # Resolved targets per selection: resolving may ask the Platform.sh CLI (a network
     # round trip), and the CLI resolves once to show its rows, once to act.
-    _resolved: dict[tuple[tuple[str, ...], bool, bool], tuple[Target, ...]] = field(
+    _resolved: dict[tuple[tuple[str, ...], bool, bool, int | str | None],
+                    tuple[Target, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
     # what it is
@@ -173,18 +178,20 @@ class Environment:
         return self.context.app.worker(name)
 
     def targets(self, workers: Sequence[str] = (), *, all_workers: bool = False,
-                app_container: bool = False) -> list[Target]:
-        """Where each worker is reached (no names, not all: the app container).
+                app_container: bool = False, instance: int | str | None = None,
+                ) -> list[Target]:
+        """Where each worker is reached (no names, not all: the app container);
+        ``instance``: that instance of each (a scaled container's, from the API).
 
         Resolved once per selection and kept for the life of this object.
         """
         from pshctl.targets import resolve_targets
 
-        key = (tuple(workers), all_workers, app_container)
+        key = (tuple(workers), all_workers, app_container, instance)
         if key not in self._resolved:
             self._resolved[key] = tuple(resolve_targets(
                 self.context, list(workers), all_workers=all_workers,
-                app_container=app_container))
+                app_container=app_container, instance=instance))
         return list(self._resolved[key])
 
     # reading

@@ -38,6 +38,7 @@ class Selection:
     project: str | None = None
     environment: str | None = None
     app: str | None = None
+    refresh: bool = False  # --refresh: ask the platform's API, not its cache
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Context:
     environment: str
     app: AppDefinition
     settings: Settings
+    refresh: bool = False  # what the platform's API said is not taken from the cache
 
 
 def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:
@@ -63,6 +65,7 @@ def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:
         environment=resolve_environment(selection, root),
         app=app,
         settings=settings,
+        refresh=selection.refresh,
     )
 
 

@@ -60,6 +60,7 @@ class GlobalState:
     selection: Selection = field(default_factory=Selection)
     verbose: int = 0
     accept_new: bool = False
+    refresh: bool = False  # ask the platform's API again, not its cache
 
 
 def global_state(ctx: typer.Context) -> GlobalState:
@@ -92,6 +93,7 @@ def open_environment(
         app=chosen.app,
         accept_new=accept_new or state.accept_new,
         verbose=state.verbose,
+        refresh=state.refresh,
     )
 
 

@@ -1,4 +1,4 @@
-"""``pshctl sandbox up|down|status``: run an app's containers on this machine over real SSH.
+"""``pshctl sandbox up|down|status|env``: run an app's containers on this machine over SSH.
 
 Thin: each command resolves its arguments, makes one call into
 :mod:`pshctl.sandbox.manager` and renders the result with :mod:`pshctl.cli.output`.
@@ -110,6 +110,27 @@ def status_command(
     return _emit_status(result, as_json, app=_app_option(chosen.app))
 
 
+@sandbox_app.command("env")
+def env_command(
+    ctx: typer.Context,
+    app_dir: AppDirArg = None,
+    app_name: AppOpt = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Print the variables that point pshctl at the sandbox's emulated platform API.
+
+    Use them as `eval "$(pshctl sandbox env)"`, then `pshctl -e main status`: pshctl then
+    finds the environment, its containers and an SSH certificate through the API, as on
+    Upsun. The token printed is the sandbox's own (it opens nothing else).
+    """
+    from pshctl.sandbox import manager
+
+    chosen = selection(ctx, app=app_name)
+    variables = manager.api_environment(app_dir or Path.cwd(), chosen.app)
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+    return output.emit(output.Report(data=variables, lines=lines), as_json=as_json)
+
+
 def _app_option(app: str | None) -> str:
     """`` -A NAME`` for the commands suggested, when the app was chosen (several apps)."""
     return f" -A {shlex.quote(app)}" if app else ""
@@ -134,6 +155,8 @@ def _emit_status(
             f"  cd {where} && pshctl{app} -e sandbox status",
             f"  pshctl{app} -e sandbox ssh --worker=<name>     "
             f"pshctl{app} -e sandbox logs -f <name>",
+            f"or through its emulated platform API: eval \"$(pshctl{app} sandbox env "
+            f"{where})\" && pshctl{app} -e main status",
             f"stop it: pshctl{app} sandbox down {where}",
         ]
     report = output.Report(

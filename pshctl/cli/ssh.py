@@ -96,12 +96,9 @@ def ssh(
 ) -> int:
     """Open a shell in a worker's container, or run one command there."""
     _check_usage(worker, pipe, all_workers, command)
-    from dataclasses import replace
-
     env = open_environment(ctx, project, environment, app_name, accept_new=accept_new)
-    targets = env.targets([worker] if worker else [], all_workers=all_workers)
-    if instance is not None:
-        targets = [replace(t, instance=instance) for t in targets]
+    targets = env.targets([worker] if worker else [], all_workers=all_workers,
+                          instance=instance)
     if pipe:
         from pshctl.ssh.config import destination
 

@@ -13,6 +13,11 @@ if TYPE_CHECKING:
 SANDBOX = "sandbox"
 
 
+def applies(context: Context) -> bool:
+    """``-e sandbox`` with no config file defining an environment of that name."""
+    return context.environment == SANDBOX and context.settings.environment(SANDBOX) is None
+
+
 def sandbox_entry(context: Context) -> EnvironmentEntry:
     """The registration ``pshctl sandbox up`` wrote for the context's app."""
     from pshctl.sandbox.registry import read_registration, registration_path
