@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConfigError, UsageError
 
@@ -51,6 +51,9 @@ class Context:
     app: AppDefinition
     settings: Settings
     refresh: bool = False  # what the platform's API said is not taken from the cache
+    # What resolving found out for this context (the API's answer, its client), so that
+    # resolving twice in one run asks once, and a new context starts afresh.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:

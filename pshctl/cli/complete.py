@@ -28,6 +28,8 @@ APP_FILE = ".platform.app.yaml"
 APPLICATIONS_FILE = ".platform/applications.yaml"
 PROJECT_CONFIG = ".pshctl.yaml"
 APP_VARS = ("PSHCTL_APP", "PLATFORM_APPLICATION_NAME")
+PROJECT_VARS = ("PSHCTL_PROJECT", "PLATFORM_PROJECT")
+LOCAL_PROJECT_FILE = ".platform/local/project.yaml"
 SANDBOX = "sandbox"
 MAX_BYTES = 1_000_000  # a file bigger than this is not an app definition worth scanning
 
@@ -301,7 +303,8 @@ def complete_app(incomplete: str, ctx: Optional[typer.Context] = None) -> list[s
 
 
 def complete_environment(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
-    """Environments of the config files, ``sandbox`` when one is set up, the git branch."""
+    """Environments of the config files, ``sandbox`` when one is set up, the git branch,
+    and those the platform's API named last time (its cache only: never the network)."""
     try:
         root, apps = _apps_here(ctx)
         names = [*_configured_environments(root)]
@@ -310,9 +313,29 @@ def complete_environment(incomplete: str, ctx: Optional[typer.Context] = None) -
         branch = _git_branch(root or Path.cwd())
         if branch:
             names.append(branch)
+        names += _cached_environments(root, ctx)
     except (OSError, ValueError):
         return []
     return _matching(names, incomplete, valid=_WORD)
+
+
+def _cached_environments(root: Path | None, ctx: typer.Context | None) -> list[str]:
+    from pshctl.platform.cache import cached_environment_names
+    from pshctl.platform.settings import API_URL_VAR, DEFAULT_API_URL
+
+    files = ([root / PROJECT_CONFIG] if root is not None else []) + [_user_config()]
+    trees = [t for t in (scan_file(f) for f in files) if t is not None]
+    local = scan_file(root / LOCAL_PROJECT_FILE) if root is not None else None
+    project = option_value(ctx, "--project") or next(
+        (os.environ[v] for v in PROJECT_VARS if os.environ.get(v)), None
+    ) or (local and _value(local, "id").strip()) or next(
+        (_value(t, "project").strip() for t in trees if _value(t, "project").strip()), None)
+    if not project:
+        return []
+    api_url = os.environ.get(API_URL_VAR) or next(
+        (_value(t, "api_url").strip() for t in trees if _value(t, "api_url").strip()),
+        DEFAULT_API_URL)
+    return cached_environment_names(api_url.rstrip("/"), project)
 
 
 def _configured_environments(root: Path | None) -> Iterator[str]:

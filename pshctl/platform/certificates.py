@@ -175,6 +175,12 @@ def _checked(generation: Path, public: str) -> SshCertificate:
     certified = parse(base64.b64decode(cert.cert.read_text().split()[1])).key_blob
     if certified != base64.b64decode(public.split()[1]):
         raise ApiError("the API signed a certificate for another key than pshctl sent")
+    now = time.time()
+    if not cert.valid(now):
+        raise ApiError(
+            f"the API issued an SSH certificate valid from {_when(cert.valid_after)} until "
+            f"{cert.until}, which is not now ({_when(int(now))})",
+            hint="check this machine's clock; or try again later")
     return cert
 
 

@@ -165,6 +165,9 @@ def _unreachable(method: str, url: str, exc: Exception, timeout: float) -> ApiEr
     )
 
     where = _origin(url)
+    if isinstance(exc, NewConnectionError):  # before timeouts: urllib3 derives it from one
+        return ApiError(f"cannot reach the API at {where}: {_reason(exc)}",
+                        hint="check your network and the api_url / auth_url settings")
     if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
         return ApiError(f"the API at {where} did not answer within {timeout:g} s "
                         f"({method} {urlsplit(url).path})",
@@ -172,9 +175,6 @@ def _unreachable(method: str, url: str, exc: Exception, timeout: float) -> ApiEr
     if isinstance(exc, SSLError):
         return ApiError(f"TLS with the API at {where} failed: {_reason(exc)}",
                         hint="check the system's CA certificates and the api_url setting")
-    if isinstance(exc, NewConnectionError):
-        return ApiError(f"cannot reach the API at {where}: {_reason(exc)}",
-                        hint="check your network and the api_url / auth_url settings")
     if isinstance(exc, ProtocolError):
         return ApiError(f"the API at {where} dropped the connection ({method} "
                         f"{urlsplit(url).path})", hint="try again later")

@@ -34,11 +34,13 @@ token; 0600), ``ca``/``ca.pub``, ``server.log``, and for tests:
      "instances": {"queue": 2},                # pf:ssh:app--queue:0 and :1
      "legacy_links": true,                     # only the old single `ssh` link
      "certificate_validity": "-2h:-1h",        # ssh-keygen -V (an expired one)
+     "certificate_principal": "nobody",        # one sshd refuses
      "access_token_lifetime": 1}
 
-  A rule answers ``status`` (with ``headers`` and ``body``, default a JSON error) or
-  sleeps ``delay`` seconds first; ``times`` limits how often it fires (then the request
-  is served normally).
+  A rule answers ``status`` (with ``headers`` and ``body``, default a JSON error), or
+  ``body`` alone with status 200, or stays silent for ``delay`` seconds and then closes
+  the connection without an answer (recorded with status 0); ``times`` limits how often
+  it fires (then the request is served normally).
 """
 
 from __future__ import annotations
@@ -333,7 +335,7 @@ class State:
         self.access: dict[str, float] = {}  # access token -> expiry
         self.serial = 0
         self._faults: dict[str, Any] = {}
-        self._faults_key: tuple[float, int] | None = None
+        self._faults_key: tuple[int, int, int] | None = None
         self._fired: dict[int, int] = {}
 
     def world(self) -> World:
@@ -347,7 +349,7 @@ class State:
         path = faults_file(self.directory)
         try:
             info = path.stat()
-            key: tuple[float, int] | None = (info.st_mtime, info.st_size)
+            key: tuple[int, int, int] | None = (info.st_mtime_ns, info.st_size, info.st_ino)
         except OSError:
             key = None
         with self.lock:
@@ -402,6 +404,7 @@ class State:
     def sign(self, public_key: str, world: World) -> str:
         """``ssh-keygen -s``: a user certificate for the sandbox's login user."""
         validity = str(self.faults().get("certificate_validity") or DEFAULT_VALIDITY)
+        principal = str(self.faults().get("certificate_principal") or world.user)
         with self.lock:
             self.serial += 1
             serial = self.serial
@@ -410,7 +413,7 @@ class State:
             pub.write_text(public_key.strip() + "\n")
             subprocess.run(
                 ["ssh-keygen", "-q", "-s", str(ca_key(self.directory)), "-I", world.user_id,
-                 "-n", world.user, "-V", validity, "-z", str(serial), str(pub)],
+                 "-n", principal, "-V", validity, "-z", str(serial), str(pub)],
                 check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
             return (Path(tmp) / "key-cert.pub").read_text().strip()
 
@@ -435,7 +438,10 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         rule = state.rule_for(method, path)
         if rule is not None and isinstance(rule.get("delay"), (int, float)):
+            state.record(method, path, 0)  # silence: no answer, then the connection closes
             time.sleep(float(rule["delay"]))
+            self.close_connection = True
+            return
         if rule is not None and "status" not in rule and "body" in rule:
             self._send(state, method, path, 200, str(rule["body"]).encode(), {})
             return

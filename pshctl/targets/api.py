@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -42,9 +43,8 @@ log = logging.getLogger("pshctl.platform")
 _ADDRESS_KEYS = ("ssh_url", "machine_name", "region", "host")
 
 _lock = threading.RLock()
-_resolvers: dict[tuple[str, str, str], Resolver] = {}
-_origins: dict[Target, _Origin] = {}
-_warned: set[str] = set()
+# How each target was resolved, for as long as the target lives (recover, explain).
+_origins: weakref.WeakKeyDictionary[Target, _Origin] = weakref.WeakKeyDictionary()
 
 
 def resolve(request: Request) -> list[Target] | None:
@@ -99,6 +99,7 @@ class Resolver:
         self.fetched: dict[str, EnvironmentInfo] | None = None  # this run's answer
         self.certificate: Choice | None = None
         self.renewed = False
+        self.warned: set[str] = set()
         self._client: ApiClient | None = None
         self._looked = False
 
@@ -158,20 +159,26 @@ class Resolver:
         try:
             self.certificate = choose(self.client, renew=renew)
         except ApiError as exc:
-            _warn(f"no SSH certificate from the API: {exc.message}; trying your own SSH keys")
+            self.warn(f"no SSH certificate from the API: {exc.message}; "
+                      "trying your own SSH keys")
             self.certificate = Choice(None, (exc.message,))
         return self.certificate
 
 
-def resolver_for(context: Context) -> Resolver:
-    from pshctl.platform.settings import api_settings
+    def warn(self, message: str) -> None:
+        """Once per run (the CLI resolves once to show rows, once to act)."""
+        if message not in self.warned:
+            self.warned.add(message)
+            log.warning("%s", message)
 
-    settings = api_settings(context.settings)
-    key = (settings.api_url, settings.auth_url, context.project or "")
+
+def resolver_for(context: Context) -> Resolver:
+    """One per context: what one run (or one ``open_environment``) has found out."""
     with _lock:
-        if key not in _resolvers:
-            _resolvers[key] = Resolver(context)
-        return _resolvers[key]
+        resolver = context.memo.get("api")
+        if not isinstance(resolver, Resolver):
+            resolver = context.memo["api"] = Resolver(context)
+        return resolver
 
 
 def _needed(request: Request) -> list[str]:
@@ -219,7 +226,7 @@ def _build(request: Request, resolver: Resolver, env: EnvironmentInfo,
             "another with -e")
     deployed = _deployed_workers(env, context.app.name, resolver, from_cache)
     if deployed is not None:
-        _check_definition(context, env, deployed)
+        _check_definition(context, env, deployed, resolver)
     choice = resolver.choose_certificate()
     targets = []
     if request.with_app:
@@ -314,8 +321,8 @@ def _deployed_workers(env: EnvironmentInfo, app: str, resolver: Resolver,
     return dict(client.current_deployment(resolver.project, env.id or env.name, app).workers)
 
 
-def _check_definition(context: Context, env: EnvironmentInfo,
-                      deployed: dict[str, int]) -> None:
+def _check_definition(context: Context, env: EnvironmentInfo, deployed: dict[str, int],
+                      resolver: Resolver) -> None:
     local = list(context.app.workers)
     missing = [w for w in local if w not in deployed]
     extra = sorted(w for w in deployed if w not in local)
@@ -327,8 +334,8 @@ def _check_definition(context: Context, env: EnvironmentInfo,
         parts.append(f"defined in {source} but not deployed: {', '.join(missing)}")
     if extra:
         parts.append(f"deployed but not defined in {source}: {', '.join(extra)}")
-    _warn(f"the workers of app '{context.app.name}' in {source} differ from the "
-          f"deployment of environment '{env.name}': " + "; ".join(parts))
+    resolver.warn(f"the workers of app '{context.app.name}' in {source} differ from the "
+                  f"deployment of environment '{env.name}': " + "; ".join(parts))
 
 
 def _source_name(context: Context) -> str:
@@ -339,14 +346,6 @@ def _source_name(context: Context) -> str:
         return str(source.relative_to(context.root))
     except ValueError:
         return str(source)
-
-
-def _warn(message: str) -> None:
-    with _lock:
-        if message in _warned:
-            return
-        _warned.add(message)
-    log.warning("%s", message)
 
 
 # --- after a failed connection ---------------------------------------------------------
