@@ -2,8 +2,9 @@
 
 Precedence, as the Platform.sh CLI finds them:
 
-- project: flag > ``PSHCTL_PROJECT`` > ``PLATFORM_PROJECT`` > ``.platform/local/project.yaml``
-  (``id:``) > project config file > user config file;
+- project: flag > ``PSHCTL_PROJECT`` > ``PLATFORM_PROJECT`` > the CLI's local project file
+  (``id:`` of ``.upsun/local/project.yaml`` or ``.platform/local/project.yaml``, the one of
+  the product read first) > project config file > user config file;
 - environment: flag > ``PSHCTL_ENVIRONMENT`` > ``PLATFORM_BRANCH`` > the current git branch;
 - app: flag > ``PSHCTL_APP`` > ``PLATFORM_APPLICATION_NAME`` > the only app of the project.
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 PROJECT_VARS = ("PSHCTL_PROJECT", "PLATFORM_PROJECT")
 ENVIRONMENT_VARS = ("PSHCTL_ENVIRONMENT", "PLATFORM_BRANCH")
 APP_VARS = ("PSHCTL_APP", "PLATFORM_APPLICATION_NAME")
-LOCAL_PROJECT_FILE = ".platform/local/project.yaml"
 GIT_TIMEOUT = 5.0
 
 
@@ -60,11 +60,12 @@ def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:
     """Find the project around ``cwd`` and settle project, environment and app."""
     from pshctl.settings import load_settings
 
-    root, app = resolve_app(selection, cwd)
+    root = project_root(cwd)
     settings = load_settings(root)
+    root, app = resolve_app(selection, cwd, product=settings.product)
     return Context(
         root=root,
-        project=resolve_project(selection, root, settings),
+        project=resolve_project(selection, root, settings, product=app.product),
         environment=resolve_environment(selection, root),
         app=app,
         settings=settings,
@@ -72,31 +73,45 @@ def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:
     )
 
 
-def resolve_app(selection: Selection, cwd: Path | None = None) -> tuple[Path, AppDefinition]:
-    """The project root and the selected app; all that `pshctl workers` needs."""
+def resolve_app(selection: Selection, cwd: Path | None = None, *,
+                product: str | None = None) -> tuple[Path, AppDefinition]:
+    """The project root and the selected app; all that `pshctl workers` needs.
+
+    ``product``: the ``product:`` setting (read from the config files when None).
+    """
     from pshctl.appdef import load_app
 
-    root = project_root(cwd)
-    here = Path.cwd() if cwd is None else Path(cwd)
-    return root, load_app(root, _first(selection.app, *_env(APP_VARS)), cwd=here)
+    here = current_directory(cwd)
+    root = project_root(here)
+    return root, load_app(root, _first(selection.app, *_env(APP_VARS)), cwd=here,
+                          product=product)
+
+
+def current_directory(cwd: Path | None = None) -> Path:
+    """``cwd``, or the process's working directory: a clear error when it is gone."""
+    if cwd is not None:
+        return Path(cwd)
+    try:
+        return Path.cwd()
+    except OSError as exc:
+        raise ConfigError(f"cannot use the current directory: {exc.strerror or exc}",
+                          hint="cd to the project's repository and try again") from None
 
 
 def project_root(cwd: Path | None = None) -> Path:
-    from pshctl.appdef import APP_FILE, APPLICATIONS_FILE, find_project_root
+    """The project root at or above ``cwd``; the "no app here" error names what was sought."""
+    from pshctl.appdef import find_project_root, no_app_here
 
-    start = Path.cwd() if cwd is None else Path(cwd)
+    start = current_directory(cwd)
     root = find_project_root(start)
     if root is None:
-        raise ConfigError(
-            f"no Platform.sh app here: no {APP_FILE} or {APPLICATIONS_FILE} "
-            f"in {start} or any directory above it",
-            hint="run pshctl from inside the app's repository",
-        )
+        raise no_app_here(start)
     return root
 
 
-def resolve_project(selection: Selection, root: Path, settings: Settings) -> str | None:
-    return _first(selection.project, *_env(PROJECT_VARS), local_project_id(root),
+def resolve_project(selection: Selection, root: Path, settings: Settings, *,
+                    product: str | None = None) -> str | None:
+    return _first(selection.project, *_env(PROJECT_VARS), local_project_id(root, product),
                   settings.project)
 
 
@@ -112,20 +127,31 @@ def resolve_environment(selection: Selection, root: Path) -> str:
     return environment
 
 
-def local_project_id(root: Path) -> str | None:
-    """The ``id:`` the Platform.sh CLI records in ``.platform/local/project.yaml``."""
-    path = root / LOCAL_PROJECT_FILE
+def local_project_id(root: Path, product: str | None = None) -> str | None:
+    """The ``id:`` the Upsun or Platform.sh CLI records when a checkout is linked
+    (``.upsun/local/project.yaml``, ``.platform/local/project.yaml``); ``product``'s first."""
+    from pshctl.appdef.layout import LOCAL_PROJECT_FILES
+
+    order = sorted(LOCAL_PROJECT_FILES, key=lambda p: p != product)
+    for name in (LOCAL_PROJECT_FILES[p] for p in order):
+        value = _local_id(root, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _local_id(root: Path, name: str) -> str | None:
+    path = root / name
     if not path.is_file():
         return None
     from pshctl.yamlutil import line_of, load_file
 
-    data = load_file(path, display=LOCAL_PROJECT_FILE)
+    data = load_file(path, display=name)
     if not isinstance(data, dict) or "id" not in data:
         return None
     value = data["id"]
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError("'id' must be a string", file=LOCAL_PROJECT_FILE,
-                          line=line_of(data, "id"))
+        raise ConfigError("'id' must be a string", file=name, line=line_of(data, "id"))
     return value.strip()
 
 

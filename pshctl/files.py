@@ -21,6 +21,15 @@ PRIVATE_FILE = 0o600
 SCRIPT = 0o755  # run by the same user; not writable by anyone else
 
 
+def existing_mode(path: Path) -> int | None:
+    """``path``'s ``st_mode``; None when nothing is there (other OSErrors propagate:
+    ``/dev/null/x`` raises "Not a directory")."""
+    try:
+        return os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+
+
 def make_dirs(path: Path, mode: int = PRIVATE_DIR) -> Path:
     """``mkdir -p`` where every directory created gets exactly ``mode``."""
     path = Path(path)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pshctl.appdef.layout import PRODUCTS
 from pshctl.errors import ConfigError
 from pshctl.ssh import names
 from pshctl.yamlutil import LineDict, line_of
@@ -154,6 +155,7 @@ class Settings:
 
     project: str | None = None
     region: str | None = None
+    product: str | None = None  # which app definitions a repository with both reads
     api_url: str | None = None  # the platform's API (pshctl.platform.settings has defaults)
     auth_url: str | None = None
     ssh: SshTimeouts = field(default_factory=SshTimeouts)
@@ -201,14 +203,16 @@ def read_config_file(path: Path) -> Any:
     A file that is not a regular file (a directory, a FIFO that would block), larger
     than ``MAX_FILE_BYTES``, not UTF-8 or not YAML is a ConfigError naming it.
     """
+    from pshctl import files
+
     display = _display(path)
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        return _MISSING
+        mode = files.existing_mode(path)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=display) from None
-    if not stat.S_ISREG(info.st_mode):
+    if mode is None:
+        return _MISSING
+    if not stat.S_ISREG(mode):
         raise ConfigError("is not a regular file", file=display)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks on a swapped-in FIFO
@@ -293,8 +297,8 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping", file=display, line=1)
-    _refuse_unknown(data, ("project", "region", "api_url", "auth_url", "ssh", "environments"),
-                    display, "")
+    _refuse_unknown(data, ("project", "region", "product", "api_url", "auth_url", "ssh",
+                           "environments"), display, "")
     out: dict[str, Any] = {}
     for key, problem_of in (("project", _machine_name_problem), ("region", _region_problem),
                             ("api_url", _api_url_problem), ("auth_url", _api_url_problem)):
@@ -302,6 +306,10 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
             problem = problem_of(data[key])
             _check(problem is None, f"'{key}' {problem}", display, line_of(data, key))
             out[key] = str(data[key])
+    if "product" in data:
+        _check(data["product"] in PRODUCTS, f"'product' must be one of {', '.join(PRODUCTS)}, "
+               f"not {data['product']!r}", display, line_of(data, "product"))
+        out["product"] = data["product"]
     if "ssh" in data:
         out["ssh"] = _ssh_section(data["ssh"], display, line_of(data, "ssh"))
     if "environments" in data:
@@ -439,6 +447,7 @@ def _build(data: dict[str, Any], files: tuple[Path, ...]) -> Settings:
     return Settings(
         project=data.get("project"),
         region=data.get("region"),
+        product=data.get("product"),
         api_url=data.get("api_url"),
         auth_url=data.get("auth_url"),
         ssh=SshTimeouts(**data.get("ssh", {})),

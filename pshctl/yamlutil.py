@@ -3,21 +3,32 @@
 Error messages must point at a line (``.platform.app.yaml:14: ...``), so mappings are
 loaded as :class:`LineDict`, a ``dict`` that also knows its own line and each key's line.
 PyYAML is imported inside functions only: this module is reachable from the CLI and
-``--help`` must not pay for the parser.
+``--help`` must not pay for the parser. libyaml's parser (``CSafeLoader``) is used when
+PyYAML was built with it: the same nodes and marks, several times faster on large
+projects (bench/bench_appdef.py); without it the pure-Python parser does the same work.
 
-With ``includes=True`` (app definitions only) Platform.sh's ``!include`` tag is read as an
-:class:`Include` placeholder; :mod:`pshctl.includes` replaces it once the app's directory is
-known. Elsewhere the tag stays an error.
+With ``includes=True`` (app definitions only) the platform's ``!include`` and ``!archive``
+tags are read as :class:`Include` placeholders; :mod:`pshctl.appdef.includes` replaces them
+once the app's directory is known. Elsewhere the tags stay an error.
+
+Files come from repositories, so reading is bounded: only regular files (a FIFO or a device
+would block or never end), at most :data:`MAX_FILE_BYTES`, nesting at most :data:`MAX_DEPTH`.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pshctl.errors import ConfigError
+
+MAX_FILE_BYTES = 4 * 1024 * 1024  # an app definition or included file
+MAX_DEPTH = 64  # nested mappings and lists; real definitions stay under 15
+PREFER_LIBYAML = True  # bench/bench_appdef.py turns it off to compare
 
 
 class LineDict(dict):
@@ -44,21 +55,38 @@ def line_of(value: Any, key: Any = None) -> int | None:
 
 @dataclass(frozen=True, eq=False)
 class Include:
-    """An ``!include`` tag as written (a path, or ``type`` and ``path``), not checked yet."""
+    """An ``!include`` (or ``!archive``) tag as written, not checked yet.
+
+    ``spec`` is a path, or a mapping with ``type`` and ``path``; ``file`` and ``line`` say
+    where the tag was written, so a problem with it is reported there whenever it is met.
+    """
 
     spec: Any
     line: int
+    file: str
+    tag: str = "!include"
 
 
 INCLUDE_TAG = "!include"
+ARCHIVE_TAG = "!archive"
+
+
+def libyaml_available() -> bool:
+    import yaml
+
+    return hasattr(yaml, "CSafeLoader")
 
 
 @cache
-def _loader_class(includes: bool = False) -> type:
+def _loader_class(includes: bool, fast: bool) -> type:
     import yaml
 
-    class LineLoader(yaml.SafeLoader):
+    base = yaml.CSafeLoader if fast else yaml.SafeLoader
+
+    class LineLoader(base):  # type: ignore[misc, valid-type]
         """SafeLoader whose mappings are LineDicts; duplicate keys are errors."""
+
+        display_name = "<string>"
 
     def construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> Any:
         result = LineDict()
@@ -68,6 +96,11 @@ def _loader_class(includes: bool = False) -> type:
         _refuse_merged_includes(node)
         loader.flatten_mapping(node)  # `<<` merge keys; the mapping's own keys win
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain value, not a list or a mapping",
+                    key_node.start_mark,
+                )
             key = loader.construct_object(key_node, deep=True)
             result[key] = loader.construct_object(value_node, deep=True)
             result.key_lines[key] = key_node.start_mark.line + 1
@@ -88,7 +121,7 @@ def _loader_class(includes: bool = False) -> type:
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag.endswith(":merge"):
                 merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else []
-                if any(n.tag == INCLUDE_TAG for n in [value_node, *merged]):
+                if any(n.tag in (INCLUDE_TAG, ARCHIVE_TAG) for n in [value_node, *merged]):
                     raise yaml.constructor.ConstructorError(
                         None, None, f"{INCLUDE_TAG} cannot be merged with '<<'",
                         value_node.start_mark,
@@ -103,11 +136,12 @@ def _loader_class(includes: bool = False) -> type:
             spec = loader.construct_mapping(node, deep=True)  # PyYAML's: a plain dict
         else:
             spec = None  # a sequence: refused when the include is resolved
-        return Include(spec, node.start_mark.line + 1)
+        return Include(spec, node.start_mark.line + 1, loader.display_name, node.tag)
 
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     if includes:
         LineLoader.add_constructor(INCLUDE_TAG, construct_include)
+        LineLoader.add_constructor(ARCHIVE_TAG, construct_include)
     return LineLoader
 
 
@@ -118,31 +152,128 @@ def loads(text: str, *, file: str, includes: bool = False) -> Any:
     """
     import yaml
 
+    fast = PREFER_LIBYAML and libyaml_available()
     try:
-        return yaml.load(text, Loader=_loader_class(includes))  # SafeLoader subclass: plain data
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            problem = f"{exc.problem} ({exc.context}"
-            start = exc.context_mark
-            # An unclosed quote or bracket is reported where the file ends: say where it opened.
-            if start is not None and mark is not None and start.line != mark.line:
-                problem += f" that starts on line {start.line + 1}"
-            problem += ")"
-        raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
+        return _load(text, file, includes, fast)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+        error: Any = exc
+    except RecursionError:
+        raise _too_deep(text, file) from None
+    if fast:
+        # libyaml words its errors differently (and refuses a few things PyYAML reads):
+        # the pure-Python parser gives the one message pshctl documents, or the data.
+        try:
+            return _load(text, file, includes, fast=False)
+        except yaml.YAMLError as exc:
+            error = exc
+        except RecursionError:
+            raise _too_deep(text, file) from None
+    raise _yaml_error(error, file) from None
+
+
+def _too_deep(text: str, file: str) -> ConfigError:
+    return ConfigError(f"nested more than {MAX_DEPTH} levels deep", file=file,
+                       line=_too_deep_line(text))
+
+
+def _load(text: str, file: str, includes: bool, fast: bool) -> Any:
+    loader = _loader_class(includes, fast)(text)
+    loader.display_name = file
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _too_deep_line(text: str) -> int | None:
+    """Where nesting first goes past MAX_DEPTH, found by the (iterative) event parser."""
+    import yaml
+
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return mark.line + 1 if mark is not None else None
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return None
+
+
+def _yaml_error(exc: Any, file: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is None:
+        return ConfigError(f"invalid YAML: {exc}", file=file)
+    line = mark.line + 1
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem:
+        problem = f"{exc.problem} ({exc.context}"
+        start = exc.context_mark
+        # An unclosed quote or bracket is reported where the file ends: say where it opened.
+        if start is not None and start.line != line - 1:
+            problem += f" that starts on line {start.line + 1}"
+        problem += ")"
+    return ConfigError(f"invalid YAML: {problem}", file=file, line=line)
+
+
+def read_bounded(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file ``path``; OSError for anything else or anything bigger.
+
+    Opened non-blocking so that a FIFO cannot hang the open; the check is made on the open
+    file, so swapping the path for something else after a check changes nothing.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise OSError(f"bigger than {limit // (1024 * 1024)} MiB")
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, 1 << 16):
+            size += len(chunk)
+            if size > limit:  # grew while being read
+                raise OSError(f"bigger than {limit // (1024 * 1024)} MiB")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OSError as a message: its strerror when it has one, else its own words."""
+    return exc.strerror or str(exc)
 
 
 def load_file(path: Path, *, display: str | None = None, includes: bool = False) -> Any:
     """Read and parse a YAML file; ``display`` is the name used in error messages."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", file=name) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=name) from None
+        raise ConfigError(f"cannot read: {os_error_text(exc)}", file=name) from None
+    except ValueError as exc:  # a NUL in the path
+        raise ConfigError(f"cannot read: {exc}", file=name) from None
     return loads(text, file=name, includes=includes)

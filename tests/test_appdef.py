@@ -211,7 +211,7 @@ def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("size: huge", ".platform.app.yaml:4: worker 'w': size must be one of"),
+        ("size: [S]", ".platform.app.yaml:4: worker 'w': size must be one of"),
         ("disk: lots", ".platform.app.yaml:4: worker 'w': disk must be a whole number"),
         ("mounts: [a]", ".platform.app.yaml:4: worker 'w': mounts must map"),
         ("variables: {env: 1}", ".platform.app.yaml:4: worker 'w': variables must map"),
@@ -227,7 +227,8 @@ def test_bad_values_point_at_their_key(tmp_path: Path, body: str, expected: str)
 
 def test_bad_top_level_value(tmp_path: Path) -> None:
     write_app(tmp_path, "name: app\n\ndisk: -5\nworkers: {}\n")
-    assert str(config_error(tmp_path)).startswith(".platform.app.yaml:3: disk must be")
+    assert str(config_error(tmp_path)).startswith(
+        ".platform.app.yaml:3: app 'app': disk must be")
 
 
 def test_missing_app_name(tmp_path: Path) -> None:

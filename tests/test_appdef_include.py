@@ -330,10 +330,10 @@ def test_later_problem_in_included_data_is_reported_at_the_tag(tmp_path: Path) -
     # Lines of included mappings are the tag's: the definition file's line numbers stay true.
     write(tmp_path, {
         ".platform.app.yaml": "name: app\nworkers:\n  queue: !include queue.yaml\n",
-        "queue.yaml": "# a comment\n\nsize: huge\ncommands: {start: run}\n",
+        "queue.yaml": "# a comment\n\ndisk: lots\ncommands: {start: run}\n",
     })
     assert config_error(tmp_path).startswith(
-        ".platform.app.yaml:3: worker 'queue': size must be one of"
+        ".platform.app.yaml:3: worker 'queue': disk must be a whole number"
     )
 
 

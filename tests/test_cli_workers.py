@@ -189,4 +189,99 @@ def test_broken_definition_points_at_the_line(cli: CliRunner, tmp_path: Path) ->
 def test_outside_a_project(cli: CliRunner, tmp_path: Path) -> None:
     result = cli("workers", cwd=tmp_path)
     assert result.exit_code == 3
-    assert "no Platform.sh app here" in result.stderr
+    assert "no app definition here" in result.stderr
+
+
+# --- both products ---------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "data" / "fixtures"
+
+
+def test_upsun_list_has_upsun_columns(cli: CliRunner) -> None:
+    result = cli("workers", "-A", "backend", cwd=FIXTURES / "upsun")
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "PROFILE", "MOUNTS", "RELATIONSHIPS", "START", "COMMAND"]
+    queue = next(line for line in lines if line.startswith("queue"))
+    assert "HIGH_MEMORY (inherited)" in queue
+    assert "var/uploads, var/cache (inherited)" in queue
+    assert "warning: .upsun/config.yaml:54: worker 'mail': 'size' is not used on Upsun" \
+        in result.stderr
+
+
+def test_show_says_which_rules_applied(cli: CliRunner) -> None:
+    upsun = cli("workers", "show", "mail", "-A", "backend", cwd=FIXTURES / "upsun")
+    rows = {line.split()[0]: line.split() for line in upsun.stdout.splitlines()[1:]
+            if line.strip()}
+    assert rows["product"] == ["product", "Upsun", "rules"]
+    assert rows["resources"][-1] == "platform"
+    assert "size" not in rows and "disk" not in rows
+    assert rows["container_profile"] == ["container_profile", "BALANCED", "own"]
+    assert rows["timezone"] == ["timezone", "Europe/Paris", "inherited"]
+    fixed = cli("workers", "show", "mail", "-A", "api", cwd=FIXTURES / "platformsh")
+    rows = {line.split()[0]: line.split() for line in fixed.stdout.splitlines()[1:]
+            if line.strip()}
+    assert rows["product"] == ["product", "Platform.sh", "rules"]
+    assert rows["resources.base_memory"] == ["resources.base_memory", "64", "own"]
+    assert rows["firewall.outbound"][-1] == "inherited"
+    assert rows["additional_hosts"] == ["additional_hosts", "none", "own"]
+
+
+def test_show_lists_pre_start_and_post_start_beside_start(cli: CliRunner) -> None:
+    result = cli("workers", "show", "queue", "-A", "api", cwd=FIXTURES / "platformsh")
+    keys = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("comm")]
+    assert keys == ["commands.pre_start", "commands.start", "commands.post_start"]
+
+
+def test_json_says_which_product_and_why(cli: CliRunner) -> None:
+    result = cli("workers", "--json", cwd=FIXTURES / "mixed")
+    assert result.exit_code == 0, result
+    (queue,) = result.json
+    assert queue["product"] == "upsun"
+    assert queue["choice"]["reason"] == "default"
+    assert queue["choice"]["ignored"] == [".platform.app.yaml"]
+    assert result.stderr.startswith("both Upsun and Platform.sh app definitions are here: "
+                                    "read .upsun/config.yaml, not .platform.app.yaml")
+
+
+def test_mixed_note_in_text_mode_too(cli: CliRunner) -> None:
+    result = cli("workers", cwd=FIXTURES / "mixed")
+    assert "read .upsun/config.yaml, not .platform.app.yaml" in result.stderr
+    assert "./bin/queue" in result.stdout
+
+
+def test_broken_app_is_a_warning_and_the_other_is_listed(cli: CliRunner) -> None:
+    good = cli("workers", "-A", "good", cwd=FIXTURES / "broken")
+    assert good.exit_code == 0, good
+    assert good.stdout.splitlines()[1].startswith("queue")
+    assert good.stderr == ("warning: app 'bad' is not loaded: .upsun/config.yaml:12: worker "
+                           "'mail': commands.start is required\n")
+    bad = cli("workers", "-A", "bad", cwd=FIXTURES / "broken")
+    assert bad.exit_code == 3
+    assert bad.stderr == "error: .upsun/config.yaml:12: worker 'mail': commands.start is required\n"
+
+
+def test_show_wraps_to_the_terminal_width_and_json_keeps_values_whole(
+        cli: CliRunner, tmp_path: Path) -> None:
+    long = "python worker.py " + " ".join(f"--option-{i}=value-{i}" for i in range(30))
+    (tmp_path / ".platform.app.yaml").write_text(
+        f"name: app\nworkers:\n  w:\n    commands:\n      start: '{long}'\n")
+    text = cli("workers", "show", "w", cwd=tmp_path, env={"COLUMNS": "80"})
+    assert text.exit_code == 0, text
+    assert max(len(line) for line in text.stdout.splitlines()) <= 80
+    lines = text.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("commands.start"))
+    continued = [line for line in lines[first + 1:] if line.startswith(" ")]
+    assert len(continued) >= 3  # continued on rows of its own, under the value column
+    words = " ".join(lines[first:first + 1 + len(continued)]).split()
+    assert [w for w in words if w.startswith("--option")] == long.split()[2:]
+    data = cli("workers", "show", "w", "--json", cwd=tmp_path, env={"COLUMNS": "80"})
+    assert data.json["commands"]["start"] == long
+
+
+def test_show_warns_about_that_worker_only(cli: CliRunner) -> None:
+    queue = cli("workers", "show", "queue", "-A", "api", cwd=FIXTURES / "platformsh")
+    assert queue.stderr == ""
+    huge = cli("workers", "show", "huge", "-A", "api", cwd=FIXTURES / "platformsh")
+    assert huge.stderr.startswith("warning: .platform/applications.yaml:53: worker 'huge'")
+    assert "'tz'" not in huge.stderr

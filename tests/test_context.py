@@ -104,7 +104,8 @@ def test_found_from_a_subdirectory(project: Path) -> None:
 
 
 def test_outside_any_project(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"no Platform\.sh app here"):
+    with pytest.raises(ConfigError, match=r"no app definition here: none of \.upsun/\*\.yaml, "
+                       r"\.platform/applications\.yaml, \.platform\.app\.yaml in "):
         resolve_app(Selection(), cwd=tmp_path)
 
 

@@ -217,7 +217,7 @@ def test_a_failed_up_leaves_nothing_behind(
 
 def test_no_app_is_a_config_error(cli: CliRunner, tmp_path: Path) -> None:
     result = cli("sandbox", "up", str(tmp_path))
-    assert result.exit_code == 3 and "no Platform.sh app found" in result.stderr
+    assert result.exit_code == 3 and "no app definition here" in result.stderr
     result = cli("sandbox", "down", str(tmp_path))
     assert result.exit_code == 3 and "`pshctl sandbox down examples`" in result.stderr
 

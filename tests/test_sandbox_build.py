@@ -164,3 +164,55 @@ def test_login_without_a_terminal_reads_commands_quietly(app_dir: Path, tmp_path
     assert (result.returncode, result.stdout, result.stderr) == (
         4, f"{container.app_dir}\n", ""
     )
+
+
+UPSUN_APP = """\
+applications:
+  shop:
+    mounts:
+      shared: {source: storage, source_path: s}
+      own: {source: instance, source_path: o}
+      alias: {source: local, source_path: a}
+      scratch: {source: temporary, source_path: t}
+      net: {source: service, service: files, source_path: n}
+    workers:
+      w:
+        commands:
+          pre_start: echo before
+          start: run-me
+"""
+
+
+def test_upsun_mount_sources(tmp_path: Path) -> None:
+    root = tmp_path / "up"
+    (root / ".upsun").mkdir(parents=True)
+    (root / ".upsun" / "config.yaml").write_text(UPSUN_APP)
+    paths, _ = _build(root, tmp_path, "w")
+    container = paths.worker("w")
+    app = container.app_dir
+    assert (app / "shared").resolve() == paths.root / build.STORAGE / "s"
+    assert (app / "own").resolve() == container.mounts_dir / "o"
+    assert (app / "alias").resolve() == container.mounts_dir / "a"
+    assert (app / "scratch").resolve() == container.root / "tmp" / "t"
+    assert (app / "net").resolve() == paths.shared("files") / "n"
+
+
+def test_pre_start_runs_before_start(tmp_path: Path) -> None:
+    root = tmp_path / "up"
+    (root / ".upsun").mkdir(parents=True)
+    (root / ".upsun" / "config.yaml").write_text(UPSUN_APP)
+    paths, _ = _build(root, tmp_path, "w")
+    run = (paths.worker("w").service / "run").read_text()
+    assert run.index("-c 'echo before'") < run.index("exec env -i")
+
+
+@pytest.mark.parametrize("service", ["../../escape", "a/b", ".."])
+def test_mount_service_name_stays_in_the_state_directory(tmp_path: Path, service: str) -> None:
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / ".platform.app.yaml").write_text(
+        f"name: bad\nmounts:\n  'm': {{source: service, service: '{service}'}}\n"
+        "workers:\n  w:\n    commands: {start: x}\n"
+    )
+    with pytest.raises(ConfigError, match="must be a plain"):
+        _build(root, tmp_path, "w")

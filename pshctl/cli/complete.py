@@ -24,8 +24,8 @@ from typing import Any, Optional
 
 import typer
 
-APP_FILE = ".platform.app.yaml"
-APPLICATIONS_FILE = ".platform/applications.yaml"
+from pshctl.errors import PshctlError
+
 PROJECT_CONFIG = ".pshctl.yaml"
 APP_VARS = ("PSHCTL_APP", "PLATFORM_APPLICATION_NAME")
 PROJECT_VARS = ("PSHCTL_PROJECT", "PLATFORM_PROJECT")
@@ -154,9 +154,9 @@ class AppSketch:
 
 
 def find_root(start: Path) -> Path | None:
-    """The project root, found as pshctl itself finds it (see ``pshctl.appdef``)."""
+    """The project root, found as pshctl itself finds it (``pshctl.appdef.layout``)."""
     try:
-        from pshctl.appdef import find_project_root
+        from pshctl.appdef.layout import find_project_root
 
         return find_project_root(start)
     except (OSError, ValueError):
@@ -164,38 +164,75 @@ def find_root(start: Path) -> Path | None:
 
 
 def project_apps(root: Path) -> list[AppSketch]:
-    """Every app of the project at ``root``, from the applications file and app files."""
+    """Every app of the project at ``root``, from the definitions pshctl itself would read."""
+    from pshctl.appdef.layout import UPSUN, app_files, choose_product, upsun_files
+
+    try:
+        choice = choose_product(root, _configured_product(root))
+        if choice is None:
+            return []
+        if choice.product == UPSUN:
+            return _upsun_apps(root, upsun_files(root))
+    except (OSError, ValueError, PshctlError):  # a Tab press offers nothing instead
+        return []
     apps = list(_applications_file_apps(root))
-    for path in _app_files(root):
+    for path in app_files(root):
         tree = scan_file(path)
         if tree is not None:
-            name = _value(tree, "name") or path.parent.name
-            apps.append(AppSketch(name, path.parent, tuple(_workers_of(tree))))
+            apps.extend(_app_file_apps(root, path, tree))
     return apps
 
 
-def _app_files(root: Path) -> list[Path]:
-    found = [root / APP_FILE]
-    try:
-        found += [d / APP_FILE for d in sorted(root.iterdir())
-                  if d.is_dir() and not d.name.startswith(".")]
-    except OSError:
-        pass
-    return [p for p in found if p.is_file()]
+def _configured_product(root: Path) -> str | None:
+    """The ``product:`` key of the project config file, else of the user config file."""
+    for path in (root / PROJECT_CONFIG, _user_config()):
+        tree = scan_file(path)
+        if tree is not None and _value(tree, "product"):
+            return _value(tree, "product")
+    return None
+
+
+def _upsun_apps(root: Path, files: list[Path]) -> list[AppSketch]:
+    """The apps of ``.upsun/*.yaml``: an app in two files is the later file's."""
+    apps: dict[str, AppSketch] = {}
+    for path in files:
+        tree = scan_file(path)
+        section = tree.child("applications") if tree is not None else None
+        for entry in section.children if section is not None else []:
+            if not entry.item and not entry.key.startswith("."):
+                apps[entry.key] = _sketch(root, entry.key, entry, root)
+    return list(apps.values())
+
+
+def _app_file_apps(root: Path, path: Path, tree: Node) -> list[AppSketch]:
+    wrapped = tree.child("applications")
+    if wrapped is not None and tree.child("name") is None and tree.child("type") is None:
+        return [_sketch(root, e.key, e, path.parent) for e in wrapped.children
+                if not e.item and not e.key.startswith(".")]
+    return [_sketch(root, _value(tree, "name") or path.parent.name, tree, path.parent)]
 
 
 def _applications_file_apps(root: Path) -> Iterator[AppSketch]:
+    from pshctl.appdef.layout import APPLICATIONS_FILE
+
     tree = scan_file(root / APPLICATIONS_FILE)
     if tree is None:
         return
+    wrapped = tree.child("applications")
+    if wrapped is not None and not tree.items():
+        tree = wrapped
     entries = tree.items() or [n for n in tree.children if not n.item]
     for entry in entries:
         name = _value(entry, "name") or ("" if entry.item else entry.key)
-        if not name:
-            continue
-        source = entry.child("source")
-        sub = _value(source, "root") if source is not None else ""
-        yield AppSketch(name, root / (sub or "."), tuple(_workers_of(entry)))
+        if name and not name.startswith("."):
+            yield _sketch(root, name, entry, root)
+
+
+def _sketch(root: Path, name: str, entry: Node, default: Path) -> AppSketch:
+    source = entry.child("source")
+    sub = _value(source, "root") if source is not None else ""
+    directory = default if not sub else root / (sub.strip("/") or ".")
+    return AppSketch(name, directory, tuple(_workers_of(entry)))
 
 
 def _value(node: Node, key: str) -> str:
@@ -216,10 +253,9 @@ def choose_apps(apps: list[AppSketch], selected: str | None, cwd: Path) -> list[
         return apps
     here = cwd.resolve()
     holding = [a for a in apps if here.is_relative_to(a.directory.resolve())]
-    deepest = max(holding, key=lambda a: len(a.directory.resolve().parts), default=None)
-    if deepest is not None and len(holding) < len(apps):
-        return [deepest]
-    return apps
+    depth = max((len(a.directory.resolve().parts) for a in holding), default=-1)
+    closest = [a for a in holding if len(a.directory.resolve().parts) == depth]
+    return closest if len(closest) == 1 else apps
 
 
 # --- what the command line already says ------------------------------------------------

@@ -6,10 +6,14 @@ What a container gets, as on Platform.sh:
   left out), made read-only. Running as root the modes do not stop writes (root ignores
   them); as an ordinary user they do.
 * **Mounts**: each mount path in ``app/`` is a symlink to writable storage; there is no
-  other writable place in ``app/``. ``source: local`` (the default) and ``tmp`` are the
-  container's own (``mounts/<source_path>``), ``source: service`` (network storage) is
+  other writable place in ``app/``. Platform.sh's ``local`` (the default), Upsun's
+  ``instance`` (``local`` is its alias) and ``tmp``/``temporary`` are the container's own
+  (``mounts/<source_path>``, ``tmp/<source_path>``); ``service`` (network storage) is
   shared by every container of the sandbox that mounts the same service and
-  ``source_path`` (``<state>/shared/<service>/<source_path>``). ``mounts: {}`` gives none.
+  ``source_path`` (``<state>/shared/<service>/<source_path>``), and so is Upsun's
+  ``storage``, shared by the app's containers (``<state>/storage/<source_path>``; its
+  ``service:`` naming another app is not followed, each app has its own sandbox).
+  ``mounts: {}`` gives none.
 * **Environment**: a clean one (``env -i``): ``PATH`` (the one ``sandbox up`` ran with),
   ``HOME`` = ``PLATFORM_APP_DIR``, ``LANG``, then ``variables.env.*`` named exactly as
   written, then ``PLATFORM_APPLICATION_NAME``, ``PLATFORM_PROJECT``, ``PLATFORM_BRANCH``
@@ -17,8 +21,9 @@ What a container gets, as on Platform.sh:
   (``development``), ``PLATFORM_APP_DIR``; the web container also gets ``PORT``.
   The platform's names win over the app's variables, as on the platform.
 * **Service** ``service/app``: ``run`` cds to ``app/``, appends stdout and stderr to
-  ``log/app.log`` and execs ``bash -c START`` (bash execs the last command of its
-  string, so the start command's process is the one runit signals). ``control/t`` gives
+  ``log/app.log``, runs ``commands.pre_start`` when there is one (its failure is logged,
+  not fatal), then execs ``bash -c START`` (bash execs the last command of its string, so
+  the start command's process is the one runit signals). ``control/t`` gives
   runit the platform's stop rule: ``sv stop``/``restart`` send SIGTERM and, if the
   process still runs 15 s later, SIGKILL.
 * **Login** (sshd's ``ForceCommand``): cd to ``app/``, the same environment on top of
@@ -53,6 +58,7 @@ KILL_AFTER = 15  # seconds between SIGTERM and SIGKILL, as on Platform.sh
 SVWAIT = KILL_AFTER + 5  # `sv stop` in a login waits long enough to see the outcome
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Left out of the code copy: VCS data, virtualenvs and caches are not part of a build.
+STORAGE = "storage"  # Upsun's `storage` mounts: <state>/storage, shared by the app's containers
 IGNORED = (".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".pytest_cache")
 
 
@@ -79,7 +85,7 @@ def build_container(
     files.touch(container.log_file)
     mounts = resolve_mounts(paths, container, config)
     copy_code(source, container.app_dir, mounts, exclude=paths.root.parent)
-    write_service(container, config.start_command, env)
+    write_service(container, config.start_command, env, pre_start=config.pre_start)
     write_login(container, env)
 
 
@@ -93,7 +99,9 @@ def resolve_mounts(
         source_path = str(spec.get("source_path") or rel).strip("/") or rel
         if source == "service":
             base = paths.shared(_service_name(spec.get("service") or "files", config))
-        elif source == "tmp":
+        elif source == "storage":
+            base = paths.root / STORAGE
+        elif source in ("tmp", "temporary"):
             base = container.root / "tmp"
         else:
             base = container.mounts_dir
@@ -241,16 +249,21 @@ def _env_words(env: Mapping[str, str]) -> str:
 # --- scripts -------------------------------------------------------------------------
 
 
-def write_service(container: ContainerPaths, start: str, env: Mapping[str, str]) -> None:
+def write_service(container: ContainerPaths, start: str, env: Mapping[str, str], *,
+                  pre_start: str = "") -> None:
     """The runit service ``app``: run script and the TERM-then-KILL stop rule."""
     service = container.service
     files.make_dirs(service / "control")
     q = shlex.quote
     header = f"# pshctl sandbox: {container.kind} container '{container.name}'. Generated.\n"
+    before = (f"env -i {_env_words(env)} {q(shell())} -c {q(pre_start)} "
+              "|| echo \"pshctl sandbox: pre_start exited with status $?\"\n"
+              if pre_start else "")
     run = (
         "#!/bin/sh\n" + header
         + f"cd {q(str(container.app_dir))} || exit 111\n"
         + f"exec >>{q(str(container.log_file))} 2>&1\n"
+        + before
         + f"exec env -i {_env_words(env)} {q(shell())} -c {q(start)}\n"
     )
     _write_script(service / "run", run)

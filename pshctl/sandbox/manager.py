@@ -167,15 +167,14 @@ def require_programs() -> dict[str, str]:
 
 
 def project_root(app_dir: Path, *, command: str = "up") -> Path:
-    from pshctl.appdef import find_project_root
+    from pshctl.appdef import find_project_root, no_app_here
 
     root = find_project_root(Path(app_dir))
     if root is None:
-        raise ConfigError(
-            f"no Platform.sh app found at or above {Path(app_dir).resolve()}",
-            hint="give the app's directory (the one with .platform.app.yaml), "
-            f"e.g. `pshctl sandbox {command} examples`",
-        )
+        error = no_app_here(Path(app_dir).resolve())
+        raise ConfigError(error.message, hint="give the project's directory (the one with "
+                          f".upsun/ or .platform.app.yaml), e.g. `pshctl sandbox {command} "
+                          "examples`")
     return root
 
 

@@ -32,12 +32,10 @@ def state_root() -> Path:
     if override:
         root = Path(override)
         try:
-            info = root.stat()
-        except FileNotFoundError:
-            return root
+            mode = files.existing_mode(root)
         except OSError as exc:
             raise state_dir_error(root, exc.strerror or str(exc)) from None
-        if not stat.S_ISDIR(info.st_mode):
+        if mode is not None and not stat.S_ISDIR(mode):
             raise state_dir_error(root, "not a directory")
         return root
     from platformdirs import user_state_path

@@ -458,13 +458,13 @@ class KnownHosts:
 
 def check_own_file(path: Path) -> None:
     """pshctl's own file must be a regular file or not exist yet, in a usable directory."""
+    from pshctl import files
+
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        return
+        mode = files.existing_mode(path)
     except OSError as exc:  # e.g. /dev/null/x: "Not a directory"
         raise _own_file_error(path, exc.strerror or str(exc)) from None
-    if not stat.S_ISREG(info.st_mode):
+    if mode is not None and not stat.S_ISREG(mode):
         raise _own_file_error(path, "not a regular file")
 
 

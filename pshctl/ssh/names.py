@@ -45,7 +45,7 @@ def shown(value: Any) -> str:
     return _REPR.repr(value)
 
 
-def _common(value: Any, kind: str) -> str | None:
+def _problem(value: Any, kind: str, forbidden: frozenset[str]) -> str | None:
     if not isinstance(value, str):
         return f"a {kind} must be text"
     if not value:
@@ -59,28 +59,22 @@ def _common(value: Any, kind: str) -> str | None:
             return f"a {kind} cannot contain whitespace"
         if not ch.isprintable():
             return f"a {kind} cannot contain control or invisible characters ({ch!r})"
+    bad = sorted(set(value) & forbidden)
+    if bad:
+        return f"a {kind} cannot contain " + " ".join(repr(c) for c in bad)
     return None
 
 
 def host_problem(value: Any) -> str | None:
     """Why ``value`` cannot be used as a host name, or None when it can."""
-    problem = _common(value, "host name")
-    if problem is None:
-        bad = sorted(set(value) & HOST_FORBIDDEN)
-        if bad:
-            problem = "a host name cannot contain " + " ".join(repr(c) for c in bad)
-    return problem
+    return _problem(value, "host name", HOST_FORBIDDEN)
 
 
 def user_problem(value: Any) -> str | None:
     """Why ``value`` cannot be used as a remote user name, or None when it can."""
-    problem = _common(value, "user name")
-    if problem is None:
-        bad = sorted(set(value) & USER_FORBIDDEN)
-        if bad:
-            problem = "a user name cannot contain " + " ".join(repr(c) for c in bad)
-        elif value.endswith("\\"):
-            problem = "a user name cannot end with '\\'"
+    problem = _problem(value, "user name", USER_FORBIDDEN)
+    if problem is None and value.endswith("\\"):
+        problem = "a user name cannot end with '\\'"
     return problem
 
 
@@ -95,35 +89,34 @@ def port_problem(value: Any) -> str | None:
     return None
 
 
+_HINT = ("host and user names may not hold shell syntax, whitespace or control characters "
+         "(see docs/security.md)")
+
+
+def _refuse(problem: str | None, value: Any, what: str, file: str | None,
+            line: int | None, hint: str | None = _HINT) -> None:
+    if problem:
+        raise ConfigError(f"{what} {shown(value)} refused: {problem}", file=file, line=line,
+                          hint=hint)
+
+
 def check_host(value: Any, *, what: str = "host", file: str | None = None,
                line: int | None = None) -> str:
     """``value`` when it is a usable host name; else a ConfigError saying why."""
-    problem = host_problem(value)
-    if problem:
-        raise ConfigError(f"{what} {shown(value)} refused: {problem}", file=file, line=line,
-                          hint=_HINT)
+    _refuse(host_problem(value), value, what, file, line)
     return str(value)
 
 
 def check_user(value: Any, *, what: str = "user", file: str | None = None,
                line: int | None = None) -> str:
-    problem = user_problem(value)
-    if problem:
-        raise ConfigError(f"{what} {shown(value)} refused: {problem}", file=file, line=line,
-                          hint=_HINT)
+    _refuse(user_problem(value), value, what, file, line)
     return str(value)
 
 
 def check_port(value: Any, *, what: str = "port", file: str | None = None,
                line: int | None = None) -> int:
-    problem = port_problem(value)
-    if problem:
-        raise ConfigError(f"{what} {shown(value)} refused: {problem}", file=file, line=line)
+    _refuse(port_problem(value), value, what, file, line, hint=None)
     return int(value)
-
-
-_HINT = ("host and user names may not hold shell syntax, whitespace or control characters "
-         "(see docs/security.md)")
 
 
 def parse_ssh_url(url: Any, *, file: str | None = None,
