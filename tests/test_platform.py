@@ -18,7 +18,7 @@ from pshctl.errors import ApiError, ConfigError, NameNotFound
 from pshctl.platform import cache, certificates, credentials
 from pshctl.platform.client import ApiClient
 from pshctl.platform.credentials import Authenticator, Credential
-from pshctl.platform.http import Http, retry_after
+from pshctl.platform.http import Http, retry_after, scrub
 from pshctl.platform.resources import DeploymentInfo, EnvironmentInfo
 from pshctl.platform.settings import ApiSettings, api_settings, checked_url
 from pshctl.sandbox import controlplane, servers
@@ -157,7 +157,7 @@ def test_token_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_scrub_and_jwt_expiry() -> None:
-    assert credentials.scrub("bad token abc123 here", ("abc123",)) == "bad token *** here"
+    assert scrub("bad token abc123 here", ("abc123",)) == "bad token *** here"
     assert credentials.jwt_expiry("not-a-jwt") is None
     assert credentials.jwt_expiry("a.!!!.c") is None
 

@@ -96,9 +96,13 @@ def cached_environment_names(api_url: str, project: str) -> list[str]:
 
 def drop_all() -> int:
     """Remove every cache file (``pshctl auth logout``); how many there were."""
-    directory = cache_dir()
+    return remove_files(cache_dir(), "environments-*.json")
+
+
+def remove_files(directory: Path, pattern: str) -> int:
+    """Delete the files of ``directory`` matching ``pattern``; how many went."""
     count = 0
-    for path in directory.glob("environments-*.json") if directory.is_dir() else []:
+    for path in directory.glob(pattern) if directory.is_dir() else []:
         try:
             path.unlink()
             count += 1

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pshctl.errors import ApiError, NameNotFound
-from pshctl.platform.credentials import Authenticator, Credential, scrub
+from pshctl.platform.credentials import Authenticator, Credential
 from pshctl.platform.http import Http, Response
 from pshctl.platform.resources import DeploymentInfo, EnvironmentInfo
 from pshctl.platform.settings import ApiSettings
@@ -143,16 +143,7 @@ class ApiClient:
                             hint=_names_hint("environment", names, project))
 
     def _detail(self, response: Response) -> str:
-        try:
-            data = json.loads(response.body)
-        except ValueError:
-            return ""
-        if not isinstance(data, dict):
-            return ""
-        text = data.get("message") or data.get("error") or data.get("title")
-        if not isinstance(text, str) or not text.strip():
-            return ""
-        return ": " + scrub(text.strip()[:200], self.credential.secrets())
+        return response.detail(self.credential.secrets(), "message", "error", "title")
 
     def _shape(self, path: str, expected: str) -> ApiError:
         return ApiError(f"the API's answer to GET {path} is not {expected}",

@@ -200,14 +200,6 @@ def jwt_expiry(token: str) -> float | None:
     return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
 
 
-def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret replaced (server messages may echo what they were sent)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 # --- the access token ----------------------------------------------------------------
 
 
@@ -286,16 +278,8 @@ class Authenticator:
         return AccessToken(value, time.time() + float(lifetime))
 
     def _reason(self, response: Response) -> str:
-        try:
-            data = json.loads(response.body)
-        except ValueError:
-            return ""
-        if not isinstance(data, dict):
-            return ""
-        text = data.get("error_description") or data.get("error") or data.get("message")
-        if not isinstance(text, str) or not text.strip():
-            return ""
-        return ": " + scrub(text.strip()[:200], self.credential.secrets())
+        return response.detail(self.credential.secrets(), "error_description", "error",
+                               "message")
 
     # kept access tokens
 
@@ -330,12 +314,6 @@ class Authenticator:
 
 def forget_access_tokens() -> int:
     """Delete every kept access token (``pshctl auth logout``); how many there were."""
-    directory = tokens_dir()
-    count = 0
-    for path in directory.glob("*.json") if directory.is_dir() else []:
-        try:
-            path.unlink()
-            count += 1
-        except OSError:
-            continue
-    return count
+    from pshctl.platform.cache import remove_files
+
+    return remove_files(tokens_dir(), "*.json")

@@ -45,6 +45,19 @@ class Response:
     headers: Mapping[str, str] = field(repr=False)
     body: bytes = field(repr=False)
 
+    def detail(self, secrets: tuple[str, ...], *keys: str) -> str:
+        """``": <the server's message>"`` from the first of ``keys`` its JSON body has,
+        cut short and with every secret replaced; "" when there is none."""
+        import json
+
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return ""
+        found = [data.get(k) for k in keys] if isinstance(data, dict) else []
+        text = next((t.strip() for t in found if isinstance(t, str) and t.strip()), "")
+        return ": " + scrub(text[:200], secrets) if text else ""
+
     def json(self) -> Any:
         """The body as JSON; an unreadable body is an :class:`ApiError`."""
         import json
@@ -125,6 +138,14 @@ class Http:
             logging.getLogger("urllib3").propagate = False
             self._pool = urllib3.PoolManager(num_pools=4, maxsize=4)
         return self._pool
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret replaced (server messages may echo what they were sent)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def retry_after(value: str | None) -> float | None:

@@ -168,10 +168,26 @@ def start(directory: Path, port: int) -> int:
     from pshctl.sandbox import servers
 
     log = directory / "server.log"
-    pid = servers._spawn([sys.executable, "-m", "pshctl.sandbox.controlplane", str(directory)],
-                         log=log)
+    # The server needs the standard library and this module only: any Python of this
+    # version runs it, with pshctl's directory on its path.
+    import pshctl
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(pshctl.__file__).resolve().parent.parent),
+         *filter(None, [os.environ.get("PYTHONPATH")])])}
+    pid = servers._spawn([_interpreter(), "-m", "pshctl.sandbox.controlplane", str(directory)],
+                         log=log, env=env)
     servers._wait_listening(HOST, port, pid, log, what="the control plane")
     return pid
+
+
+def _interpreter() -> str:
+    """This Python, or one of the same version this user may run (a virtualenv's link
+    into another user's home is not)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [sys.executable, getattr(sys, "_base_executable", ""),
+                  f"/usr/bin/{version}", f"/usr/local/bin/{version}"]
+    return next((c for c in candidates if c and os.access(c, os.X_OK)), sys.executable)
 
 
 def environment_variables(world: World, known_hosts: Path) -> dict[str, str]:

@@ -148,12 +148,14 @@ def children_of(pid: int) -> list[int]:
     return kids
 
 
-def _spawn(argv: list[str], log: Path | None = None) -> int:
+def _spawn(argv: list[str], log: Path | None = None,
+           env: dict[str, str] | None = None) -> int:
     """Start a detached process (own session, no terminal) and return its PID."""
     out = os.fdopen(files.open_append(log), "ab") if log else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
             argv,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

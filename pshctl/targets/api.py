@@ -339,6 +339,10 @@ def _check_definition(context: Context, env: EnvironmentInfo, deployed: dict[str
 
 
 def _source_name(context: Context) -> str:
+    """The app definition's file, as messages name it (``.upsun/config.yaml``...)."""
+    named = getattr(context.app, "file", None)
+    if isinstance(named, str) and named:
+        return named
     source = getattr(context.app, "source", None)
     if source is None:
         return "the local app definition"
