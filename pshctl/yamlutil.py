@@ -159,6 +159,8 @@ def loads(text: str, *, file: str, includes: bool = False) -> Any:
         error: Any = exc
     except RecursionError:
         raise _too_deep(text, file) from None
+    if fast and "maximum nesting depth" in str(getattr(error, "problem", "")):
+        raise _too_deep(text, file) from None  # libyaml's own bound (1000 levels)
     if fast:
         # libyaml words its errors differently (and refuses a few things PyYAML reads):
         # the pure-Python parser gives the one message pshctl documents, or the data.
@@ -193,8 +195,9 @@ def _too_deep_line(text: str) -> int | None:
     import yaml
 
     depth = 0
+    loader = yaml.CSafeLoader if libyaml_available() else yaml.SafeLoader
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -202,8 +205,9 @@ def _too_deep_line(text: str) -> int | None:
                     return mark.line + 1 if mark is not None else None
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
-    except yaml.YAMLError:
-        pass
+    except yaml.YAMLError as exc:  # libyaml's own bound met while reading ahead: its place
+        mark = getattr(exc, "problem_mark", None)
+        return mark.line + 1 if mark is not None else None
     return None
 
 
@@ -223,29 +227,35 @@ def _yaml_error(exc: Any, file: str) -> ConfigError:
     return ConfigError(f"invalid YAML: {problem}", file=file, line=line)
 
 
-def read_bounded(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
+def read_bounded(path: Path, *, limit: int | None = None) -> bytes:
     """The bytes of the regular file ``path``; OSError for anything else or anything bigger.
 
     Opened non-blocking so that a FIFO cannot hang the open; the check is made on the open
     file, so swapping the path for something else after a check changes nothing.
     """
+    limit = MAX_FILE_BYTES if limit is None else limit
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(f"not a regular file ({_kind(info.st_mode)})")
         if info.st_size > limit:
-            raise OSError(f"bigger than {limit // (1024 * 1024)} MiB")
+            raise OSError(f"bigger than {_size(limit)}")
         chunks = []
         size = 0
         while chunk := os.read(fd, 1 << 16):
             size += len(chunk)
             if size > limit:  # grew while being read
-                raise OSError(f"bigger than {limit // (1024 * 1024)} MiB")
+                raise OSError(f"bigger than {_size(limit)}")
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit >= mib else f"{limit} bytes"
 
 
 def _kind(mode: int) -> str:

@@ -285,3 +285,12 @@ def test_show_warns_about_that_worker_only(cli: CliRunner) -> None:
     huge = cli("workers", "show", "huge", "-A", "api", cwd=FIXTURES / "platformsh")
     assert huge.stderr.startswith("warning: .platform/applications.yaml:53: worker 'huge'")
     assert "'tz'" not in huge.stderr
+
+
+def test_other_commands_say_which_definitions_were_read(cli: CliRunner, tmp_path: Path) -> None:
+    root = tmp_path / "mixed"
+    shutil.copytree(FIXTURES / "mixed", root)
+    (root / ".pshctl.yaml").write_text("environments:\n  local:\n    host: 127.0.0.1\n"
+                                       "    port: 1\n")
+    result = cli("restart", "queue", "--dry-run", "-e", "local", cwd=root)
+    assert "read .upsun/config.yaml, not .platform.app.yaml" in result.stderr, result

@@ -40,6 +40,7 @@ _KEY = re.compile(
         \s*:(?:\s+(?P<value>.*))?$""",
     re.VERBOSE,
 )
+_BARE_ITEM = re.compile(r"^\ *-(\s+&\S+)?(\s+#.*)?\s*$")  # `-`, `- &anchor`, `- # note`
 _BLOCK_SCALAR = re.compile(r"^[|>][-+0-9]*\s*(#.*)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # worker and app names, as appdef wants
 _WORD = re.compile(r"^[^\s#:]+$")  # environments follow git branches (feature/x, v1.2)
@@ -82,6 +83,12 @@ def scan(text: str) -> Node:
             if indent > block_column:
                 continue
             block_column = None
+        if _BARE_ITEM.match(line):  # a list item whose mapping starts on the next line
+            _pop_to(stack, indent, item=True)
+            item = Node(key="-", column=indent, item=True)
+            stack[-1].children.append(item)
+            stack.append(item)
+            continue
         match = _KEY.match(line)
         if match is None:
             continue  # a scalar list item, a continuation line: no key to record

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from pshctl.cli import output
 from pshctl.cli.complete import complete_app, complete_environment
 from pshctl.context import Selection
 
@@ -87,7 +88,7 @@ def open_environment(
 
     chosen = selection(ctx, project, environment, app)
     state = global_state(ctx)
-    return resolve(
+    env = resolve(
         chosen.environment,
         project=chosen.project,
         app=chosen.app,
@@ -95,6 +96,10 @@ def open_environment(
         verbose=state.verbose,
         refresh=state.refresh,
     )
+    choice = env.context.app.choice
+    if choice is not None and choice.note:  # both products' files here: say which were read
+        output.info(choice.note)
+    return env
 
 
 def selection(

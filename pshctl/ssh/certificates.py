@@ -108,12 +108,11 @@ class HostCertificate:
     def _signature_problem(self) -> str | None:
         import paramiko
         from paramiko.message import Message
-        from paramiko.pkey import UnknownKeyType
 
         try:
             algorithm = _Reader(self.signature).text()
             ca = paramiko.PKey.from_type_string(key_type_of(self.ca_blob), self.ca_blob)
-        except (ValueError, paramiko.SSHException, UnknownKeyType) as exc:
+        except (ValueError, paramiko.SSHException, paramiko.pkey.UnknownKeyType) as exc:
             return f"its CA key or signature cannot be read ({exc})"
         if algorithm == "ssh-rsa":
             return "it is signed with SHA-1 (ssh-rsa), which OpenSSH no longer accepts"
