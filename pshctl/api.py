@@ -35,6 +35,7 @@ from pshctl.defaults import (
     DEFAULT_LOG_LINES,
     DEFAULT_LOG_TYPE,
     DEFAULT_MAX_PARALLEL,
+    DEFAULT_USAGE_SAMPLE,
     DEFAULT_VERIFY,
     DEFAULT_WAIT_TIMEOUT,
 )
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from pshctl.ssh import CommandResult, SshOptions
     from pshctl.supervisor import Step
     from pshctl.targets import Target
+    from pshctl.transfer import CopyResult
 
 __all__ = [
     "AuthenticationFailed",
@@ -196,25 +198,33 @@ class Environment:
 
     # reading
 
-    def status(self, workers: Sequence[str] = (), *,
+    def status(self, workers: Sequence[str] = (), *, usage: bool = False,
                max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[WorkerStatus]:
-        """Each worker's state (every worker when none is named); unreadable ones fail."""
-        with self.status_reader(workers, max_parallel=max_parallel) as read:
+        """Each worker's state (every worker when none is named); unreadable ones fail.
+
+        With ``usage=True`` each running worker's ``usage`` holds its process tree's CPU %,
+        RSS and uptime (:class:`pshctl.top.TreeUsage`), read from /proc in the same
+        connection (``pshctl top``); a container whose /proc cannot be read fails.
+        """
+        with self.status_reader(workers, usage=usage, max_parallel=max_parallel) as read:
             return read()
 
     @contextmanager
-    def status_reader(self, workers: Sequence[str] = (), *,
+    def status_reader(self, workers: Sequence[str] = (), *, usage: bool = False,
+                      usage_sample: float = DEFAULT_USAGE_SAMPLE,
                       max_parallel: int = DEFAULT_MAX_PARALLEL,
                       ) -> Iterator[Callable[[], Results[WorkerStatus]]]:
         """A function that reads :meth:`status` again and again over the same connections.
 
         One connection per destination stays open until the ``with`` block ends; one that
         drops is opened again on the next read. ``pshctl status --watch`` polls with it.
+        CPU % (``usage``) is taken over ``usage_sample`` seconds.
         """
         from pshctl import lifecycle
 
         with lifecycle.StatusReader(self._many(workers), self.connector(),
-                                    max_parallel=max_parallel, keep_open=True) as reader:
+                                    max_parallel=max_parallel, keep_open=True,
+                                    usage_sample=usage_sample if usage else None) as reader:
             yield reader.read
 
     def wait(self, workers: Sequence[str] = (), *, all_workers: bool = False,
@@ -344,6 +354,29 @@ class Environment:
 
         outcomes = run_parallel([(t.name, t) for t in targets], one, max_parallel=max_parallel)
         return Results(tuple(outcomes))
+
+    def copy(self, source: str, destination: str, *,
+             progress: Callable[[int, int], None] | None = None) -> CopyResult:
+        """Copy one file between this machine and a container, as ``pshctl cp`` does.
+
+        One side is ``WORKER:PATH`` (``APP:PATH`` for the app container), the other a
+        local path; a remote path is relative to the container's home directory, and a
+        directory (or a path ending in ``/``) receives the file under its own name.
+        ``progress(done, total)`` is called as bytes go. A refused or broken copy raises
+        :class:`pshctl.transfer.CopyFailed` and leaves no partial file behind.
+        """
+        from pshctl import transfer
+        from pshctl.ssh import connect
+
+        names = self.workers
+        src = transfer.parse_location(source, names, self.app.name)
+        dst = transfer.parse_location(destination, names, self.app.name)
+        direction, name = transfer.plan(src, dst)
+        (target,) = self.targets([name] if name in names else [])
+        with connect(target, self.ssh_options) as session:
+            if direction == "upload":
+                return transfer.upload(session, src.path, dst.path, progress=progress)
+            return transfer.download(session, src.path, dst.path, progress=progress)
 
     # helpers
 

@@ -5,7 +5,8 @@ Precedence, as the Platform.sh CLI finds them:
 - project: flag > ``PSHCTL_PROJECT`` > ``PLATFORM_PROJECT`` > the CLI's local project file
   (``id:`` of ``.upsun/local/project.yaml`` or ``.platform/local/project.yaml``, the one of
   the product read first) > project config file > user config file;
-- environment: flag > ``PSHCTL_ENVIRONMENT`` > ``PLATFORM_BRANCH`` > the current git branch;
+- environment: flag > ``PSHCTL_ENVIRONMENT`` > ``PLATFORM_BRANCH`` > ``default_environment``
+  of the project config file > of the user config file > the current git branch;
 - app: flag > ``PSHCTL_APP`` > ``PLATFORM_APPLICATION_NAME`` > the only app of the project.
 
 This module is imported by the CLI at start-up: it imports nothing heavy at module level.
@@ -50,6 +51,9 @@ class Context:
     environment: str
     app: AppDefinition
     settings: Settings
+    # Where the environment came from when it was not given as a flag: "PSHCTL_ENVIRONMENT",
+    # "default_environment in .pshctl.yaml", "the git branch"; None for -e.
+    environment_source: str | None = None
     refresh: bool = False  # what the platform's API said is not taken from the cache
     # What resolving found out for this context (the API's answer, its client), so that
     # resolving twice in one run asks once, and a new context starts afresh.
@@ -63,12 +67,14 @@ def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:
     root = project_root(cwd)
     settings = load_settings(root)
     root, app = resolve_app(selection, cwd, product=settings.product)
+    environment, source = resolve_environment(selection, root, settings)
     return Context(
         root=root,
         project=resolve_project(selection, root, settings, product=app.product),
-        environment=resolve_environment(selection, root),
+        environment=environment,
         app=app,
         settings=settings,
+        environment_source=source,
         refresh=selection.refresh,
     )
 
@@ -115,16 +121,32 @@ def resolve_project(selection: Selection, root: Path, settings: Settings, *,
                   settings.project)
 
 
-def resolve_environment(selection: Selection, root: Path) -> str:
-    environment = _first(selection.environment, *_env(ENVIRONMENT_VARS))
-    if environment is None:
-        environment = git_branch(root)
-    if environment is None:
-        raise UsageError(
-            "no environment given and no git branch to default to",
-            hint="choose one with -e/--environment or PSHCTL_ENVIRONMENT",
-        )
-    return environment
+def resolve_environment(selection: Selection, root: Path,
+                        settings: Settings | None = None) -> tuple[str, str | None]:
+    """The environment, and where it came from (None: the flag)."""
+    given = _first(selection.environment)
+    if given is not None:
+        return given, None
+    for name in ENVIRONMENT_VARS:
+        value = _first(os.environ.get(name))
+        if value is not None:
+            return value, name
+    if settings is not None and settings.default_environment:
+        where = _home_relative(settings.default_environment_file or "a config file")
+        return settings.default_environment, f"default_environment in {where}"
+    branch = git_branch(root)
+    if branch is not None:
+        return branch, "the git branch"
+    raise UsageError(
+        "no environment given and no git branch to default to",
+        hint="choose one with -e/--environment or PSHCTL_ENVIRONMENT, or set "
+        "default_environment in .pshctl.yaml",
+    )
+
+
+def _home_relative(path: str) -> str:
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if home != "~" and path.startswith(home + os.sep) else path
 
 
 def local_project_id(root: Path, product: str | None = None) -> str | None:

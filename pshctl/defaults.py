@@ -14,6 +14,8 @@ DEFAULT_WAIT_TIMEOUT = 60.0
 # A stock sshd (MaxStartups 10:30:100) starts dropping unauthenticated connections past
 # 10 at once, so 10 is both the default and the documented ceiling of safety.
 DEFAULT_MAX_PARALLEL = 10
+# `top` and `status --wide`: seconds between the two looks at /proc that CPU % is taken over.
+DEFAULT_USAGE_SAMPLE = 0.5
 DEFAULT_LOG_LINES = 100
 DEFAULT_LOG_TYPE = "app"
 # The environment name under which `pshctl sandbox up` registers a project's sandbox.

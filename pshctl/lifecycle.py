@@ -46,11 +46,13 @@ from pshctl.supervisor import (
 if TYPE_CHECKING:
     from pshctl.ssh import SshOptions
     from pshctl.targets import Target
+    from pshctl.top import TreeUsage
 
 ACTIONS = ("stop", "start", "restart")
 UNKNOWN = "unknown"  # a health word of lifecycle's own: the state could not be known
 START_WAIT = 5  # how long `sv start` waits for the process to be running
 POLL_INTERVAL = 0.5
+USAGE_SLACK = 30  # seconds the /proc read may take beyond its sample
 
 
 class Connection(Runner, Protocol):
@@ -65,6 +67,9 @@ class Connection(Runner, Protocol):
 
 Connector = Callable[["Target"], Connection]
 EventSink = Callable[["Event"], None]
+# One destination's read: a state per service, each running one's process tree, and why
+# the trees could not be read (if they could not).
+_GroupRead = tuple[list[ServiceState], list["TreeUsage | None"], "OperationFailed | None"]
 
 
 def ssh_connector(options: SshOptions | None = None) -> Connector:
@@ -94,6 +99,7 @@ class WorkerStatus:
     pid: int | None = None
     uptime_s: float | None = None
     service: ServiceState | None = None
+    usage: TreeUsage | None = None  # read only when asked (``top``, ``status --wide``)
 
     @property
     def reachable(self) -> bool:
@@ -110,6 +116,7 @@ class WorkerStatus:
             "pid": self.pid,
             "uptime_s": self.uptime_s,
             "supervisor": self.service.raw if self.service else None,
+            "usage": self.usage.to_dict() if self.usage else None,
         }
 
 
@@ -252,11 +259,14 @@ class StatusReader:
         *,
         max_parallel: int = DEFAULT_MAX_PARALLEL,
         keep_open: bool = False,
+        usage_sample: float | None = None,
     ) -> None:
         self.targets = list(targets)
         self.connector = connector
         self.max_parallel = max_parallel
         self.keep_open = keep_open
+        # Seconds between the two looks at /proc; None: do not read the process trees.
+        self.usage_sample = usage_sample
         self._groups: dict[tuple[object, ...], list[Target]] = {}
         for target in self.targets:
             self._groups.setdefault(_destination(target), []).append(target)
@@ -272,19 +282,21 @@ class StatusReader:
         for key, outcome in zip(keys, outcomes, strict=True):
             group = self._groups[key]
             if outcome.error is None and outcome.value is not None:
-                for target, state in zip(group, outcome.value, strict=True):
-                    by_name[target.name] = _read_status(target.name, state)
+                states, usages, failed = outcome.value
+                for target, state, usage in zip(group, states, usages, strict=True):
+                    by_name[target.name] = _read_status(target.name, state, usage, failed)
             else:
                 for target in group:
                     by_name[target.name] = _unread_status(target.name, outcome.error)
         return Results(tuple(by_name[t.name] for t in self.targets))
 
-    def _read_group(self, key: tuple[object, ...]) -> list[ServiceState]:
+    def _read_group(self, key: tuple[object, ...]) -> _GroupRead:
         group = self._groups[key]
         session = self._sessions.pop(key, None) or self.connector(group[0])
         try:
             supervisor = get_supervisor(group[0].supervisor)
             states = supervisor.status(session, [t.service for t in group])
+            usages, failed = self._usage(session, states)
         except BaseException:
             session.close()
             raise
@@ -292,7 +304,27 @@ class StatusReader:
             self._sessions[key] = session
         else:
             session.close()
-        return states
+        return states, usages, failed
+
+    def _usage(self, session: Connection, states: Sequence[ServiceState],
+               ) -> tuple[list[TreeUsage | None], OperationFailed | None]:
+        """Each running service's process tree, from one read of /proc on this session."""
+        none: list[TreeUsage | None] = [None] * len(states)
+        if self.usage_sample is None or not any(s.running for s in states):
+            return none, None
+        from pshctl.top import parse_sample, proc_command, tree_usage
+
+        result = session.run(proc_command(self.usage_sample),
+                             timeout=self.usage_sample + USAGE_SLACK)
+        try:
+            if result.exit_status != 0:
+                raise OperationFailed(f"cannot read /proc (status {result.exit_status}): "
+                                      f"{result.stderr.strip() or result.stdout.strip()}")
+            sample = parse_sample(result.stdout)
+        except OperationFailed as exc:
+            return none, exc
+        return [tree_usage(s.pid, sample) if s.running and s.pid else None
+                for s in states], None
 
     def close(self) -> None:
         for session in self._sessions.values():
@@ -306,11 +338,13 @@ class StatusReader:
         self.close()
 
 
-def _read_status(name: str, state: ServiceState) -> Outcome[WorkerStatus]:
+def _read_status(name: str, state: ServiceState, usage: TreeUsage | None = None,
+                 usage_failed: OperationFailed | None = None) -> Outcome[WorkerStatus]:
     status = WorkerStatus(state.health, state.pid if state.running else None, state.uptime_s,
-                          state)
+                          state, usage)
     # The supervisor answered, but not for this service: the error stop/start would raise.
-    return Outcome(name, status, ServiceProblem(state) if state.problem else None)
+    error = ServiceProblem(state) if state.problem else usage_failed if state.running else None
+    return Outcome(name, status, error)
 
 
 def _unread_status(name: str, error: BaseException | None) -> Outcome[WorkerStatus]:

@@ -47,6 +47,12 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != "" and "\0" not in value
 
 
+def _environment_name(value: Any) -> bool:
+    """One word, as a git branch name is: it ends up in messages and suggested commands."""
+    return (isinstance(value, str) and 0 < len(value) <= 255 and not value.startswith("-")
+            and value.isprintable() and not any(c.isspace() for c in value))
+
+
 def _checked(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     """A names check whose reason is phrased for a config key."""
 
@@ -156,6 +162,9 @@ class Settings:
     project: str | None = None
     region: str | None = None
     product: str | None = None  # which app definitions a repository with both reads
+    # The environment when none is given (before the git branch), and the file it is from.
+    default_environment: str | None = None
+    default_environment_file: str | None = None
     api_url: str | None = None  # the platform's API (pshctl.platform.settings has defaults)
     auth_url: str | None = None
     ssh: SshTimeouts = field(default_factory=SshTimeouts)
@@ -297,8 +306,8 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping", file=display, line=1)
-    _refuse_unknown(data, ("project", "region", "product", "api_url", "auth_url", "ssh",
-                           "environments"), display, "")
+    _refuse_unknown(data, ("project", "region", "product", "default_environment", "api_url",
+                           "auth_url", "ssh", "environments"), display, "")
     out: dict[str, Any] = {}
     for key, problem_of in (("project", _machine_name_problem), ("region", _region_problem),
                             ("api_url", _api_url_problem), ("auth_url", _api_url_problem)):
@@ -310,6 +319,13 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
         _check(data["product"] in PRODUCTS, f"'product' must be one of {', '.join(PRODUCTS)}, "
                f"not {data['product']!r}", display, line_of(data, "product"))
         out["product"] = data["product"]
+    if "default_environment" in data:
+        value = data["default_environment"]
+        _check(_environment_name(value), "'default_environment' must be an environment "
+               f"name (a git branch's, one word), not {names.shown(value)}",
+               display, line_of(data, "default_environment"))
+        out["default_environment"] = value
+        out["_default_environment_file"] = display
     if "ssh" in data:
         out["ssh"] = _ssh_section(data["ssh"], display, line_of(data, "ssh"))
     if "environments" in data:
@@ -448,6 +464,8 @@ def _build(data: dict[str, Any], files: tuple[Path, ...]) -> Settings:
         project=data.get("project"),
         region=data.get("region"),
         product=data.get("product"),
+        default_environment=data.get("default_environment"),
+        default_environment_file=data.get("_default_environment_file"),
         api_url=data.get("api_url"),
         auth_url=data.get("auth_url"),
         ssh=SshTimeouts(**data.get("ssh", {})),

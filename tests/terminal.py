@@ -5,6 +5,8 @@ A pytest plugin (fixture ``terminal``); the tmux server is killed at the end of 
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -12,6 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+PROMPT = "ready$ "
+# Forwarded from the test's isolated environment (the autouse `isolation` fixture).
+FORWARDED = (
+    "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
+    "PYTHON_KEYRING_BACKEND", "NO_COLOR", "GIT_CEILING_DIRECTORIES",
+)
 
 
 class Terminal:
@@ -33,6 +42,20 @@ class Terminal:
         where = ["-c", cwd] if cwd else []
         self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
                   *where, command)
+
+    def start_shell(self, cwd: str, path: Path, *, width: int = 120, height: int = 40) -> None:
+        """A plain ``sh`` in ``cwd`` with only the test's environment, ``path`` first on
+        PATH, and the prompt :data:`PROMPT`; returns once it prompts."""
+        env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
+        env.update(
+            PATH=f"{path}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            TERM="xterm",
+            LANG="C.UTF-8",
+            PS1=PROMPT,
+        )
+        argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh"]
+        self.start(shlex.join(argv), width=width, height=height, cwd=cwd)
+        self.wait_for(lambda s: s.rstrip().endswith(PROMPT.rstrip()))
 
     def type(self, text: str) -> None:
         """Type a line and press Enter."""

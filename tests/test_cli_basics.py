@@ -43,10 +43,12 @@ def test_help_lists_every_command_with_its_help(cli: CliRunner) -> None:
         assert command.get_short_help_str(limit=40)[:20] in result.stdout
 
 
-def test_no_arguments_shows_help(cli: CliRunner) -> None:
-    result = cli()
-    assert "Usage" in result.stdout + result.stderr
-    assert result.exit_code in (0, 2)
+@pytest.mark.parametrize("args", [(), ("sandbox",), ("auth", "passphrase")])
+def test_a_group_alone_shows_its_help_and_succeeds(cli: CliRunner, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.exit_code == 0, result
+    assert f"Usage: pshctl {' '.join(args)}".rstrip() in result.stdout
+    assert result.stderr == ""
 
 
 def test_unknown_option_is_a_usage_error(cli: CliRunner, project: Path) -> None:

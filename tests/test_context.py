@@ -114,3 +114,46 @@ def test_bad_local_project_file(project: Path) -> None:
     (project / ".platform" / "local" / "project.yaml").write_text("id: [\n")
     with pytest.raises(ConfigError, match=r"^\.platform/local/project\.yaml:2: invalid YAML"):
         resolve_context(Selection(environment="e"), cwd=project)
+
+
+def _source(project: Path, selection: Selection | None = None) -> tuple[str, str | None]:
+    context = resolve_context(selection or Selection(), cwd=project)
+    return context.environment, context.environment_source
+
+
+def test_each_environment_says_where_it_came_from(project: Path, isolation: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    git_init(project, "feature-x")
+    assert _source(project) == ("feature-x", "the git branch")
+    user_file = isolation / ".config" / "pshctl" / "config.yaml"
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    user_file.write_text("default_environment: staging\n")
+    assert _source(project) == ("staging",
+                                "default_environment in ~/.config/pshctl/config.yaml")
+    (project / ".pshctl.yaml").write_text("default_environment: main\n")
+    assert _source(project) == ("main", "default_environment in .pshctl.yaml")
+    monkeypatch.setenv("PLATFORM_BRANCH", "platform-branch")
+    assert _source(project) == ("platform-branch", "PLATFORM_BRANCH")
+    monkeypatch.setenv("PSHCTL_ENVIRONMENT", "pshctl-env")
+    assert _source(project) == ("pshctl-env", "PSHCTL_ENVIRONMENT")
+    assert _source(project, Selection(environment="flag")) == ("flag", None)
+
+
+def test_a_default_environment_needs_no_git_branch(project: Path) -> None:
+    (project / ".pshctl.yaml").write_text("default_environment: main\n")
+    assert _source(project) == ("main", "default_environment in .pshctl.yaml")
+
+
+@pytest.mark.parametrize("value", ["''", "'two words'", "'-e'", "[main]", "3", '"a\\tb"'])
+def test_a_default_environment_that_is_no_name_is_a_located_error(project: Path,
+                                                                  value: str) -> None:
+    (project / ".pshctl.yaml").write_text(f"project: x\ndefault_environment: {value}\n")
+    with pytest.raises(ConfigError, match=r"^\.pshctl\.yaml:2: 'default_environment' must be "
+                       r"an environment name"):
+        resolve_context(Selection(), cwd=project)
+
+
+def test_no_environment_at_all_names_default_environment(project: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve_context(Selection(), cwd=project)
+    assert "default_environment in .pshctl.yaml" in (caught.value.hint or "")

@@ -9,7 +9,6 @@ workers that may be down, with a `pshctl start` command that brings them back.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import time
@@ -34,12 +33,6 @@ SLOW_STOP = (
     "child=$!\n"
     "wait $child\n"
 )
-PROMPT = "ready$ "
-# Forwarded from the test's isolated environment (the autouse `isolation` fixture).
-FORWARDED = (
-    "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
-    "PYTHON_KEYRING_BACKEND", "NO_COLOR", "GIT_CEILING_DIRECTORIES",
-)
 ROW = re.compile(r"^\s*(w\d)\s+(\S+)", re.MULTILINE)
 
 
@@ -48,22 +41,8 @@ def bed(testbed: TestBed, terminal: Terminal) -> TestBed:
     """Five slow-stopping workers, and a shell in their project dir."""
     testbed.add_services({name: SLOW_STOP for name in WORKERS})
     root = testbed.project(WORKERS)
-    _start_shell(terminal, str(root))
+    terminal.start_shell(str(root), PSHCTL.parent)
     return testbed
-
-
-def _start_shell(terminal: Terminal, cwd: str) -> None:
-    """A plain `sh` in ``cwd`` with only the test's environment (and pshctl on PATH)."""
-    env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
-    env.update(
-        PATH=f"{PSHCTL.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        TERM="xterm",
-        LANG="C.UTF-8",
-        PS1=PROMPT,
-    )
-    argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh"]
-    terminal.start(shlex.join(argv), width=120, height=40, cwd=cwd)
-    terminal.wait_for(lambda s: s.rstrip().endswith(PROMPT.rstrip()))
 
 
 def _restart_line(marker: str) -> str:

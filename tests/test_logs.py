@@ -266,6 +266,6 @@ def test_follow_into_head_ends_promptly_and_quietly(testbed: TestBed, busy: bool
         check=False,
     )
     assert proc.returncode == 0, proc
-    assert proc.stderr == ""
+    assert proc.stderr == "environment test · app app\n"  # the context line, nothing else
     assert len(proc.stdout.splitlines()) == 3
     assert time.monotonic() - started < 10

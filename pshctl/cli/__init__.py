@@ -67,9 +67,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from pshctl.cli import auth, completion, lifecycle, logs, sandbox, ssh, workers
+    from pshctl.cli import auth, completion, cp, lifecycle, logs, sandbox, ssh, top, workers
 
-    for module in (workers, lifecycle, logs, ssh, sandbox, auth, completion):
+    for module in (workers, lifecycle, top, logs, ssh, cp, sandbox, auth, completion):
         module.register(app)
 
 
@@ -92,6 +92,8 @@ def run(argv: list[str] | None = None) -> int:
             output.info("interrupted")
             return int(ExitCode.INTERRUPTED)
         except typer.TyperException as exc:  # click's usage errors, vendored by typer
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `pshctl`, `pshctl sandbox`
+                return _help(exc)
             _show_usage_error(exc)
             return int(exc.exit_code)
     # A reader that went away (`| head`): output.emit keeps the exit code; output written
@@ -120,6 +122,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _help(exc: typer.TyperException) -> int:
+    """A group run with nothing to do shows its help on stdout and succeeds, as ``kubectl``
+    and ``git help`` do: asking what there is is not an error."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path.split()[1:] if ctx is not None else []
+    app(args=[*path, "--help"], prog_name="pshctl", standalone_mode=False)
+    return int(ExitCode.OK)
 
 
 def _show_usage_error(exc: typer.TyperException) -> None:

@@ -120,6 +120,7 @@ def register(app: typer.Typer) -> None:
 def _resolve(
     ctx: typer.Context, project: str | None, environment: str | None, app: str | None,
     names: Sequence[str], *, all_workers: bool, verb: str | None, accept_new: bool,
+    announce: bool,
 ) -> Environment:
     """The environment; ``verb`` set means names (or --all) are required."""
     if names and all_workers:
@@ -129,7 +130,8 @@ def _resolve(
     if not names and not all_workers and verb is not None:
         raise UsageError(f"`pshctl {verb}` needs worker names, or --all",
                          hint=f"pshctl {verb} WORKER... | pshctl {verb} --all")
-    return open_environment(ctx, project, environment, app, accept_new=accept_new)
+    return open_environment(ctx, project, environment, app, announce=announce,
+                            accept_new=accept_new)
 
 
 def _kept(outcome: Outcome[T]) -> T:
@@ -152,7 +154,7 @@ def _start_command(context: Context, names: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
-def _seconds(value: float | None) -> str:
+def seconds(value: float | None) -> str:
     if value is None:
         return "-"
     value = int(value)
@@ -169,7 +171,7 @@ _HEALTH_STYLE = {"up": "green", "starting": "yellow", "down": "yellow",
                  "crash-looping": "red bold", "unsupervised": "red", "unreachable": "red"}
 
 
-def _health(word: str) -> output.Cell:
+def health_cell(word: str) -> output.Cell:
     return (word, _HEALTH_STYLE.get(word, ""))
 
 
@@ -179,14 +181,18 @@ def _health(word: str) -> output.Cell:
 STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "error")
 
 
-def _status_report(results: Results[WorkerStatus]) -> output.Report:
+def _status_report(results: Results[WorkerStatus], *, wide: bool = False) -> output.Report:
+    from pshctl.cli.top import USAGE_COLUMNS, usage_cells
+
     rows: list[list[output.Cell]] = []
     for outcome in results:
         s = _kept(outcome)
-        rows.append([outcome.name, _health(s.health), "-" if s.pid is None else str(s.pid),
-                     _seconds(s.uptime_s) if s.pid is not None else "-",
+        extra = usage_cells(s.usage) if wide else []
+        rows.append([outcome.name, health_cell(s.health), "-" if s.pid is None else str(s.pid),
+                     seconds(s.uptime_s) if s.pid is not None else "-", *extra,
                      outcome.message or ""])
-    return output.Report({"workers": [o.to_dict() for o in results]}, STATUS_COLUMNS, rows,
+    columns = (*STATUS_COLUMNS[:4], *USAGE_COLUMNS, "error") if wide else STATUS_COLUMNS
+    return output.Report({"workers": [o.to_dict() for o in results]}, columns, rows,
                          exit_code=results.exit_code)
 
 
@@ -198,6 +204,8 @@ def status_command(
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.2,
                                             help="Seconds between refreshes (--watch).")] = 2.0,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Also the columns of `pshctl top`: processes, CPU %, memory.")] = False,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
@@ -211,18 +219,19 @@ def status_command(
     """
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=False, verb=None,
-                   accept_new=accept_new)
-    if not watch:
-        return output.emit(_status_report(env.status(names, max_parallel=max_parallel)),
-                           as_json=as_json)
-    with env.status_reader(names, max_parallel=max_parallel) as read:
-        return _watch(read, interval, as_json)
+                   accept_new=accept_new, announce=not as_json)
+    with env.status_reader(names, usage=wide, max_parallel=max_parallel) as read:
+        if not watch:
+            return output.emit(_status_report(read(), wide=wide), as_json=as_json)
+        return watch_reports(lambda: _status_report(read(), wide=wide), interval, as_json)
 
 
-def _watch(read: Callable[[], Results[WorkerStatus]], interval: float, as_json: bool) -> int:
+def watch_reports(render: Callable[[], output.Report], interval: float, as_json: bool) -> int:
+    """Render again every ``interval`` s until Ctrl-C: in place on a terminal, else one
+    table (or one JSON line) after the other."""
     if as_json or not output.stdout_is_terminal():
         while True:
-            report = _status_report(read())
+            report = render()
             if as_json:
                 output.print_json_line(report.data)
             else:
@@ -233,7 +242,7 @@ def _watch(read: Callable[[], Results[WorkerStatus]], interval: float, as_json: 
 
     with Live(console=output.console(), auto_refresh=False) as live:
         while True:
-            report = _status_report(read())
+            report = render()
             title = f"every {interval:g}s · {time.strftime('%H:%M:%S')} · Ctrl-C to quit"
             live.update(output.rich_table(report.columns, report.rows, title=title),
                         refresh=True)
@@ -349,7 +358,7 @@ def _action_report(results: Results[ActionResult], context: Context,
         stop = f"{r.stop} {r.stop_s:.1f}s" if r.stop and r.stop_s is not None else "-"
         error = (outcome.message or "") + (" (the worker is down)" if r.left_down else "")
         rows.append([outcome.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
-                     _health(r.health), error])
+                     health_cell(r.health), error])
     notes = []
     down = [o.name for o in results if o.value is not None and o.value.left_down]
     if down:
@@ -412,7 +421,7 @@ def _action_command(action: str) -> Callable[..., int]:
 
         names = _names(workers, worker)
         env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
-                       verb=action, accept_new=accept_new)
+                       verb=action, accept_new=accept_new, announce=not as_json)
         if dry_run:
             return _dry_run(env.plan(action, names, all_workers=all_workers, grace=grace,
                                      verify=verify), as_json)
@@ -461,7 +470,7 @@ def wait_command(
     """
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
-                   verb="wait", accept_new=accept_new)
+                   verb="wait", accept_new=accept_new, announce=not as_json)
     results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
     report = _status_report(results)
     late = [o.name for o in results.failed]  # each one not stable in time

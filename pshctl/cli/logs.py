@@ -100,7 +100,8 @@ def logs(
     if all_workers and names:
         raise UsageError("--all reads every worker; name no workers with it")
     request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
-    env = open_environment(ctx, project, environment, app_name, accept_new=accept_new)
+    env = open_environment(ctx, project, environment, app_name, announce=not json_,
+                           accept_new=accept_new)
     targets = env.targets(names, all_workers=all_workers)
     if not targets:
         output.info(f"app {env.app.name} defines no workers")

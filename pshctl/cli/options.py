@@ -17,6 +17,7 @@ from pshctl.context import Selection
 
 if TYPE_CHECKING:
     from pshctl.api import Environment
+    from pshctl.context import Context
 
 PANEL_TARGET = "Target"
 
@@ -31,7 +32,8 @@ EnvironmentOpt = Annotated[
     Optional[str],
     typer.Option(
         "--environment", "-e", autocompletion=complete_environment,
-        help="Environment (env: PSHCTL_ENVIRONMENT, PLATFORM_BRANCH; default: git branch).",
+        help="Environment (env: PSHCTL_ENVIRONMENT, PLATFORM_BRANCH; then default_environment "
+        "in .pshctl.yaml; then the git branch).",
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
 ]
@@ -77,12 +79,14 @@ def open_environment(
     environment: str | None,
     app: str | None,
     *,
+    announce: bool,
     accept_new: bool = False,
 ) -> Environment:
     """The environment a command acts on, resolved by the Python API.
 
     Flags after the command win over those before it; SSH options come from the config
-    files, ``--accept-new`` (either place) and ``-v``.
+    files, ``--accept-new`` (either place) and ``-v``. ``announce``: say on stderr which
+    project, environment and app (human output; JSON carries them in its envelope).
     """
     from pshctl.api import open_environment as resolve
 
@@ -96,10 +100,21 @@ def open_environment(
         verbose=state.verbose,
         refresh=state.refresh,
     )
+    if announce:
+        output.context(context_line(env.context))
     choice = env.context.app.choice
     if choice is not None and choice.note:  # both products' files here: say which were read
         output.info(choice.note)
     return env
+
+
+def context_line(context: Context) -> str:
+    """``project abc · environment main (from the git branch) · app shop``."""
+    where = f"environment {context.environment}"
+    if context.environment_source:
+        where += f" (from {context.environment_source})"
+    parts = [f"project {context.project}"] if context.project else []
+    return " · ".join([*parts, where, f"app {context.app.name}"])
 
 
 def selection(

@@ -144,6 +144,17 @@ def info(message: str) -> None:
     console(stderr=True).print(message)
 
 
+def context(line: str) -> None:
+    """The line naming what a command acts on: first on stderr, dim on a terminal."""
+    err = console(stderr=True)
+    if err.is_terminal:
+        from rich.text import Text
+
+        err.print(Text(line, style="dim"))
+    else:
+        err.print(line)
+
+
 def warn(message: str) -> None:
     err = console(stderr=True)
     if err.is_terminal:

@@ -96,7 +96,11 @@ def ssh(
 ) -> int:
     """Open a shell in a worker's container, or run one command there."""
     _check_usage(worker, pipe, all_workers, command)
-    env = open_environment(ctx, project, environment, app_name, accept_new=accept_new)
+    # A command's own output passes through untouched: the context is said for a shell
+    # and for --all (whose output pshctl prefixes), not for --pipe or one command.
+    announce = all_workers or not (pipe or command)
+    env = open_environment(ctx, project, environment, app_name, announce=announce,
+                           accept_new=accept_new)
     targets = env.targets([worker] if worker else [], all_workers=all_workers,
                           instance=instance)
     if pipe:

@@ -256,6 +256,7 @@ class SshServer:
                 f"AllowUsers {login_name()}",
                 "PrintMotd no",
                 "PrintLastLog no",
+                "Subsystem sftp internal-sftp",  # `pshctl cp`, as Platform.sh offers SFTP
                 f"LogLevel {log_level}",
                 "",
             ]
