@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup system-deps lint typecheck completions docs bench clean
 
+# pip's own output (build back-end warnings, notices) goes to a log, shown only on failure,
+# so that it does not open `make demo`.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	@echo "installing pshctl and its Python dependencies into $(VENV) (log: $(VENV)/pip.log)"
+	@{ $(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test]'; } \
+		> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
 
 setup: system-deps $(STAMP)

@@ -18,5 +18,9 @@ DEFAULT_MAX_PARALLEL = 10
 DEFAULT_USAGE_SAMPLE = 0.5
 DEFAULT_LOG_LINES = 100
 DEFAULT_LOG_TYPE = "app"
+# The logs a Platform.sh / Upsun container keeps in /var/log (<type>.log), as the
+# platform's docs list them; Tab offers these for `logs --type`.
+LOG_TYPES = ("app", "access", "error", "cron", "deploy", "post-deploy", "php.access", "dns",
+             "syslog")
 # The environment name under which `pshctl sandbox up` registers a project's sandbox.
 SANDBOX_ENVIRONMENT = "sandbox"

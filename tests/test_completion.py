@@ -329,3 +329,20 @@ def test_scanner_list_at_the_same_indentation_as_its_key() -> None:
     assert apps is not None
     assert [item.child("name").value for item in apps.items()] == ["a", "b"]  # type: ignore[union-attr]
     assert tree.keys() == ["apps", "after"]
+
+
+def test_log_types_for_logs_type(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert complete_request("pshctl logs --type ", root).stdout.split() == [
+        "app", "access", "error", "cron", "deploy", "post-deploy", "php.access", "dns", "syslog"]
+    assert complete_request("pshctl logs queue -t p", root).stdout.split() == [
+        "post-deploy", "php.access"]
+
+
+def test_app_names_for_the_app_option(tmp_path: Path) -> None:
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform" / "applications.yaml").write_text(
+        "- name: api\n  source: {root: api}\n- name: admin\n  source: {root: admin}\n")
+    for where in ("pshctl -A ", "pshctl status -A "):
+        assert complete_request(where, tmp_path).stdout.split() == ["api", "admin"], where
+    assert complete_request("pshctl logs --app ad", tmp_path).stdout.split() == ["admin"]

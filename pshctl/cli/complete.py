@@ -345,6 +345,13 @@ def complete_app(incomplete: str, ctx: Optional[typer.Context] = None) -> list[s
     return _matching((app.name for app in apps), incomplete)
 
 
+def complete_log_type(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+    """The log types a container keeps (``app``, ``cron``, ...): a fixed list, no network."""
+    from pshctl.defaults import LOG_TYPES
+
+    return _matching(LOG_TYPES, incomplete, valid=_WORD)
+
+
 def complete_environment(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
     """Environments of the config files, ``sandbox`` when one is set up, the git branch,
     and those the platform's API named last time (its cache only: never the network)."""

@@ -33,6 +33,7 @@ from pshctl.cli.options import (
     JsonOpt,
     ProjectOpt,
     open_environment,
+    program,
 )
 from pshctl.defaults import (
     DEFAULT_GRACE,
@@ -147,11 +148,11 @@ def _names(positional: list[str] | None, flagged: list[str] | None) -> list[str]
 
 def _start_command(context: Context, names: Sequence[str]) -> str:
     """The command line that starts these workers again, for the same environment."""
-    argv = ["pshctl", "start", *names, "-e", context.environment]
+    argv = ["start", *names, "-e", context.environment]
     if context.project:
         argv += ["-p", context.project]
     argv += ["-A", context.app.name]
-    return shlex.join(argv)
+    return f"{program()} {shlex.join(argv)}"
 
 
 def seconds(value: float | None) -> str:

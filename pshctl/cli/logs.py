@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from pshctl.cli import output
-from pshctl.cli.complete import complete_worker
+from pshctl.cli.complete import complete_log_type, complete_worker
 from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
@@ -70,8 +70,8 @@ def logs(
     all_workers: Annotated[bool, typer.Option("--all", help="Read every worker's log.")] = False,
     log_type: Annotated[
         str,
-        typer.Option("--type", "-t", help="Which log: <log dir>/<TYPE>.log (app, deploy, cron, "
-                     "error, ...)."),
+        typer.Option("--type", "-t", metavar="TYPE", autocompletion=complete_log_type,
+                     help="Which log: <log dir>/<TYPE>.log (app, deploy, cron, error, ...)."),
     ] = "app",
     lines: Annotated[
         str,

@@ -117,6 +117,27 @@ def context_line(context: Context) -> str:
     return " · ".join([*parts, where, f"app {context.app.name}"])
 
 
+def program() -> str:
+    """How to run pshctl again, as it was run now: ``pshctl`` when that name finds this same
+    program on PATH, else its full path, so that a suggested command works as printed
+    (``make demo`` runs ``.venv/bin/pshctl``, which a fresh shell does not find)."""
+    import os
+    import shlex
+    import shutil
+    import sys
+
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) != "pshctl":  # python -m pshctl, embedded, in-process tests
+        return "pshctl"
+    found = shutil.which("pshctl")
+    try:
+        if found and os.path.samefile(found, shutil.which(argv0) or argv0):
+            return "pshctl"
+    except OSError:
+        pass
+    return shlex.quote(os.path.abspath(argv0))
+
+
 def selection(
     ctx: typer.Context,
     project: str | None = None,

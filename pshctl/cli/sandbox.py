@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from pshctl.cli import output
-from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, selection
+from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, program, selection
 from pshctl.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -63,8 +63,8 @@ def up_command(
         if result.outdated:
             notes.append(
                 "the app definition changed since it started; to deploy the change: "
-                f"pshctl{app} sandbox down {shlex.quote(result.project_root)} && "
-                f"pshctl{app} sandbox up {shlex.quote(result.project_root)}"
+                f"{app} sandbox down {shlex.quote(result.project_root)} && "
+                f"{app} sandbox up {shlex.quote(result.project_root)}"
             )
     elif result.replaced:
         notes.append(f"replaced a {result.replaced} sandbox of {result.app} (processes gone)")
@@ -132,8 +132,9 @@ def env_command(
 
 
 def _app_option(app: str | None) -> str:
-    """`` -A NAME`` for the commands suggested, when the app was chosen (several apps)."""
-    return f" -A {shlex.quote(app)}" if app else ""
+    """``pshctl`` (as it was run) and ``-A NAME`` when the app was chosen (several apps):
+    the start of the commands suggested."""
+    return program() + (f" -A {shlex.quote(app)}" if app else "")
 
 
 # --- rendering -----------------------------------------------------------------------
@@ -145,19 +146,19 @@ def _emit_status(
     *,
     notes: list[str] | None = None,
     hints: bool = False,
-    app: str = "",
+    app: str = "pshctl",
 ) -> int:
     lines = [_summary(result, app)]
     if result.running and hints:
         where = shlex.quote(result.project_root)
         lines += [
             f"try it from {result.project_root}:",
-            f"  cd {where} && pshctl{app} -e sandbox status",
-            f"  pshctl{app} -e sandbox ssh --worker=<name>     "
-            f"pshctl{app} -e sandbox logs -f <name>",
-            f"or through its emulated platform API: eval \"$(pshctl{app} sandbox env "
-            f"{where})\" && pshctl{app} -e main status",
-            f"stop it: pshctl{app} sandbox down {where}",
+            f"  cd {where} && {app} -e sandbox status",
+            f"  {app} -e sandbox ssh --worker=<name>     "
+            f"{app} -e sandbox logs -f <name>",
+            f"or through its emulated platform API: eval \"$({app} sandbox env {where})\" "
+            f"&& {app} -e main status",
+            f"stop it: {app} sandbox down {where}",
         ]
     report = output.Report(
         data=result.to_dict(),
@@ -170,14 +171,14 @@ def _emit_status(
     return output.emit(report, as_json=as_json)
 
 
-def _summary(result: SandboxStatus, app: str = "") -> str:
+def _summary(result: SandboxStatus, app: str = "pshctl") -> str:
     where = shlex.quote(result.project_root)
     if result.health == "stopped":
-        return f"no sandbox of {result.app} (start one: pshctl{app} sandbox up {where})"
+        return f"no sandbox of {result.app} (start one: {app} sandbox up {where})"
     text = f"sandbox of {result.app}: {result.health}, state in {result.state_dir}"
     if result.health != "running":
-        text += f"\nsome of its processes are gone: `pshctl{app} sandbox up {where}` "
-        text += f"replaces it, `pshctl{app} sandbox down {where}` cleans up"
+        text += f"\nsome of its processes are gone: `{app} sandbox up {where}` "
+        text += f"replaces it, `{app} sandbox down {where}` cleans up"
     return text
 
 
