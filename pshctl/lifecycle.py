@@ -40,6 +40,8 @@ from pshctl.supervisor import (
     ServiceProblem,
     ServiceState,
     Step,
+    StopProgress,
+    Supervisor,
     get_supervisor,
 )
 
@@ -110,12 +112,30 @@ class WorkerStatus:
         s = self.service
         return bool(s and s.running and s.want != "down" and (s.uptime_s or 0) >= seconds)
 
+    @property
+    def supervisor(self) -> str | None:
+        """The supervisor that answered for it (``runit``, ``systemd``), when one did."""
+        return self.service.supervisor if self.service else None
+
+    @property
+    def restarts(self) -> int | None:
+        """Restarts by the supervisor itself, where it counts them (systemd)."""
+        return self.service.restarts if self.service else None
+
+    @property
+    def last_exit(self) -> str | None:
+        """How its last process ended (``exit 1``, ``signal KILL``), where known."""
+        return self.service.last_exit if self.service else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.health,
             "pid": self.pid,
             "uptime_s": self.uptime_s,
-            "supervisor": self.service.raw if self.service else None,
+            "supervisor": self.supervisor,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "supervisor_status": self.service.raw if self.service else None,
             "usage": self.usage.to_dict() if self.usage else None,
         }
 
@@ -146,11 +166,18 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class Event:
-    """A step of one worker's progress, for live display."""
+    """A step of one worker's progress, for live display.
+
+    While a worker is ``stopping``, events repeat about once a second with ``elapsed``
+    of ``grace`` seconds since SIGTERM, and ``killed`` once SIGKILL was sent.
+    """
 
     worker: str
     phase: str  # stopping, stopped, starting, verifying, done, failed, skipped
     detail: str = ""
+    elapsed: float | None = None
+    grace: float | None = None
+    killed: bool = False
 
 
 @dataclass(frozen=True)
@@ -271,6 +298,8 @@ class StatusReader:
         for target in self.targets:
             self._groups.setdefault(_destination(target), []).append(target)
         self._sessions: dict[tuple[object, ...], Connection] = {}
+        # Kept across reads: a detected supervisor is not probed for again.
+        self._supervisors: dict[tuple[object, ...], Supervisor] = {}
 
     def read(self) -> Results[WorkerStatus]:
         keys = list(self._groups)
@@ -292,10 +321,14 @@ class StatusReader:
 
     def _read_group(self, key: tuple[object, ...]) -> _GroupRead:
         group = self._groups[key]
-        session = self._sessions.pop(key, None) or self.connector(group[0])
+        session = self._sessions.pop(key, None)
+        if session is None:  # a new connection may reach another container: detect again
+            session = self.connector(group[0])
+            self._supervisors.pop(key, None)
         try:
-            supervisor = get_supervisor(group[0].supervisor)
+            supervisor = self._supervisors.get(key) or get_supervisor(group[0].supervisor)
             states = supervisor.status(session, [t.service for t in group])
+            self._supervisors[key] = supervisor
             usages, failed = self._usage(session, states)
         except BaseException:
             session.close()
@@ -443,10 +476,10 @@ class _Operation:
         self.jobs = [_Job(t) for t in targets]
         control._track(self.jobs)
 
-    def event(self, job: _Job, phase: str, detail: str = "") -> None:
+    def event(self, job: _Job, phase: str, detail: str = "", **progress: Any) -> None:
         job.phase = phase
         if self.on_event is not None:
-            self.on_event(Event(job.name, phase, detail))
+            self.on_event(Event(job.name, phase, detail, **progress))
 
     def run(self) -> Results[ActionResult]:
         outcomes: dict[str, Outcome[ActionResult]] = {}
@@ -504,7 +537,15 @@ class _Operation:
         self.event(job, "stopping", f"SIGTERM, SIGKILL after {grace}s" if was_running else
                    "not running")
         job.stop_sent = True
-        report = supervisor.stop(session, service, grace)
+
+        def progress(step: StopProgress) -> None:
+            detail = (f"SIGKILL, still running after {step.elapsed:.0f}s" if step.killed
+                      else f"SIGTERM, SIGKILL after {grace}s")
+            self.event(job, "stopping", detail, elapsed=step.elapsed, grace=step.grace,
+                       killed=step.killed)
+
+        report = supervisor.stop(session, service, grace,
+                                 progress=progress if was_running else None)
         job.health = DOWN
         if was_running:
             job.stop, job.stop_s = report.outcome, report.seconds
@@ -608,16 +649,18 @@ def plan(action: str, target: Target, settings: Settings | None = None) -> list[
     if action in ("stop", "restart"):
         steps += supervisor.plan("stop", service, grace=grace, wait=wait_s)
     if action == "start":  # a worker still stopping (want down) finishes that stop first
-        steps += [Step(s.argv, "if still stopping" + (f", {s.when}" if s.when else ""))
+        steps += [Step(s.argv, "if still stopping" + (f", {s.when}" if s.when else ""), s.script)
                   for s in supervisor.plan("stop", service, grace=grace, wait=wait_s)]
     if action in ("start", "restart"):
         start_steps = supervisor.plan("start", service, grace=grace, wait=wait_s)
         if action == "start":
-            start_steps = [Step(s.argv, "unless already running") for s in start_steps]
+            start_steps = [Step(s.argv, "unless already running" + (f", {s.when}" if s.when
+                                                                    else ""), s.script)
+                           for s in start_steps]
         steps += start_steps
-        status_argv = supervisor.plan("status", service, grace=grace, wait=wait_s)[0].argv
-        steps.append(Step(status_argv, f"every {POLL_INTERVAL:g}s for {settings.verify:g}s, "
-                                       "to verify it stays up"))
+        status_step = supervisor.plan("status", service, grace=grace, wait=wait_s)[0]
+        steps.append(Step(status_step.argv, f"every {POLL_INTERVAL:g}s for "
+                          f"{settings.verify:g}s, to verify it stays up", status_step.script))
     return steps
 
 

@@ -71,6 +71,10 @@ def _port(value: Any) -> bool:
     return isinstance(value, int) and names.port_problem(value) is None
 
 
+def _one_of(*words: str) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in words
+
+
 def _url_problem(value: Any) -> str | None:
     try:
         names.parse_ssh_url(value)
@@ -114,7 +118,8 @@ ENDPOINT_KEYS: dict[str, Callable[[Any], str | None]] = {
     "identity_file": _problem(_text, "a path to a private key"),
     "known_hosts": _problem(_text, "a path to a known_hosts file"),
     "service_dir": _problem(_text, "a directory path"),
-    "service_name": _problem(_text, "a runit service name"),
+    "service_name": _problem(_text, "a service name (runit service, systemd user unit)"),
+    "supervisor": _problem(_one_of("auto", "runit", "systemd"), "one of auto, runit, systemd"),
     "log_dir": _problem(_text, "a directory path"),
     "ssh_url": _url_problem,
     "machine_name": _machine_name_problem,

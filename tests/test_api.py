@@ -1,4 +1,5 @@
-"""The runbook API against a real sshd and real runit services (no mocks)."""
+"""The runbook API against a real sshd and real services (no mocks), on runit and on
+systemd user units (the `testbed` parameter)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ from pshctl.api import (
 from pshctl.errors import ExitCode
 from pshctl.lifecycle import NotAttempted
 from pshctl.sandbox.servers import generate_key
-from tests.testbed import CRASHES, PROMPT, TestBed
+from tests.testbed import CRASHES, PROMPT, SUPERVISORS, TestBed
 
 pytestmark = pytest.mark.integration
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the test bed runs on runit and on systemd."""
+    if "testbed" in metafunc.fixturenames:
+        metafunc.parametrize("testbed", SUPERVISORS, indirect=True)
 
 CHATTY = "echo \"started $$\"\necho 'second line'\nexec sleep 100000\n"
 
@@ -153,8 +160,10 @@ def test_plan_runs_nothing_and_needs_names(testbed: TestBed) -> None:
     pid = testbed.pid("queue")
     ((target, steps),) = env.plan("restart", ["queue"], grace=7)
     assert target.name == "queue"
-    assert ("sv", "-w", "7", "stop", str(testbed.service_root / "queue")) in [
-        s.argv for s in steps]
+    commands = [s.command for s in steps]
+    assert f"sv down {testbed.service_root / 'queue'}" in commands
+    assert "systemctl --user stop --no-block -- queue.service" in commands
+    assert any("after 7s" in (s.when or "") for s in steps)
     assert testbed.pid("queue") == pid
     with pytest.raises(UsageError):
         env.plan("restart")

@@ -18,21 +18,17 @@ import pytest
 
 from tests.helpers import REPO
 from tests.terminal import Terminal
-from tests.testbed import TestBed
+from tests.testbed import SUPERVISORS, TestBed, slow_stop
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)]
 
 PSHCTL = REPO / ".venv" / "bin" / "pshctl"
 WORKERS = ["w1", "w2", "w3", "w4", "w5"]
 STOP_SECONDS = 2
 # On SIGTERM: end the child at once, then take STOP_SECONDS to exit (a worker draining
 # its queue). The child is killed first so that a SIGKILL later leaves no orphan.
-SLOW_STOP = (
-    f"trap 'kill $child 2>/dev/null; sleep {STOP_SECONDS}; exit 0' TERM\n"
-    "sleep 100000 &\n"
-    "child=$!\n"
-    "wait $child\n"
-)
+SLOW_STOP = slow_stop(STOP_SECONDS)
 ROW = re.compile(r"^\s*(w\d)\s+(\S+)", re.MULTILINE)
 
 
@@ -69,19 +65,27 @@ def _exit_status(screen: str, marker: str) -> int | None:
 
 def _wait_local(bed: TestBed, check: Callable[[dict[str, str]], bool],
                 timeout: float = 20) -> dict[str, str]:
-    """`sv status` of every worker, read locally, once ``check`` accepts it."""
+    """Each worker's state as its supervisor says it locally (``up``, ``stopping`` or
+    ``other``), once ``check`` accepts it."""
     deadline = time.monotonic() + timeout
     while True:
-        states = {name: bed.sv("status", name) for name in WORKERS}
+        states = {name: _state(bed, name) for name in WORKERS}
         if check(states):
             return states
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: {states}")
+            raise AssertionError(f"timed out after {timeout}s: "
+                                 f"{ {n: bed.status_text(n) for n in WORKERS} }")
         time.sleep(0.2)
 
 
+def _state(bed: TestBed, name: str) -> str:
+    if bed.is_up(name):
+        return "up"
+    return "stopping" if bed.stopping(name) else "other"
+
+
 def _up(state: str) -> bool:
-    return state.startswith("run:") and "want down" not in state
+    return state == "up"
 
 
 def test_one_ctrl_c_finishes_the_workers_in_flight(bed: TestBed, terminal: Terminal) -> None:
@@ -142,8 +146,7 @@ def test_second_ctrl_c_aborts_and_names_the_workers_down(bed: TestBed,
 
     # The message is true: the named workers were told to stop and nothing started them
     # again (they may still be draining); the others were never touched.
-    states = _wait_local(bed, lambda states: all("want down" in states[n] or
-                                                  states[n].startswith("down:") for n in busy))
+    states = _wait_local(bed, lambda states: all(states[n] == "stopping" for n in busy))
     for name in WORKERS:
         if name not in busy:
             assert _up(states[name]) and bed.pid(name) == before[name], (name, states)
@@ -173,7 +176,7 @@ def test_status_watch_redraws_in_place_and_quits_on_ctrl_c(bed: TestBed,
     screen = terminal.wait_for(lambda s: _status_rows(s) == dict.fromkeys(WORKERS, "up"))
     assert "Ctrl-C to quit" in screen, screen
 
-    bed.sv("stop", "w2")  # from outside: the next refresh shows it
+    bed.stop_service("w2")  # from outside: the next refresh shows it
     screen = terminal.wait_for(lambda s: _status_rows(s).get("w2") == "down")
     assert _status_rows(screen) == {**dict.fromkeys(WORKERS, "up"), "w2": "down"}, screen
     # Redrawn in place: one table on the screen, not one per refresh.
@@ -183,4 +186,4 @@ def test_status_watch_redraws_in_place_and_quits_on_ctrl_c(bed: TestBed,
     screen = terminal.wait_for(lambda s: _exit_status(s, "rc") is not None)
     assert _exit_status(screen, "rc") == 130, screen
     assert "Traceback" not in screen, screen
-    bed.sv("start", "w2")
+    bed.start_service("w2")

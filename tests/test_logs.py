@@ -1,4 +1,5 @@
-"""pshctl logs against a real sshd and real runit services (the test bed)."""
+"""pshctl logs against a real sshd and real services (the test bed), each test on a
+runit bed and on a systemd one (the `testbed` parameter)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliRunner
-from tests.testbed import TestBed
+from tests.testbed import SUPERVISORS, TestBed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)]
 
 # A service that writes numbered lines quickly: "<name> <n> <padding>".
 COUNTER = (

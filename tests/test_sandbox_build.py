@@ -14,7 +14,7 @@ from pshctl.appdef import load_app
 from pshctl.errors import ConfigError
 from pshctl.sandbox import build
 from pshctl.sandbox.layout import SandboxPaths
-from pshctl.sandbox.results import service_state
+from pshctl.sandbox.results import runit_state
 from tests.helpers import REPO
 
 APP = """\
@@ -139,9 +139,9 @@ def test_mount_outside_the_app_is_refused(tmp_path: Path) -> None:
 
 
 def test_service_state_without_runsv(tmp_path: Path) -> None:
-    assert service_state(tmp_path).state == "none"
+    assert runit_state(tmp_path).state == "none"
     (tmp_path / "run").write_text("#!/bin/sh\n")
-    assert service_state(tmp_path).state == "unsupervised"
+    assert runit_state(tmp_path).state == "unsupervised"
 
 
 def test_example_app_uses_inheritance() -> None:

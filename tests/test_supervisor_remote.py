@@ -1,4 +1,5 @@
-"""The runit driver against a real sshd whose remote has no `sv` on its PATH."""
+"""Supervisors against a real sshd: a remote without `sv`, a missing service, a worker
+still stopping (the last two on runit and on systemd)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import CliRunner
-from tests.testbed import TestBed
+from tests.testbed import SUPERVISORS, TestBed, slow_stop
+
+pytestmark = pytest.mark.integration
 
 
 def test_a_remote_without_sv_is_named_plainly(tmp_path: Path, cli: CliRunner) -> None:
@@ -25,6 +30,7 @@ def test_a_remote_without_sv_is_named_plainly(tmp_path: Path, cli: CliRunner) ->
     assert "command not found" not in worker["error"]
 
 
+@pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)
 def test_wait_on_a_worker_whose_service_does_not_exist_fails_at_once(
     testbed: TestBed, tmp_path: Path, cli: CliRunner
 ) -> None:
@@ -46,10 +52,7 @@ def test_all_with_worker_names_is_a_usage_error(testbed: TestBed, tmp_path: Path
     assert "--all acts on every worker" in result.stderr
 
 
-SLOW_TO_STOP = (
-    "trap 'kill $child; sleep 4; exit 0' TERM\n"
-    "sleep 100000 &\nchild=$!\necho ready\nwait $child\n"
-)
+SLOW_TO_STOP = slow_stop(4, ready=True)
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -59,18 +62,20 @@ def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)
 def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
     testbed: TestBed, tmp_path: Path, cli: CliRunner
 ) -> None:
-    """`sv start` on a worker still draining after SIGTERM answers with the dying pid:
-    pshctl finishes that stop first, then starts and verifies a new process."""
+    """A start on a worker still draining after SIGTERM (`sv start` would answer with
+    the dying pid): pshctl finishes that stop first, then starts and verifies a new
+    process."""
     testbed.add_service("w1", SLOW_TO_STOP)
     root = testbed.project(["w1"], tmp_path / "app")
     _until(lambda: "ready" in testbed.log_file("w1").read_text(), "the TERM trap")
     dying = testbed.pid("w1")
-    testbed.sv("down", "w1")  # TERM sent; the worker takes 4 s to exit
-    # `sv down` returns before runsv has acted on it: wait until it has.
-    _until(lambda: "want down" in testbed.sv("status", "w1"), "runsv to take the down")
+    testbed.stop_service("w1", wait=False)  # TERM sent; the worker takes 4 s to exit
+    # The stop request returns before the supervisor has acted on it: wait until it has.
+    _until(lambda: testbed.got_term("w1"), "the supervisor to take the stop")
     result = cli("-e", "test", "start", "w1", "--verify", "1", "--json", cwd=root)
     assert result.exit_code == 0, result
     (worker,) = result.json["workers"]

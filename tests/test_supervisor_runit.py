@@ -15,9 +15,18 @@ from pshctl.supervisor import (
     UNSUPERVISED,
     UP,
     ServiceProblem,
+    StopProgress,
+    driver,
     get_supervisor,
 )
-from pshctl.supervisor.runit import Runit, parse_line, parse_status, start_argv, stop_argv
+from pshctl.supervisor.runit import (
+    Runit,
+    kill_argv,
+    parse_line,
+    parse_status,
+    start_argv,
+    stop_argv,
+)
 
 SVC = "/srv/service/app"
 
@@ -85,14 +94,17 @@ def test_parse_status_matches_by_name_and_skips_other_lines() -> None:
     assert d.problem == "unsupervised" and "no status from sv" in (d.message or "")
 
 
-def test_argv_is_exact_and_whole_seconds() -> None:
-    assert stop_argv(SVC, 15) == ["sv", "-w", "15", "stop", SVC]
-    assert stop_argv(SVC, 0) == ["sv", "-w", "1", "stop", SVC]
-    assert start_argv(SVC, 2.5) == ["sv", "-w", "3", "start", SVC]  # type: ignore[arg-type]
+def test_argv_is_exact_and_returns_at_once() -> None:
+    # The verbs that do not wait (no `sv -w`): pshctl polls `sv status` itself.
+    assert stop_argv(SVC) == ["sv", "down", SVC]
+    assert kill_argv(SVC) == ["sv", "kill", SVC]
+    assert start_argv(SVC) == ["sv", "up", SVC]
 
 
 def test_get_supervisor() -> None:
     assert get_supervisor("runit").name == "runit"
+    assert get_supervisor("systemd").name == "systemd"
+    assert get_supervisor("auto").name == "auto"
     with pytest.raises(ConfigError, match="unsupported supervisor"):
         get_supervisor("upstart")
 
@@ -106,7 +118,8 @@ class Result:
 
 @dataclass
 class FakeSv:
-    """Answers `sv` argv from a script of replies, and records what was run."""
+    """Answers `sv` argv from a script of replies per verb (the last one repeats), and
+    records what was run."""
 
     replies: dict[str, list[str]]
     calls: list[list[str]] = field(default_factory=list)
@@ -114,55 +127,110 @@ class FakeSv:
     def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
         argv = list(argv)
         self.calls.append(argv)
-        verb = next(a for a in argv[1:] if a in ("status", "stop", "start", "kill"))
-        text = self.replies[verb].pop(0)
-        return Result(1 if text.startswith("timeout") else 0, text + ("\n" if text else ""))
+        verb = argv[1]
+        queue = self.replies.get(verb, [""])
+        text = queue.pop(0) if len(queue) > 1 else queue[0]
+        failed = text.startswith(("fail", "warning"))
+        return Result(1 if failed else 0, text + ("\n" if text else ""))
+
+    def verbs(self) -> list[str]:
+        return [argv[1] for argv in self.calls]
 
 
-def test_stop_prompt_exit() -> None:
-    sv = FakeSv({"stop": ["ok: down: app: 0s, normally up"]})
+DOWN_OK = "down: app: 0s, normally up"
+STOPPING = "run: app: (pid 9) 20s, want down, got TERM"
+
+
+def test_stop_prompt_exit_polls_until_down() -> None:
+    # The first look comes before runsv has acted on the request.
+    sv = FakeSv({"status": ["run: app: (pid 9) 20s", STOPPING, DOWN_OK]})
     report = Runit().stop(sv, "app", 15)
-    assert report.outcome == "exited"
-    assert sv.calls == [["sv", "-w", "15", "stop", "app"]]
+    assert report.outcome == "exited" and report.seconds < 5
+    assert sv.calls[0] == ["sv", "down", "app"]
+    assert sv.verbs() == ["down", "status", "status", "status"]
 
 
-def test_stop_kills_after_grace_never_trusting_exit_status() -> None:
-    sv = FakeSv({
-        "stop": ["timeout: run: app: (pid 9) 2s, want down, got TERM",
-                 "ok: down: app: 0s, normally up"],
-        "kill": [""],
-    })
-    report = Runit().stop(sv, "app", 2)
-    assert report.outcome == "killed"
-    assert sv.calls == [
-        ["sv", "-w", "2", "stop", "app"], ["sv", "kill", "app"], ["sv", "-w", "5", "stop", "app"]
-    ]
+def test_stop_kills_after_grace_and_reports_progress() -> None:
+    sv = FakeSv({"status": [STOPPING]})
+    seen: list[StopProgress] = []
+
+    def status(argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+        if sv.verbs().count("kill"):
+            sv.replies["status"] = [DOWN_OK]
+        return FakeSv.run(sv, argv, timeout=timeout)
+
+    sv.run = status  # type: ignore[method-assign]
+    report = Runit().stop(sv, "app", 0.3, progress=seen.append)
+    assert report.outcome == "killed" and report.seconds >= 0.3
+    assert ["sv", "kill", "app"] in sv.calls
+    assert sv.verbs().index("kill") > sv.verbs().index("down")
+    assert seen[0].elapsed < 0.3 and not seen[0].killed
+    assert seen[-1].killed and seen[-1].elapsed >= 0.3 and seen[-1].grace == 0.3
 
 
-def test_stop_still_running_after_kill_fails() -> None:
-    sv = FakeSv({"stop": ["timeout: run: app: (pid 9) 2s, want down, got TERM"] * 2,
-                 "kill": [""]})
+def test_stop_still_running_after_kill_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(driver, "KILL_WAIT", 0.2)
+    sv = FakeSv({"status": [STOPPING]})
     with pytest.raises(OperationFailed, match="after SIGKILL"):
-        Runit().stop(sv, "app", 2)
+        Runit().stop(sv, "app", 0.05)
+
+
+def test_stop_of_a_crash_looping_service_waits_until_runsv_takes_it() -> None:
+    # Down between two restarts, runsv still wanting it up: not stopped yet.
+    sv = FakeSv({"status": ["down: app: 0s, normally up, want up"] * 3 + [DOWN_OK]})
+    report = Runit().stop(sv, "app", 15)
+    assert report.outcome == "exited" and report.state.want is None
+    assert sv.verbs() == ["down"] + ["status"] * 4
 
 
 def test_stop_missing_service_raises_problem() -> None:
-    sv = FakeSv({"stop": ["fail: app: unable to change to service directory: file does not exist"]})
+    sv = FakeSv({"down": ["fail: app: unable to change to service directory: file does not exist"]})
     with pytest.raises(ServiceProblem) as caught:
         Runit().stop(sv, "app", 2)
     assert caught.value.state.problem == "missing"
 
 
-def test_start_returns_state() -> None:
-    sv = FakeSv({"start": ["ok: run: app: (pid 42) 0s"]})
+def test_noise_of_the_remote_shell_is_not_an_error() -> None:
+    class Noisy:
+        def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+            noise = "/root/.bashrc: line 3: /x/env: No such file or directory\n"
+            if list(argv)[1] == "status":
+                return Result(0, "run: app: (pid 5) 0s\n", noise)
+            return Result(0, "", noise)
+
+    assert Runit().start(Noisy(), "app", 1).pid == 5
+
+
+def test_a_remote_without_sv() -> None:
+    class NoSv:
+        def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+            return Result(127, "", "bash: line 1: sv: command not found\n")
+
+    (state,) = Runit().status(NoSv(), ["app"])
+    assert state.problem == "missing" and "not installed" in (state.message or "")
+    with pytest.raises(ServiceProblem, match="not installed"):
+        Runit().start(NoSv(), "app", 1)
+
+
+def test_start_polls_until_running() -> None:
+    sv = FakeSv({"status": ["down: app: 5s, normally up", "run: app: (pid 42) 0s"]})
     state = Runit().start(sv, "app", 5)
     assert state.running and state.pid == 42
-    assert sv.calls == [["sv", "-w", "5", "start", "app"]]
+    assert sv.calls[0] == ["sv", "up", "app"]
+
+
+def test_start_gives_up_after_wait_with_the_last_state() -> None:
+    sv = FakeSv({"status": ["down: app: 0s, normally up, want up"]})
+    state = Runit().start(sv, "app", 0.2)
+    assert not state.running and state.health == CRASH_LOOPING
 
 
 def test_plan_lists_the_kill_as_conditional() -> None:
     steps = Runit().plan("stop", "app", grace=15, wait=5)
     assert [s.argv for s in steps] == [
-        ("sv", "-w", "15", "stop", "app"), ("sv", "kill", "app"), ("sv", "-w", "5", "stop", "app")
+        ("sv", "down", "app"), ("sv", "status", "app"), ("sv", "kill", "app"),
+        ("sv", "status", "app"),
     ]
-    assert steps[0].when is None and "15s" in (steps[1].when or "")
+    assert steps[0].when is None and "15s" in (steps[2].when or "")
+    assert [s.command for s in Runit().plan("start", "app", grace=15, wait=5)] == [
+        "sv up app", "sv status app"]

@@ -96,9 +96,9 @@ def test_status_wide_adds_the_top_columns(testbed: TestBed, cli: CliRunner) -> N
     result = cli("status", "--wide", "-e", "test", cwd=root)
     assert result.exit_code == 0, result
     header, row = result.stdout.splitlines()
-    assert header.split() == ["WORKER", "STATE", "PID", "UPTIME", "PROCS", "CPU", "MEMORY",
-                              "ERROR"]
-    assert row.split()[4] == "3"
+    assert header.split() == ["WORKER", "STATE", "PID", "UPTIME", "RESTARTS", "PROCS", "CPU",
+                              "MEMORY", "ERROR"]
+    assert row.split()[5] == "3"
     plain = cli("status", "--json", "-e", "test", cwd=root)
     assert plain.json["workers"][0]["usage"] is None  # not read unless asked
 

@@ -179,7 +179,14 @@ def health_cell(word: str) -> output.Cell:
 # ---------------------------------------------------------------- status
 
 
-STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "error")
+STATUS_COLUMNS = ("worker", "state", "pid", "uptime", "restarts", "error")
+
+
+def _restarts(status: WorkerStatus) -> str:
+    """``3 (last exit 1)``; ``-`` where the supervisor does not count them (runit)."""
+    if status.restarts is None:
+        return "-"
+    return f"{status.restarts}" + (f" (last {status.last_exit})" if status.last_exit else "")
 
 
 def _status_report(results: Results[WorkerStatus], *, wide: bool = False) -> output.Report:
@@ -190,9 +197,9 @@ def _status_report(results: Results[WorkerStatus], *, wide: bool = False) -> out
         s = _kept(outcome)
         extra = usage_cells(s.usage) if wide else []
         rows.append([outcome.name, health_cell(s.health), "-" if s.pid is None else str(s.pid),
-                     seconds(s.uptime_s) if s.pid is not None else "-", *extra,
+                     seconds(s.uptime_s) if s.pid is not None else "-", _restarts(s), *extra,
                      outcome.message or ""])
-    columns = (*STATUS_COLUMNS[:4], *USAGE_COLUMNS, "error") if wide else STATUS_COLUMNS
+    columns = (*STATUS_COLUMNS[:5], *USAGE_COLUMNS, "error") if wide else STATUS_COLUMNS
     return output.Report({"workers": [o.to_dict() for o in results]}, columns, rows,
                          exit_code=results.exit_code)
 
@@ -287,10 +294,12 @@ class _Progress:
 
     def __call__(self, event: Event) -> None:
         with self.lock:
+            same = self.rows.get(event.worker) == [event.phase, event.detail]
             self.rows[event.worker] = [event.phase, event.detail]
             if self.live is not None:
                 self.live.update(self._render())
-            elif self.enabled and event.phase != "connecting":
+            # A stop's progress repeats its event every second: one line per change.
+            elif self.enabled and event.phase != "connecting" and not same:
                 detail = f": {event.detail}" if event.detail else ""
                 output.info(f"{event.worker}: {event.phase}{detail}")
 
@@ -378,7 +387,7 @@ def _dry_run(plans: Sequence[tuple[Target, list[Step]]], as_json: bool) -> int:
         lines.append(f"{target.name} ({where}):")
         commands = []
         for step in steps:
-            command = shlex.join(step.argv)
+            command = step.command
             lines.append(f"  {command}" + (f"    # {step.when}" if step.when else ""))
             commands.append({"argv": list(step.argv), "command": command, "when": step.when})
         workers.append({"name": target.name, "destination": where, "commands": commands})

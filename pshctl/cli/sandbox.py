@@ -9,6 +9,7 @@ app cannot be found or read, or sshd/runit are not installed.
 from __future__ import annotations
 
 import shlex
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -35,7 +36,12 @@ AppDirArg = Annotated[
         show_default=False,
     ),
 ]
-COLUMNS = ("container", "kind", "ssh", "sshd pid", "service", "web")
+class Supervisor(str, Enum):
+    runit = "runit"
+    systemd = "systemd"
+
+
+COLUMNS = ("container", "kind", "ssh", "sshd pid", "supervisor", "service", "web")
 
 
 def register(app: typer.Typer) -> None:
@@ -49,13 +55,23 @@ def up_command(
     app_dir: AppDirArg = None,
     app_name: AppOpt = None,
     project: ProjectOpt = None,
+    supervisor: Annotated[
+        Supervisor,
+        typer.Option(
+            "--supervisor",
+            help="What supervises each container's service: runit (sv), or systemd (a "
+            "`systemd --user` per container; needs root). A container whose "
+            "`supervisor:` is set in .pshctl.yaml's `sandbox` environment keeps that.",
+        ),
+    ] = Supervisor.runit,
     as_json: JsonOpt = False,
 ) -> int:
     """Start the sandbox (or report it when it already runs)."""
     from pshctl.sandbox import manager
 
     chosen = selection(ctx, project=project, app=app_name)
-    result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project)
+    result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project,
+                        supervisor=supervisor.value)
     app = _app_option(chosen.app)
     notes = []
     if result.already_running:
@@ -191,6 +207,7 @@ def _row(container: ContainerStatus) -> list[output.Cell]:
         container.kind,
         container.ssh,
         sshd,
+        container.supervisor,
         (service.describe(), style),
         container.web_url or "-",
     ]

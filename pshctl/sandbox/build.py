@@ -26,12 +26,20 @@ What a container gets, as on Platform.sh:
   the start command's process is the one runit signals). ``control/t`` gives
   runit the platform's stop rule: ``sv stop``/``restart`` send SIGTERM and, if the
   process still runs 15 s later, SIGKILL.
+* **Or, on systemd**, the user unit ``app.service`` of the container's own user manager
+  (``systemd/units/app.service``): the same start command and environment
+  (``systemd/run``), restarted 1 s after it exits, for ever (as runsv does), stopped
+  with SIGTERM to all its processes and SIGKILL 15 s later (``TimeoutStopSec=15``); its
+  output is appended to ``log/app.log``, as on runit.
 * **Login** (sshd's ``ForceCommand``): cd to ``app/``, the same environment on top of
   sshd's (``USER``, ``SSH_*``, ``TERM``...), plus ``SVDIR`` (so ``sv status app``
-  works) and ``SVWAIT``; then ``bash -c "$SSH_ORIGINAL_COMMAND"``, or an interactive
-  ``bash -i`` when no command was given. A container's ``/var/log`` is its ``log/``:
-  ``/var/log/`` in the command is read as that directory (so what pshctl does on the
-  platform, found through the emulated API, reads the sandbox's logs).
+  works) and ``SVWAIT`` on runit, or ``XDG_RUNTIME_DIR`` on systemd, where the login
+  also enters the user manager's mount namespace (its private ``/run``: its bus and its
+  journal); then ``bash -c "$SSH_ORIGINAL_COMMAND"``, or an interactive ``bash -i``
+  when no command was given.
+  A container's ``/var/log`` is its ``log/``: ``/var/log/`` in the command is read as
+  that directory (so what pshctl does on the platform, found through the emulated API,
+  reads the sandbox's logs).
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from pshctl import files
 from pshctl.errors import ConfigError
-from pshctl.sandbox.layout import ContainerPaths, SandboxPaths
+from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
 
 if TYPE_CHECKING:
     from pshctl.appdef import AppDefinition, ContainerConfig
@@ -79,14 +87,20 @@ def build_container(
     config: ContainerConfig,
     env: Mapping[str, str],
     source: Path,
+    supervisor: str = "runit",
 ) -> None:
     """(Re)write everything of one container except its mount storage and logs."""
     files.make_dirs(container.log_dir)
-    files.touch(container.log_file)
     mounts = resolve_mounts(paths, container, config)
     copy_code(source, container.app_dir, mounts, exclude=paths.root.parent)
-    write_service(container, config.start_command, env, pre_start=config.pre_start)
-    write_login(container, env)
+    if supervisor == "systemd":
+        if container.svdir.exists():  # a runit service left by an earlier `up`
+            remove_tree(container.svdir)
+        write_unit(container, config.start_command, env, pre_start=config.pre_start)
+    else:
+        write_service(container, config.start_command, env, pre_start=config.pre_start)
+    files.touch(container.log_file)
+    write_login(container, env, supervisor)
 
 
 def resolve_mounts(
@@ -255,19 +269,31 @@ def write_service(container: ContainerPaths, start: str, env: Mapping[str, str],
     service = container.service
     files.make_dirs(service / "control")
     q = shlex.quote
-    header = f"# pshctl sandbox: {container.kind} container '{container.name}'. Generated.\n"
+    header = _header(container)
+    log = f"exec >>{q(str(container.log_file))} 2>&1\n"
+    _write_script(service / "run", _run_script(container, start, env, pre_start, log))
+    _write_script(service / "control" / "t", _control_term(header))
+
+
+def _header(container: ContainerPaths) -> str:
+    return f"# pshctl sandbox: {container.kind} container '{container.name}'. Generated.\n"
+
+
+def _run_script(container: ContainerPaths, start: str, env: Mapping[str, str],
+                pre_start: str, redirect: str = "") -> str:
+    """cd to the code, ``pre_start`` (logged if it fails), then exec the start command
+    in the container's environment."""
+    q = shlex.quote
     before = (f"env -i {_env_words(env)} {q(shell())} -c {q(pre_start)} "
               "|| echo \"pshctl sandbox: pre_start exited with status $?\"\n"
               if pre_start else "")
-    run = (
-        "#!/bin/sh\n" + header
+    return (
+        "#!/bin/sh\n" + _header(container)
         + f"cd {q(str(container.app_dir))} || exit 111\n"
-        + f"exec >>{q(str(container.log_file))} 2>&1\n"
+        + redirect
         + before
         + f"exec env -i {_env_words(env)} {q(shell())} -c {q(start)}\n"
     )
-    _write_script(service / "run", run)
-    _write_script(service / "control" / "t", _control_term(header))
 
 
 def _control_term(header: str) -> str:
@@ -292,24 +318,75 @@ def _control_term(header: str) -> str:
     )
 
 
-def write_login(container: ContainerPaths, env: Mapping[str, str]) -> None:
+UNIT = """[Unit]
+Description=pshctl sandbox: {kind} container '{name}'
+StartLimitIntervalSec=0
+
+[Service]
+ExecStart={script}
+Restart=always
+RestartSec=1
+TimeoutStopSec={kill_after}
+StandardOutput=append:{log_file}
+StandardError=inherit
+SyslogIdentifier={name}
+"""
+
+
+def write_unit(container: ContainerPaths, start: str, env: Mapping[str, str], *,
+               pre_start: str = "") -> None:
+    """The systemd user unit ``app``: its run script and unit file (the unit appends
+    the output to the log file itself)."""
+    _write_script(container.unit_script, _run_script(container, start, env, pre_start))
+    unit = container.systemd_dir / "units" / f"{SERVICE_NAME}.service"
+    files.write_file(unit, UNIT.format(kind=container.kind, name=container.name,
+                                script=_unit_word(container.unit_script, quote=True),
+                                kill_after=KILL_AFTER,
+                                log_file=_unit_word(container.log_file)))
+
+
+def _unit_word(path: Path, *, quote: bool = False) -> str:
+    """A path as a unit file value: ``%`` is a specifier there; ExecStart splits words."""
+    text = str(path).replace("%", "%%")
+    if quote:
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+def write_login(container: ContainerPaths, env: Mapping[str, str],
+                supervisor: str = "runit") -> None:
     """sshd's ForceCommand for this container."""
     q = shlex.quote
-    login_env = {**env, "SVDIR": str(container.svdir), "SVWAIT": str(SVWAIT)}
+    app = q(str(container.app_dir))
+    if supervisor == "systemd":
+        login_env = {**env, "XDG_RUNTIME_DIR": f"/run/user/{os.geteuid()}"}
+        pidfile = q(str(container.systemd_dir / "manager.pid"))
+        nsenter = q(shutil.which("nsenter") or "/usr/bin/nsenter")
+        enter = (
+            f"pid=\nif [ -r {pidfile} ]; then read -r pid < {pidfile}; fi\n"
+            'if [ -n "$pid" ] && [ -e "/proc/$pid/ns/mnt" ]; then\n'
+            f'  set -- {nsenter} -t "$pid" -m --wd={app} --\n'
+            "fi\n"
+        )
+    else:
+        login_env = {**env, "SVDIR": str(container.svdir), "SVWAIT": str(SVWAIT)}
+        enter = ""
     words = _env_words(login_env)
     sh = q(shell())
     script = (
         "#!/bin/sh\n"
         f"# pshctl sandbox: log-in to the {container.kind} container '{container.name}'.\n"
-        f"cd {q(str(container.app_dir))} || exit 1\n"
-        'if [ -n "${SSH_ORIGINAL_COMMAND+set}" ]; then\n'
+        f"cd {app} || exit 1\n"
+        "set --\n"
+        + enter
+        + 'if [ -n "${SSH_ORIGINAL_COMMAND+set}" ]; then\n'
         f"{_var_log(container.log_dir)}"
-        f'  exec env {words} {sh} -c "$SSH_ORIGINAL_COMMAND"\n'
+        f'  exec "$@" env {words} {sh} -c "$SSH_ORIGINAL_COMMAND"\n'
         "fi\n"
         # Interactive on a terminal only: piped (`pshctl ssh < script`), `-i` would print
         # prompts and job-control warnings between the script's output.
-        f'if [ -t 0 ]; then exec env {words} {sh} -i; fi\n'
-        f"exec env {words} {sh}\n"
+        f'if [ -t 0 ]; then exec "$@" env {words} {sh} -i; fi\n'
+        f'exec "$@" env {words} {sh}\n'
     )
     _write_script(container.login, script)
 

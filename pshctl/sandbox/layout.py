@@ -19,7 +19,9 @@ and each container directory::
     app/<mount path>      -> a symlink to the mount's writable storage
     mounts/<source_path>  ``source: local`` and ``tmp`` storage, kept across `up`s
     log/app.log           the service's stdout and stderr, appended
-    service/app/          the runit service (``SVDIR=<container>/service``)
+    service/app/          the runit service (``SVDIR=<container>/service``), on runit
+    systemd/              on systemd: the user manager's units/app.service, the run
+                          script, manager.pid and manager.log
     ssh/                  this container's sshd: config, host key, pid, log
     login                 sshd's ForceCommand: cd, environment, then the command
 
@@ -68,6 +70,14 @@ class ContainerPaths:
     @property
     def service(self) -> Path:
         return self.svdir / SERVICE_NAME
+
+    @property
+    def systemd_dir(self) -> Path:
+        return self.root / "systemd"
+
+    @property
+    def unit_script(self) -> Path:
+        return self.systemd_dir / "run"
 
     @property
     def ssh_dir(self) -> Path:

@@ -9,9 +9,14 @@ Processes, all started by PID through ``servers.py`` and stopped by PID:
 * one OpenSSH ``sshd`` per container on ``127.0.0.1:<free port>``, its login forced
   into that container (``ForceCommand``: ``build.write_login``), host key per container,
   the client key and ``known_hosts`` shared by the sandbox;
-* one ``runsvdir`` for the whole sandbox, scanning ``runsvdir/`` where each container's
-  ``service/app`` is linked; so in a container ``SVDIR=<container>/service`` and
-  ``sv status app`` works, and pshctl drives ``<container>/service/app``.
+* one ``runsvdir`` for the whole sandbox, scanning ``runsvdir/`` where each runit
+  container's ``service/app`` is linked; so in a container ``SVDIR=<container>/service``
+  and ``sv status app`` works, and pshctl drives ``<container>/service/app``;
+* or, per container supervised by systemd (``up --supervisor systemd``, or
+  ``supervisor: systemd`` for it in ``.pshctl.yaml``'s ``sandbox`` environment), its own
+  ``systemd --user`` with its own journald (``servers.SystemdServer``: root only), which
+  runs the unit ``app.service``; its login enters the manager's namespace, so
+  ``systemctl --user`` and ``journalctl --user -u app`` work there.
 
 * one emulated control plane (``controlplane.py``): the platform's API on a loopback
   port, whose links lead to the sshds and whose CA they trust (``TrustedUserCAKeys``).
@@ -21,7 +26,8 @@ already running. A sandbox whose processes are all gone (after a reboot, a kill)
 *stale*, one with some gone is *partial*: ``up`` stops what remains and starts afresh.
 Ports of the previous run are reused when free, so ``known_hosts`` and ssh configs
 stay valid. ``down`` stops the services (SIGTERM, SIGKILL 15 s later), then runsvdir
-and its runsv processes, then each sshd with its sessions, checks that none of them
+and its runsv processes, each user manager (its cgroup killed and removed: no process,
+cgroup or mount is left), then each sshd with its sessions, checks that none of them
 runs any more and removes the registration; mount storage and logs stay unless
 ``purge``. ``up`` and ``down`` of one sandbox take a lock, so they never interleave.
 
@@ -57,6 +63,9 @@ if TYPE_CHECKING:
     from pshctl.appdef import AppDefinition, ContainerConfig
 
 PROGRAMS = ("sshd", "ssh-keygen", "runsvdir", "runsv", "sv")
+SYSTEMD_PROGRAMS = ("systemctl", "journalctl", "unshare", "nsenter")
+SUPERVISORS = ("runit", "systemd")
+DEFAULT_SUPERVISOR = "runit"
 LOCK_TIMEOUT = 60.0
 START_WAIT = 5.0  # how long `up` waits for the services to be running
 
@@ -68,11 +77,20 @@ class SandboxUnavailable(ConfigError):
 # --- the commands --------------------------------------------------------------------
 
 
-def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None) -> SandboxStatus:
-    """Start the sandbox of the app at or above ``app_dir`` (or report that it runs)."""
-    require_programs()
+def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None,
+       supervisor: str = DEFAULT_SUPERVISOR) -> SandboxStatus:
+    """Start the sandbox of the app at or above ``app_dir`` (or report that it runs).
+
+    Each container is supervised by ``supervisor`` unless ``.pshctl.yaml`` names one
+    for it (``environments.sandbox[.workers.<name>].supervisor``).
+    """
+    if supervisor not in SUPERVISORS:
+        raise UsageError(f"unknown supervisor '{supervisor}'",
+                         hint=f"choose one of {', '.join(SUPERVISORS)}")
     root = project_root(app_dir)
     app = _load_app(root, app_name)
+    chosen = supervisors(root, app, supervisor)
+    require_programs(systemd="systemd" in chosen.values())
     paths = SandboxPaths.for_app(root, app.name)
     with _locked(paths):
         old = read_state(paths.state_file)
@@ -82,11 +100,12 @@ def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None
             if health == "running":
                 result = build_status(root, app.name, paths, old)
                 result.already_running = True
-                result.outdated = _outdated(app, old)
+                result.outdated = _outdated(app, old, chosen)
                 return result
             _stop(old)
             replaced = health
-        new = _start(app, root, paths, project=project or "sandbox", previous=old)
+        new = _start(app, root, paths, project=project or "sandbox", previous=old,
+                     supervisors=chosen)
     result = build_status(root, app.name, paths, new)
     result.replaced = replaced
     return result
@@ -156,9 +175,31 @@ def list_sandboxes() -> list[SandboxStatus]:
 # --- finding the app -----------------------------------------------------------------
 
 
-def require_programs() -> dict[str, str]:
+def supervisors(root: Path, app: AppDefinition, default: str) -> dict[str, str]:
+    """Container name -> its supervisor: the config file's choice, else ``default``."""
+    from pshctl.settings import load_settings
+
+    entry = load_settings(root).environment(registry.SANDBOX_ENVIRONMENT)
+    names = ([app.name] if app.web is not None else []) + list(app.workers)
+    chosen = {}
+    for name in names:
+        keys: dict[str, Any] = {}
+        if entry is not None:
+            keys = (entry.for_worker(name) if name in app.workers else None) or entry.keys
+        named = keys.get("supervisor")
+        chosen[name] = named if named in SUPERVISORS else default
+    return chosen
+
+
+def require_programs(*, systemd: bool = False) -> dict[str, str]:
+    if systemd and os.geteuid() != 0:
+        raise SandboxUnavailable(
+            "the systemd supervisor in the sandbox needs root on this machine (each "
+            "container's user manager gets a delegated cgroup and a private mount namespace)",
+            hint="run `pshctl sandbox up` as root, or use `--supervisor runit` (the default)",
+        )
     try:
-        return servers.require_programs(*PROGRAMS)
+        return servers.require_programs(*PROGRAMS, *(SYSTEMD_PROGRAMS if systemd else ()))
     except servers.MissingProgram as exc:
         hint = exc.hint or ""
         if os.geteuid() == 0:
@@ -228,6 +269,7 @@ def _start(
     *,
     project: str,
     previous: SandboxState | None,
+    supervisors: dict[str, str],
 ) -> SandboxState:
     state = SandboxState(app=app.name, project_root=str(root), user=servers.login_name())
     old_ports = {c.name: (c.ssh_port, c.web_port) for c in previous.containers} if previous else {}
@@ -243,28 +285,34 @@ def _start(
             env = build.container_env(
                 app, config, container, project=project, web_port=web_port
             )
-            build.build_container(paths, container, config, env, app.root)
+            kind = supervisors.get(container.name, DEFAULT_SUPERVISOR)
+            build.build_container(paths, container, config, env, app.root, kind)
             server = _start_sshd(paths, container, _port(ssh_port, taken), ca)
-            state.containers.append(
-                ContainerState(
-                    name=container.name,
-                    kind=container.kind,
-                    root=str(container.root),
-                    ssh_port=server.port,
-                    sshd=Proc.of(server.pid),
-                    web_port=web_port,
-                )
+            record = ContainerState(
+                name=container.name,
+                kind=container.kind,
+                root=str(container.root),
+                ssh_port=server.port,
+                sshd=Proc.of(server.pid),
+                web_port=web_port,
+                supervisor=kind,
             )
+            state.containers.append(record)
             write_state(paths.state_file, state)
+            if kind == "systemd":
+                _start_systemd(container, record)
+                write_state(paths.state_file, state)
             host_lines.append(server.known_hosts_line())
         files.write_file(paths.known_hosts, "\n".join(host_lines) + "\n")
-        state.runsvdir = _start_runit(paths, [c for c, _ in containers])
-        write_state(paths.state_file, state)
+        runit = [c for c, _ in containers if supervisors.get(c.name) != "systemd"]
+        if runit:
+            state.runsvdir = _start_runit(paths, runit)
+            write_state(paths.state_file, state)
         api_port = previous.api_port if previous else None
         api_port = api_port or controlplane.previous_port(controlplane.directory_of(paths.root))
         _start_controlplane(paths, state, containers, project, _port(api_port, taken))
         write_state(paths.state_file, state)
-        _wait_running([c for c, _ in containers])
+        _wait_running(state)
         registry.write_registration(root, app.name, _registration(paths, state))
     except BaseException:
         _stop(state)
@@ -273,8 +321,11 @@ def _start(
     return state
 
 
-def _outdated(app: AppDefinition, state: SandboxState) -> bool:
-    """The app's definition differs from, or is newer than, what the sandbox runs."""
+def _outdated(app: AppDefinition, state: SandboxState, supervisors: dict[str, str]) -> bool:
+    """The app's definition (or the supervisors asked for) differs from, or is newer
+    than, what the sandbox runs."""
+    if {c.name: c.supervisor for c in state.containers} != supervisors:
+        return True
     names = ([app.name] if app.web else []) + list(app.workers)
     newer = False
     for file in app.files:  # the definition and what it includes
@@ -384,15 +435,32 @@ def _start_runit(paths: SandboxPaths, containers: list[ContainerPaths]) -> Proc:
     return proc
 
 
+def _start_systemd(container: ContainerPaths, record: ContainerState) -> None:
+    """The container's own user manager, running ``app.service``."""
+    manager = servers.SystemdServer.start(container.systemd_dir)
+    record.manager, record.token = Proc.of(manager.pid), manager.token
+    done = manager.systemctl("start", "--", f"{SERVICE_NAME}.service")
+    if done.returncode != 0:
+        raise OperationFailed(f"container {container.name}: systemctl --user start "
+                              f"{SERVICE_NAME} failed: {done.stderr.strip()}")
+
+
+def systemd_server(container: ContainerState) -> servers.SystemdServer:
+    """The recorded user manager of a systemd container (it may have gone)."""
+    paths = ContainerPaths(container.name, container.kind, Path(container.root))
+    return servers.SystemdServer(paths.systemd_dir, container.token or "",
+                                 container.manager.pid if container.manager else 0)
+
+
 def _scan_name(container: ContainerPaths) -> str:
     return "web" if container.kind == "web" else f"worker-{container.name}"
 
 
-def _wait_running(containers: list[ContainerPaths]) -> None:
+def _wait_running(state: SandboxState) -> None:
     """Give the services a moment to be up; one that keeps crashing is not an error."""
     deadline = time.monotonic() + START_WAIT
     while time.monotonic() < deadline:
-        if all(service_state(c.service).state == "run" for c in containers):
+        if all(service_state(c).state == "run" for c in state.containers):
             return
         time.sleep(0.05)
 
@@ -413,12 +481,13 @@ def _registration(paths: SandboxPaths, state: SandboxState) -> dict[str, Any]:
 
 
 def _endpoint(container: ContainerState) -> dict[str, Any]:
+    """How a container is reached. Its supervisor is left to pshctl's detection, as on
+    the platform."""
     paths = ContainerPaths(container.name, container.kind, Path(container.root))
-    return {
-        "port": container.ssh_port,
-        "service_dir": str(paths.svdir),
-        "log_dir": str(paths.log_dir),
-    }
+    endpoint: dict[str, Any] = {"port": container.ssh_port, "log_dir": str(paths.log_dir)}
+    if container.supervisor != "systemd":
+        endpoint["service_dir"] = str(paths.svdir)
+    return endpoint
 
 
 # --- stopping ------------------------------------------------------------------------
@@ -426,8 +495,23 @@ def _endpoint(container: ContainerState) -> dict[str, Any]:
 
 def _stop(state: SandboxState) -> None:
     """Stop services, then runsvdir and its runsv, then every sshd with its sessions."""
-    services = [ContainerPaths(c.name, c.kind, Path(c.root)).service for c in state.containers]
+    services = [ContainerPaths(c.name, c.kind, Path(c.root)).service for c in state.containers
+                if c.supervisor != "systemd"]
+    managers = [systemd_server(c) for c in state.containers
+                if c.supervisor == "systemd" and c.token]
+    alive = [m for m, c in zip(managers, [c for c in state.containers
+                                          if c.supervisor == "systemd" and c.token],
+                               strict=True) if c.manager is not None and c.manager.alive()]
+    # Every service is asked to stop at once (runit's and systemd's alike), each gets
+    # the grace; then the managers go, with whatever is left in their cgroups.
+    for manager in alive:
+        manager.stop_units()
     servers.stop_services(services, grace=build.KILL_AFTER)
+    deadline = time.monotonic() + build.KILL_AFTER
+    while alive and time.monotonic() < deadline and any(m.units_active() for m in alive):
+        time.sleep(0.05)
+    for manager in managers:
+        manager.stop(grace=0)
     if state.runsvdir is not None and state.runsvdir.alive():
         runsv = servers.children_of(state.runsvdir.pid)
         servers.terminate(state.runsvdir.pid)

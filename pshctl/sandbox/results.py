@@ -1,8 +1,10 @@
-"""What ``pshctl sandbox up/status/down`` report: the sandbox, its containers, runit's view.
+"""What ``pshctl sandbox up/status/down`` report: the sandbox, its containers, their
+supervisor's view.
 
 ``service_state`` reads runit's ``supervise/status`` directly (the 20 bytes ``sv status``
 reads: TAI64N time of the last change, PID, want-up/down, run/down/finish), so the
-sandbox's own status needs no SSH and no ``sv`` call.
+sandbox's own status needs no SSH and no ``sv`` call; of a systemd container it asks
+the container's user manager (``systemctl --user show``, from outside its namespace).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pshctl.sandbox import registry, servers
-from pshctl.sandbox.layout import ContainerPaths, SandboxPaths
+from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
 from pshctl.sandbox.state import ContainerState, SandboxState
 
 HOST = "127.0.0.1"
@@ -52,6 +54,8 @@ class ContainerStatus:
     app_dir: str
     log_file: str
     web_url: str | None = None
+    supervisor: str = "runit"
+    manager_pid: int | None = None  # its systemd user manager
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,8 @@ class ContainerStatus:
             "app_dir": self.app_dir,
             "log_file": self.log_file,
             "web_url": self.web_url,
+            "supervisor": self.supervisor,
+            "manager_pid": self.manager_pid,
         }
 
 
@@ -150,17 +156,47 @@ def container_status(container: ContainerState) -> ContainerStatus:
         ssh_port=container.ssh_port,
         sshd_pid=container.sshd.pid,
         sshd_running=container.sshd.alive(),
-        service=service_state(paths.service),
+        service=service_state(container),
         app_dir=str(paths.app_dir),
         log_file=str(paths.log_file),
         web_url=f"http://{HOST}:{container.web_port}/" if container.web_port else None,
+        supervisor=container.supervisor,
+        manager_pid=container.manager.pid if container.manager else None,
     )
 
 
 _TAI_OFFSET = 4611686018427387914  # TAI64 label of the Unix epoch (2**62 + 10)
 
 
-def service_state(service: Path) -> ServiceState:
+def service_state(container: ContainerState) -> ServiceState:
+    """What the container's supervisor says about its ``app`` service."""
+    paths = ContainerPaths(container.name, container.kind, Path(container.root))
+    if container.supervisor == "systemd":
+        return _unit_state(container)
+    return runit_state(paths.service)
+
+
+def _unit_state(container: ContainerState) -> ServiceState:
+    from pshctl.supervisor.systemd import PROPERTIES, parse_block, unit_name
+
+    if container.manager is None or not container.manager.alive():
+        return ServiceState("unsupervised")
+    paths = ContainerPaths(container.name, container.kind, Path(container.root))
+    manager = servers.SystemdServer(paths.systemd_dir, container.token or "",
+                                    container.manager.pid)
+    shown = manager.systemctl("show", f"--property={','.join(PROPERTIES)}", "--",
+                              unit_name(SERVICE_NAME))
+    block = dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
+    if shown.returncode != 0 or not block:
+        return ServiceState("unsupervised")
+    state = parse_block(block, SERVICE_NAME, time.monotonic())
+    if state.problem is not None:
+        return ServiceState("none")
+    seconds = None if state.uptime_s is None else int(state.uptime_s)
+    return ServiceState(state.state or "unknown", state.pid, seconds, state.want)
+
+
+def runit_state(service: Path) -> ServiceState:
     """Read runit's ``supervise/status`` (the 20 bytes ``sv status`` reads)."""
     if not (service / "run").exists():
         return ServiceState("none")

@@ -1,13 +1,16 @@
-"""Real server processes on this machine: OpenSSH's sshd and runit's runsvdir.
+"""Real server processes on this machine: OpenSSH's sshd, runit's runsvdir, and
+``systemd --user`` managers (each with a journald).
 
 The sandbox and the test bed both run them. Every process is started with a known PID
-and stopped by that PID; nothing here searches the process table by name.
+and stopped by that PID (a user manager and what it runs, by the cgroup made for it);
+nothing here searches the process table by name.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from pshctl import files
 from pshctl.errors import ExitCode, PshctlError
+from pshctl.sandbox.cgroups import Cgroup
 
 # Which Debian package brings each program we drive.
 PACKAGES = {
@@ -26,6 +30,11 @@ PACKAGES = {
     "runsvdir": "runit",
     "runsv": "runit",
     "sv": "runit",
+    "systemd": "systemd",
+    "systemctl": "systemd",
+    "journalctl": "systemd",
+    "unshare": "util-linux",
+    "nsenter": "util-linux",
 }
 
 
@@ -372,3 +381,255 @@ def stop_services(services: list[Path], *, grace: float = 15.0) -> None:
         subprocess.run(
             [sv, "exit", *map(str, live)], capture_output=True, timeout=10, check=False
         )
+
+
+# --- systemd user managers ------------------------------------------------------------
+
+JOURNALD_PATHS = ("/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald")
+MANAGER_PATHS = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd")
+# The targets a user manager needs to start units and to exit, and nothing else: the
+# unit path is exactly the server's own directory, so no unit of this machine's
+# /etc/systemd/user or /usr/lib/systemd/user (sockets, agents) ever starts.
+BASE_UNITS = {
+    "default.target": "[Unit]\nDescription=pshctl container\n",
+    "basic.target": "[Unit]\nDescription=pshctl container: basic\n",
+    "shutdown.target": "[Unit]\nDescription=pshctl container: shutdown\n"
+                       "DefaultDependencies=no\nRefuseManualStart=yes\n",
+    "exit.target": "[Unit]\nDescription=pshctl container: exit\nDefaultDependencies=no\n"
+                   "Requires=systemd-exit.service\nAfter=systemd-exit.service\n",
+    "systemd-exit.service": "[Unit]\nDescription=pshctl container: exit the manager\n"
+                            "DefaultDependencies=no\nRequires=shutdown.target\n"
+                            "After=shutdown.target\nSuccessAction=exit-force\n"
+                            "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+}
+# journald kept to this namespace: volatile storage on the private /run, no kernel log.
+JOURNALD_CONF = (
+    "[Journal]\nStorage=volatile\nRuntimeMaxUse=16M\nReadKMsg=no\nForwardToSyslog=no\n"
+    "ForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\n"
+)
+
+
+class NeedsRoot(PshctlError):
+    """A systemd user manager needs root here (cgroups, a mount namespace): exit 3."""
+
+    exit_code = ExitCode.CONFIG
+
+
+def _system_file(candidates: tuple[str, ...], name: str) -> str:
+    for path in candidates:
+        if os.access(path, os.X_OK):
+            return path
+    raise MissingProgram(f"missing system program: {name}",
+                         hint="install it with: apt-get install -y systemd")
+
+
+def launcher_script(manager: SystemdServer, journald: str | None, systemd: str) -> str:
+    """What runs inside the new mount namespace: a private /run (so nothing it creates
+    lands on this machine's /run, and /run/systemd/system makes systemd believe it may
+    run), journald in its own cgroup, then the manager in the delegated one."""
+    q = shlex.quote
+    uid = os.geteuid()
+    into = "".join(f"echo $$ > {q(str(f))}\n" for f in manager.manager_cgroup.procs_files())
+    into_journal = "".join(f"echo $$ > {q(str(f))}\n"
+                           for f in manager.journal_cgroup.procs_files())
+    lines = [
+        "#!/bin/sh",
+        "# pshctl: a systemd user manager in a private mount namespace. Generated.",
+        "set -e",
+        # -n: no /run/mount/utab written on the host's /run before the tmpfs hides it.
+        "mount -n -t tmpfs -o mode=0755,size=64m pshctl-run /run",
+        f"mkdir -p /run/systemd/system /run/systemd/journald.conf.d /run/user/{uid}",
+        f"chmod 0700 /run/user/{uid}",
+        f"printf %s {q(JOURNALD_CONF)} > /run/systemd/journald.conf.d/pshctl.conf",
+    ]
+    if journald:
+        lines += [
+            into_journal.rstrip("\n"),
+            f"{q(journald)} </dev/null &",
+            # The manager connects its services' output to journald's stdout socket.
+            "i=0; while [ ! -S /run/systemd/journal/stdout ] && [ $i -lt 200 ]; do",
+            "  sleep 0.02; i=$((i + 1)); done",
+        ]
+    lines += [
+        into.rstrip("\n"),
+        f"export XDG_RUNTIME_DIR=/run/user/{uid}",
+        f"export SYSTEMD_UNIT_PATH={q(str(manager.unit_dir))}",
+        f"exec {q(systemd)} --user",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+@dataclass
+class SystemdServer:
+    """A real ``systemd --user`` (with its own journald) for one container.
+
+    It runs in a private mount namespace (``unshare -m``) whose ``/run`` is a tmpfs of
+    its own, in cgroups ``pshctl-<token>.slice/user@<uid>.service`` (the manager) and
+    ``.../journal.scope`` (journald) made for it in every process-tracking hierarchy.
+    The ``user@`` name is what journald reads a user unit's name from
+    (``_SYSTEMD_USER_UNIT``). From outside, :attr:`runtime_dir` reaches its bus through
+    ``/proc/<pid>/root``; a login enters its namespace with :meth:`enter_argv`.
+    Stopping kills the whole cgroup and removes it, so nothing is left: no process, no
+    cgroup, and no mount (the namespace goes with its last process).
+    """
+
+    workdir: Path
+    token: str
+    pid: int = 0
+    journal: bool = True
+
+    @property
+    def slice(self) -> str:
+        return f"pshctl-{self.token}.slice"
+
+    @property
+    def cgroup(self) -> Cgroup:
+        return Cgroup(self.slice)
+
+    @property
+    def manager_cgroup(self) -> Cgroup:
+        return Cgroup(f"{self.slice}/user@{os.geteuid()}.service")
+
+    @property
+    def journal_cgroup(self) -> Cgroup:
+        return Cgroup(f"{self.slice}/journal.scope")
+
+    @property
+    def unit_dir(self) -> Path:
+        return self.workdir / "units"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "manager.log"
+
+    @property
+    def runtime_dir(self) -> str:
+        """The manager's ``XDG_RUNTIME_DIR`` as seen from outside its namespace."""
+        return f"/proc/{self.pid}/root/run/user/{os.geteuid()}"
+
+    @classmethod
+    def start(cls, workdir: Path, *, token: str | None = None, journal: bool = True,
+              units: dict[str, str] | None = None, timeout: float = 20.0) -> SystemdServer:
+        """Start a manager whose unit path is ``workdir/units`` (``units`` written first)."""
+        if os.geteuid() != 0:
+            raise NeedsRoot(
+                "a systemd user manager needs root on this machine (a delegated cgroup and "
+                "a private mount namespace)",
+                hint="run as root, or use the runit supervisor (the default)",
+            )
+        programs = require_programs("unshare", "nsenter", "systemctl")
+        systemd = _system_file(MANAGER_PATHS, "systemd")
+        journald = _system_file(JOURNALD_PATHS, "systemd-journald") if journal else None
+        import secrets
+
+        server = cls(workdir.resolve(), token or secrets.token_hex(4), journal=journal)
+        files.make_dirs(server.unit_dir)
+        for name, text in {**BASE_UNITS, **(units or {})}.items():
+            server.write_unit(name, text)
+        server.manager_cgroup.create()
+        server.journal_cgroup.create()
+        launcher = server.workdir / "launch"
+        files.write_file(launcher, launcher_script(server, journald, systemd), files.SCRIPT)
+        env = {"PATH": os.environ.get("PATH") or "/usr/sbin:/usr/bin:/sbin:/bin",
+               "HOME": str(server.workdir / "home"), "LANG": "C.UTF-8",
+               "XDG_CONFIG_HOME": str(server.workdir / "config")}
+        files.make_dirs(server.workdir / "home")
+        try:
+            server.pid = _spawn_env(
+                [programs["unshare"], "-m", "--propagation", "private", str(launcher)],
+                env, server.log_file)
+            files.write_file(server.workdir / "manager.pid", f"{server.pid}\n")
+            server._wait_ready(timeout)
+        except BaseException:
+            server.stop(grace=0)
+            raise
+        return server
+
+    def write_unit(self, name: str, text: str) -> Path:
+        return files.write_file(self.unit_dir / name, text)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "XDG_RUNTIME_DIR": self.runtime_dir}
+
+    def systemctl(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """``systemctl --user ARGS`` against this manager, from outside its namespace."""
+        systemctl = find_program("systemctl") or "systemctl"
+        return subprocess.run([systemctl, "--user", *args], env=self.env(), text=True,
+                              capture_output=True, timeout=timeout, check=False)
+
+    def enter_argv(self) -> list[str]:
+        """Prefix that runs a command inside the manager's namespace, set to talk to it."""
+        return [find_program("nsenter") or "nsenter", "-t", str(self.pid), "-m", "--",
+                "env", f"XDG_RUNTIME_DIR=/run/user/{os.geteuid()}"]
+
+    def running(self) -> bool:
+        return pid_alive(self.pid)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(self.pid):
+                _reap(self.pid)
+                tail = self.log_file.read_text(errors="replace")[-800:] \
+                    if self.log_file.exists() else ""
+                raise PshctlError(f"systemd --user exited at start (log {self.log_file}):\n"
+                                  f"{tail.strip()}")
+            if Path(self.runtime_dir, "systemd", "private").exists():
+                # Not `is-system-running`: outside the namespace it sees no
+                # /run/systemd/system and answers "offline".
+                state = self.systemctl("show", "--property=SystemState", "--value").stdout.strip()
+                if state in ("running", "degraded"):
+                    return
+            time.sleep(0.05)
+        raise PshctlError(f"systemd --user did not come up within {timeout:.0f} s "
+                          f"(log {self.log_file})")
+
+    def reload(self) -> None:
+        done = self.systemctl("daemon-reload")
+        if done.returncode != 0:
+            raise PshctlError(f"systemctl --user daemon-reload failed: {done.stderr.strip()}")
+
+    def units(self, suffix: str = ".service") -> list[str]:
+        """The units written to its unit directory (not the base ones)."""
+        return sorted(p.name for p in self.unit_dir.iterdir()
+                      if p.name.endswith(suffix) and p.name not in BASE_UNITS)
+
+    def stop(self, grace: float = 15.0) -> list[int]:
+        """Stop every unit (SIGTERM, at most ``grace`` s), then kill whatever is left in
+        the cgroup (manager and journald included) and remove the cgroups. Returns the
+        pids that would not die (none, normally)."""
+        if self.pid and pid_alive(self.pid) and grace > 0:
+            self.stop_units()
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and self.units_active():
+                time.sleep(0.05)
+        left = self.cgroup.kill()
+        if self.pid:
+            _reap(self.pid)
+        self.cgroup.remove()
+        return left
+
+    def stop_units(self) -> None:
+        """Ask every unit of its unit directory to stop (SIGTERM); returns at once."""
+        units = self.units()
+        if units:
+            self.systemctl("stop", "--no-block", "--", *units)
+
+    def units_active(self) -> bool:
+        """Some unit of its unit directory still runs or stops."""
+        units = self.units()
+        if not units:
+            return False
+        shown = self.systemctl("show", "--property=ActiveState", "--value", "--", *units)
+        if shown.returncode != 0:
+            return False
+        return any(word not in ("inactive", "failed") for word in shown.stdout.split())
+
+
+def _spawn_env(argv: list[str], env: dict[str, str], log: Path) -> int:
+    with os.fdopen(files.open_append(log), "ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                close_fds=True, env=env, umask=0o022)
+    return proc.pid

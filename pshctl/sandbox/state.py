@@ -62,6 +62,9 @@ class ContainerState:
     ssh_port: int
     sshd: Proc
     web_port: int | None = None
+    supervisor: str = "runit"  # "runit" | "systemd"
+    manager: Proc | None = None  # its systemd user manager
+    token: str | None = None  # names the manager's cgroup: pshctl-<token>.slice
 
 
 @dataclass
@@ -78,6 +81,7 @@ class SandboxState:
 
     def processes(self) -> list[Proc]:
         procs = [c.sshd for c in self.containers]
+        procs += [c.manager for c in self.containers if c.manager is not None]
         return procs + [p for p in (self.runsvdir, self.controlplane) if p is not None]
 
     def health(self) -> str:
@@ -93,7 +97,9 @@ class SandboxState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SandboxState:
         containers = [
-            ContainerState(**{**c, "sshd": Proc(**c["sshd"])}) for c in data["containers"]
+            ContainerState(**{**c, "sshd": Proc(**c["sshd"]),
+                              "manager": Proc(**c["manager"]) if c.get("manager") else None})
+            for c in data["containers"]
         ]
         runsvdir = Proc(**data["runsvdir"]) if data.get("runsvdir") else None
         api = Proc(**data["controlplane"]) if data.get("controlplane") else None

@@ -1,10 +1,17 @@
 """Process supervisors behind one small interface: what a service is doing, stop, start.
 
-A :class:`Supervisor` turns actions into remote argv lists and their text answers into a
+A :class:`Supervisor` turns actions into remote commands and their text answers into a
 :class:`ServiceState`. It runs commands through anything with a ``run(argv, timeout=)``
 method (an SSH ``Session`` in practice), so this package knows nothing about SSH.
-runit (``sv``) is the only driver today; a ``systemctl --user`` one would sit beside it
-and register itself in :data:`DRIVERS`.
+
+Drivers, one file each: ``runit.py`` (``sv``) and ``systemd.py`` (``systemctl --user``),
+both built on ``driver.PollingDriver``, which holds the stop and start algorithms
+(control verbs that return at once, then pshctl's own polling), so both supervisors
+stop, kill, start and report alike. ``auto.py`` finds, per service and in the same
+round trip as the first status read, which of them supervises it.
+
+A service is addressed as the target configures it, ``[service_dir/]service_name``:
+runit takes the whole path, systemd the last part as the unit name.
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ from typing import Literal, Protocol
 
 from pshctl.errors import ConfigError, OperationFailed
 
-RunState = Literal["run", "down", "finish"]
+# run: a process runs; down: none; finish: the process is gone but the supervisor is
+# still busy with it (runit's finish script, systemd's stop of leftover processes);
+# start: being started, no process proven yet (systemd's `activating`).
+RunState = Literal["run", "down", "finish", "start"]
 Problem = Literal["missing", "unsupervised"]
 StopOutcome = Literal["exited", "killed"]
 
@@ -30,6 +40,9 @@ UNREACHABLE = "unreachable"
 
 # A process younger than this is still "starting": it has not yet proved it stays up.
 STARTING_SECONDS = 2.0
+
+AUTO = "auto"
+SUPERVISORS = ("runit", "systemd")  # the drivers, in the order detection prefers them last
 
 
 class Output(Protocol):
@@ -50,7 +63,8 @@ class ServiceState:
 
     ``problem`` is set when the supervisor cannot describe the service at all:
     ``missing`` (no such service) or ``unsupervised`` (nothing supervises it);
-    ``message`` then carries the supervisor's own words.
+    ``message`` then carries the supervisor's own words. ``restarts`` and
+    ``last_exit`` are known only where the supervisor keeps them (systemd).
     """
 
     service: str
@@ -64,24 +78,34 @@ class ServiceState:
     problem: Problem | None = None
     message: str | None = None
     raw: str = ""
+    supervisor: str | None = None  # the driver that gave this answer
+    restarts: int | None = None  # times the supervisor restarted it by itself
+    last_exit: str | None = None  # how its last process ended: "exit 1", "signal KILL"
 
     @property
     def running(self) -> bool:
-        return self.state == "run" and self.pid is not None
+        return self.state in ("run", "start") and self.pid is not None
+
+    @property
+    def stopped(self) -> bool:
+        """Down, and the supervisor does not mean to bring it back by itself."""
+        return self.problem is None and self.state == "down" and self.want != "up"
 
     @property
     def health(self) -> str:
         """The one health word for this snapshot."""
         if self.problem is not None:
             return UNSUPERVISED
-        if self.state == "run":
+        if self.state == "start" and self.want != "down":
+            return STARTING
+        if self.state in ("run", "start"):
             if self.want == "down":
                 return DOWN  # being stopped
             if self.uptime_s is not None and self.uptime_s < STARTING_SECONDS:
                 return STARTING
             return UP
-        # Down (or running its finish script) while runit still wants it up: it exited
-        # by itself and is being restarted.
+        # Down (or busy with its last process) while the supervisor still wants it up:
+        # it exited by itself and is being restarted.
         if self.want == "up" or (self.state == "finish" and self.want is None):
             return CRASH_LOOPING
         return DOWN
@@ -97,6 +121,10 @@ class ServiceState:
             parts.append(f"{self.uptime_s:g}s")
         flags = [f"want {self.want}"] if self.want else []
         flags += ["got TERM"] * self.got_term + ["paused"] * self.paused
+        if self.restarts:
+            flags.append(f"{self.restarts} restart{'s' * (self.restarts != 1)}")
+        if self.last_exit:
+            flags.append(f"last {self.last_exit}")
         return " ".join(parts) + (", " + ", ".join(flags) if flags else "")
 
 
@@ -110,11 +138,45 @@ class StopReport:
 
 
 @dataclass(frozen=True)
+class StopProgress:
+    """A stop under way: ``elapsed`` of ``grace`` seconds since SIGTERM; ``killed`` once
+    SIGKILL was sent. Reported when the stop begins, about once a second while it
+    waits, and when it sends SIGKILL."""
+
+    service: str
+    elapsed: float
+    grace: float
+    killed: bool = False
+
+
+ProgressSink = Callable[[StopProgress], None]
+
+
+@dataclass(frozen=True)
 class Step:
-    """One remote command of a plan; ``when`` says when it runs if not always."""
+    """One remote command of a plan; ``when`` says when it runs if not always.
+
+    ``script`` is set for a command line pshctl sends as written (composed from
+    constants and quoted names) for the remote shell to run; ``argv`` is then the
+    equivalent ``sh -c`` argv.
+    """
 
     argv: tuple[str, ...]
     when: str | None = None
+    script: str | None = None
+
+    @classmethod
+    def of(cls, command: Sequence[str] | str, when: str | None = None) -> Step:
+        if isinstance(command, str):
+            return cls(("sh", "-c", command), when, command)
+        return cls(tuple(command), when)
+
+    @property
+    def command(self) -> str:
+        """The command line as the remote shell gets it."""
+        import shlex
+
+        return self.script if self.script is not None else shlex.join(self.argv)
 
 
 class ServiceProblem(OperationFailed):
@@ -134,15 +196,16 @@ class Supervisor(Protocol):
         """One state per service, in order; never raises for a missing service."""
         ...
 
-    def stop(self, runner: Runner, service: str, grace: int) -> StopReport:
+    def stop(self, runner: Runner, service: str, grace: float, *,
+             progress: ProgressSink | None = None) -> StopReport:
         """TERM, wait up to ``grace`` seconds, then KILL; returns once it is down."""
         ...
 
-    def start(self, runner: Runner, service: str, wait: int) -> ServiceState:
+    def start(self, runner: Runner, service: str, wait: float) -> ServiceState:
         """Ask for the service to run; wait up to ``wait`` seconds for it to be running."""
         ...
 
-    def plan(self, action: str, service: str, *, grace: int, wait: int) -> list[Step]:
+    def plan(self, action: str, service: str, *, grace: float, wait: float) -> list[Step]:
         """The exact remote commands an action would run, for ``--dry-run``."""
         ...
 
@@ -153,10 +216,25 @@ def _runit() -> Supervisor:
     return Runit()
 
 
-DRIVERS: dict[str, Callable[[], Supervisor]] = {"runit": _runit}
+def _systemd() -> Supervisor:
+    from pshctl.supervisor.systemd import Systemd
+
+    return Systemd()
+
+
+def _auto() -> Supervisor:
+    from pshctl.supervisor.auto import Auto
+
+    return Auto()
+
+
+DRIVERS: dict[str, Callable[[], Supervisor]] = {
+    "runit": _runit, "systemd": _systemd, AUTO: _auto,
+}
 
 
 def get_supervisor(name: str) -> Supervisor:
+    """A fresh driver: ``runit``, ``systemd`` or ``auto`` (finds out per service)."""
     try:
         factory = DRIVERS[name]
     except KeyError:

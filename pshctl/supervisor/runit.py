@@ -1,45 +1,32 @@
 """runit: the exact ``sv`` commands, and what ``sv``'s answers mean.
 
-``sv``'s exit status is never trusted: ``sv status`` exits 0 for a down service and
-``sv -w N stop`` exits 1 on a timeout that we handle ourselves; every decision is made
-from the parsed text (the state, and the pid).
+``sv``'s exit status is never trusted (``sv status`` exits 0 for a down service):
+every decision is made from the parsed text (the state, and the pid). pshctl drives
+runsv with the verbs that return at once (``sv down``: TERM then CONT, and stay down;
+``sv kill``; ``sv up``) and polls ``sv status`` itself (see ``driver.py``).
 
 ``sv`` prints one line per service argument, for instance::
 
     run: /srv/service/app: (pid 123) 45s; run: log: (pid 120) 45s
     down: app: 3s, normally up, want up
-    ok: down: app: 0s, normally up              (after `sv -w 15 stop`)
-    timeout: run: app: (pid 123) 15s, want down, got TERM
+    run: app: (pid 123) 15s, want down, got TERM
     fail: app: unable to change to service directory: file does not exist
     warning: app: unable to open supervise/ok: file does not exist
 """
 
 from __future__ import annotations
 
-import math
 import re
-import time
+import shlex
 from collections.abc import Sequence
 from typing import Literal
 
 from pshctl.errors import OperationFailed
-from pshctl.supervisor import (
-    Output,
-    Problem,
-    Runner,
-    ServiceProblem,
-    ServiceState,
-    Step,
-    StopReport,
-)
+from pshctl.supervisor import Output, Problem, ServiceState
+from pshctl.supervisor.driver import PollingDriver, Verb
 
 SV = "sv"
-# After SIGKILL the process is gone at once; this only covers runsv noticing it.
-KILL_WAIT = 5
-# How long runsv may take to read a stop request while it pauses between restarts.
-SETTLE_WAIT = 3.0
-# Extra time allowed to an `sv -w N` command beyond N before the SSH call gives up.
-COMMAND_SLACK = 30
+NAME = "runit"
 
 _STATE_RE = re.compile(
     r"^(?:(?:ok|timeout|kill): )?(?P<state>run|down|finish): (?P<name>.+?): "
@@ -49,28 +36,29 @@ _PROBLEM_RE = re.compile(
     r"^(?:(?:ok|timeout|kill): )?(?P<kind>fail|warning): (?P<name>.+?): (?P<msg>.*)$"
 )
 _MISSING = "unable to change to service directory"
+# The remote shell's status for a command it cannot find.
+COMMAND_NOT_FOUND = 127
+NOT_INSTALLED = "runit's `sv` is not installed on the remote (is runit the supervisor here?)"
 
 
 def status_argv(services: Sequence[str]) -> list[str]:
     return [SV, "status", *services]
 
 
-def stop_argv(service: str, grace: int) -> list[str]:
-    """SIGTERM (then SIGCONT) and wait up to ``grace`` seconds for it to be down."""
-    return [SV, "-w", str(_seconds(grace)), "stop", service]
+def stop_argv(service: str) -> list[str]:
+    """SIGTERM (then SIGCONT), and keep it down; returns at once."""
+    return [SV, "down", service]
 
 
 def kill_argv(service: str) -> list[str]:
     return [SV, "kill", service]
 
 
-def start_argv(service: str, wait: int) -> list[str]:
-    return [SV, "-w", str(_seconds(wait)), "start", service]
+def start_argv(service: str) -> list[str]:
+    return [SV, "up", service]
 
 
-def _seconds(value: float) -> int:
-    """``sv -w`` takes whole seconds, and 0 would mean no wait at all."""
-    return max(1, math.ceil(value))
+VERBS = {"stop": stop_argv, "kill": kill_argv, "start": start_argv}
 
 
 def parse_line(line: str, service: str) -> ServiceState:
@@ -80,12 +68,11 @@ def parse_line(line: str, service: str) -> ServiceState:
     if problem:
         message = problem["msg"]
         kind: Problem = "missing" if _MISSING in message else "unsupervised"
-        return ServiceState(service, problem=kind, message=message, raw=line)
+        return ServiceState(service, problem=kind, message=message, raw=line, supervisor=NAME)
     match = _STATE_RE.match(line)
     if not match:
-        return ServiceState(
-            service, problem="unsupervised", message=f"unexpected sv output: {line!r}", raw=line
-        )
+        return ServiceState(service, problem="unsupervised", supervisor=NAME,
+                            message=f"unexpected sv output: {line!r}", raw=line)
     state = match["state"]
     flags = [f.strip() for f in match["flags"].split(",") if f.strip()]
     pid = int(match["pid"]) if match["pid"] else None
@@ -107,6 +94,7 @@ def parse_line(line: str, service: str) -> ServiceState:
         got_term="got TERM" in flags,
         paused="paused" in flags,
         raw=line,
+        supervisor=NAME,
     )
 
 
@@ -136,9 +124,8 @@ def parse_status(text: str, services: Sequence[str]) -> list[ServiceState]:
         else:
             said = text.strip() or "(nothing)"
             states.append(
-                ServiceState(
-                    service, problem="unsupervised", message=f"no status from sv: {said}", raw=text
-                )
+                ServiceState(service, problem="unsupervised", supervisor=NAME,
+                             message=f"no status from sv: {said}", raw=text)
             )
     return states
 
@@ -147,75 +134,49 @@ def _text(result: Output) -> str:
     return (result.stdout or "") + (result.stderr or "")
 
 
-# The remote shell's status for a command it cannot find.
-COMMAND_NOT_FOUND = 127
-
-
 def states_of(result: Output, services: Sequence[str]) -> list[ServiceState]:
     """What ``sv`` reported for each service; a remote without ``sv`` says so plainly."""
-    if result.exit_status == COMMAND_NOT_FOUND and not result.stdout.strip():
-        message = "runit's `sv` is not installed on the remote (is runit the supervisor here?)"
+    if result.exit_status == COMMAND_NOT_FOUND and not _states_in(result.stdout):
         return [
-            ServiceState(service, problem="missing", message=message, raw=result.stderr)
+            ServiceState(service, problem="missing", message=NOT_INSTALLED,
+                         raw=_text(result), supervisor=NAME)
             for service in services
         ]
     return parse_status(_text(result), services)
 
 
-class Runit:
+def _states_in(text: str) -> bool:
+    return any(_name_of(line) for line in text.splitlines())
+
+
+class Runit(PollingDriver):
     """The runit driver: ``sv`` against a service name or service directory."""
 
-    name = "runit"
+    name = NAME
 
-    def status(self, runner: Runner, services: Sequence[str]) -> list[ServiceState]:
-        result = runner.run(status_argv(services), timeout=COMMAND_SLACK)
+    def status_command(self, services: Sequence[str]) -> list[str]:
+        return status_argv(services)
+
+    def parse(self, result: Output, services: Sequence[str]) -> list[ServiceState]:
         return states_of(result, services)
 
-    def _one(self, runner: Runner, argv: list[str], service: str, wait: float) -> ServiceState:
-        result = runner.run(argv, timeout=wait + COMMAND_SLACK)
-        state = states_of(result, [service])[0]
-        if state.problem is not None:
-            raise ServiceProblem(state)
-        return state
+    def probe(self, services: Sequence[str]) -> str:
+        return shlex.join(status_argv(services))
 
-    def stop(self, runner: Runner, service: str, grace: int) -> StopReport:
-        began = time.monotonic()
-        state = self._one(runner, stop_argv(service, grace), service, grace)
-        if state.state == "down":
-            state = self._settle(runner, service, state)
-            return StopReport("exited", time.monotonic() - began, state)
-        # Still running (sv said `timeout:`): the Platform.sh way, SIGKILL it.
-        runner.run(kill_argv(service), timeout=COMMAND_SLACK)
-        state = self._one(runner, stop_argv(service, KILL_WAIT), service, KILL_WAIT)
-        if state.state != "down":
-            raise OperationFailed(f"still {state.describe()} after SIGKILL")
-        return StopReport("killed", time.monotonic() - began, state)
+    def verb_argv(self, verb: Verb, service: str) -> list[str]:
+        return VERBS[verb](service)
 
-    def _settle(self, runner: Runner, service: str, state: ServiceState) -> ServiceState:
-        """Wait until runsv has taken the stop in (``want up`` gone).
-
-        A crash-looping service is down already, so ``sv stop`` answers ``ok`` at once;
-        but runsv, pausing a second before the next restart, has not read the request
-        yet, and an ``up`` sent now can be lost: the service then stays down.
-        """
-        deadline = time.monotonic() + SETTLE_WAIT
-        while state.want == "up" and time.monotonic() < deadline:
-            time.sleep(0.1)
-            state = self.status(runner, [service])[0]
-        return state
-
-    def start(self, runner: Runner, service: str, wait: int) -> ServiceState:
-        return self._one(runner, start_argv(service, wait), service, wait)
-
-    def plan(self, action: str, service: str, *, grace: int, wait: int) -> list[Step]:
-        if action == "status":
-            return [Step(tuple(status_argv([service])))]
-        if action == "stop":
-            return [
-                Step(tuple(stop_argv(service, grace))),
-                Step(tuple(kill_argv(service)), f"if still running after {_seconds(grace)}s"),
-                Step(tuple(stop_argv(service, KILL_WAIT)), "after the kill"),
-            ]
-        if action == "start":
-            return [Step(tuple(start_argv(service, wait)))]
-        raise ValueError(f"unknown action {action!r}")
+    def verb_problem(self, result: Output, service: str) -> ServiceState | OperationFailed | None:
+        # `sv down|up|kill` exit 0 when runsv took the request (it says nothing then);
+        # other text may be the remote shell's own noise (a login script's warnings).
+        text = _text(result).strip()
+        if result.exit_status == COMMAND_NOT_FOUND and not _states_in(text):
+            return ServiceState(service, problem="missing", message=NOT_INSTALLED, raw=text,
+                                supervisor=NAME)
+        if result.exit_status == 0:
+            return None
+        for line in text.splitlines():
+            state = parse_line(line, service)
+            if state.problem is not None and _name_of(line) in (service, None):
+                return state
+        return OperationFailed(f"sv failed: {text or f'exit status {result.exit_status}'}")

@@ -33,7 +33,7 @@ from pshctl.targets.model import (
     with_instance,
     worker_ssh_url,
 )
-from pshctl.targets.sandbox import SANDBOX, applies, sandbox_entry, sandbox_registered
+from pshctl.targets.sandbox import SANDBOX, overlay, sandbox_entry, sandbox_registered
 
 if TYPE_CHECKING:
     from pshctl.context import Context
@@ -129,10 +129,13 @@ def _worker_names(context: Context, workers: Sequence[str], all_workers: bool) -
 
 
 def environment_entry(context: Context) -> EnvironmentEntry | None:
-    """The configured entry of the context's environment, or the sandbox's registration."""
-    if applies(context):
-        return sandbox_entry(context)
-    return context.settings.environment(context.environment)
+    """The configured entry of the context's environment, or the sandbox's registration
+    (with a configured ``sandbox`` entry that names no host on top of it)."""
+    entry = context.settings.environment(context.environment)
+    if context.environment != SANDBOX or (entry is not None and entry.explicit):
+        return entry
+    registered = sandbox_entry(context)
+    return registered if entry is None else overlay(registered, entry)
 
 
 def app_ssh_url(context: Context, keys: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from pshctl.ssh.names import shown
 
 # Config keys a source copies onto a target as they are.
 TARGET_KEYS = ("user", "port", "identity_file", "known_hosts", "service_dir", "service_name",
-               "log_dir")
+               "log_dir", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,9 @@ class Target:
     identity_file: str | None = None
     known_hosts: str | None = None  # an extra known_hosts file (e.g. the sandbox's)
     service_dir: str | None = None  # runit service directory; None = `sv`'s default ($SVDIR)
-    service_name: str = "app"
+    service_name: str = "app"  # the runit service, or the systemd user unit (app.service)
     log_dir: str = "/var/log"
-    supervisor: str = "runit"
+    supervisor: str = "auto"  # auto (detected per container), runit or systemd
     instance: int | str | None = None  # one instance of a horizontally scaled container
     environment: str | None = None  # the environment it was resolved for
     origin: str = "config"  # the source that resolved it: config, sandbox, api, cli

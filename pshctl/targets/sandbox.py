@@ -13,11 +13,6 @@ if TYPE_CHECKING:
 SANDBOX = "sandbox"
 
 
-def applies(context: Context) -> bool:
-    """``-e sandbox`` with no config file defining an environment of that name."""
-    return context.environment == SANDBOX and context.settings.environment(SANDBOX) is None
-
-
 def sandbox_entry(context: Context) -> EnvironmentEntry:
     """The registration ``pshctl sandbox up`` wrote for the context's app."""
     from pshctl.sandbox.registry import read_registration, registration_path
@@ -31,6 +26,19 @@ def sandbox_entry(context: Context) -> EnvironmentEntry:
         )
     path = str(registration_path(context.root, context.app.name))
     return entry_from_registration(SANDBOX, data, file=path)
+
+
+def overlay(registered: EnvironmentEntry, configured: EnvironmentEntry) -> EnvironmentEntry:
+    """The registration with a config file's ``sandbox`` entry on top, key by key.
+
+    Such an entry has no ``host`` (one with a host is an environment of its own): it
+    only says how to drive the sandbox's containers, e.g. ``supervisor:`` per worker.
+    """
+    from dataclasses import replace
+
+    workers = {name: {**keys, **configured.workers.get(name, {})}
+               for name, keys in registered.workers.items()}
+    return replace(registered, keys={**registered.keys, **configured.keys}, workers=workers)
 
 
 def sandbox_registered(context: Context) -> bool:

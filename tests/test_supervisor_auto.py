@@ -1,0 +1,117 @@
+"""Detection: one probe asks every driver, each service gets the driver that knows it.
+
+The probe's text below is what the real commands print (their parsers are tested in
+test_supervisor_runit.py and test_supervisor_systemd.py); against real supervisors:
+tests/test_lifecycle_integration.py and test_supervisor_mixed.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from pshctl.supervisor import ServiceProblem
+from pshctl.supervisor.auto import MARK, Auto, probe_script, split_answers
+from pshctl.supervisor.runit import Runit
+from pshctl.supervisor.systemd import EXIT_MARK, Systemd
+from tests.test_supervisor_runit import Result
+from tests.test_supervisor_systemd import show
+
+
+def fenced(runit: str, runit_code: int, systemd: str, systemd_code: int = 0) -> str:
+    return (f"{MARK} runit\n{runit}{MARK} runit {runit_code}\n"
+            f"{MARK} systemd\n{systemd}{EXIT_MARK} {systemd_code}\n100.0 1.0\n"
+            f"{MARK} systemd {systemd_code}\n")
+
+
+@dataclass
+class Remote:
+    """Answers the probe with ``probe`` and then each driver's own commands."""
+
+    probe: str
+    calls: list[str] = field(default_factory=list)
+
+    def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+        text = argv if isinstance(argv, str) else " ".join(argv)
+        self.calls.append(text)
+        if MARK in text:
+            return Result(0, self.probe)
+        if text.startswith("sv status"):
+            return Result(0, "run: /s/old: (pid 3) 50s\n")
+        return Result(0, show(Id="new.service", MainPID=4) + f"{EXIT_MARK} 0\n100.0 1.0\n")
+
+
+def test_the_probe_is_one_command_and_runs_in_a_shell() -> None:
+    script = probe_script([Systemd(), Runit()], ["/s/app"])
+    assert script.count(MARK) == 4
+    # A shell where `sv` answers and `systemctl` is not installed.
+    here = (script.replace("systemctl --user", "no_such_systemctl --user")
+            .replace("sv status", "echo 'run: /s/app: (pid 1) 5s';:"))
+    done = subprocess.run(["sh", "-c", here], capture_output=True, text=True, check=False)
+    answers = split_answers(done.stdout)
+    assert answers["runit"].stdout.startswith("run: /s/app: (pid 1) 5s")
+    (systemd,) = Systemd().parse(answers["systemd"], ["/s/app"])
+    assert systemd.problem == "missing" and "not installed" in (systemd.message or "")
+
+
+def test_each_service_gets_its_own_driver_and_later_calls_skip_the_probe() -> None:
+    runit_says = ("run: /s/old: (pid 3) 50s\n"
+                  "fail: /s/new: unable to change to service directory: file does not exist\n")
+    systemd_says = (show(Id="old.service", LoadState="not-found", ActiveState="inactive")
+                    + "\n" + show(Id="new.service", MainPID=4))
+    remote = Remote(fenced(runit_says, 1, systemd_says))
+    auto = Auto()
+    old, new = auto.status(remote, ["/s/old", "/s/new"])
+    assert (old.supervisor, old.pid) == ("runit", 3)
+    assert (new.supervisor, new.pid) == ("systemd", 4)
+    assert len(remote.calls) == 1  # one round trip for both answers
+    auto.status(remote, ["/s/old", "/s/new"])
+    assert [c.split()[0] for c in remote.calls[1:]] == ["sv", "systemctl"]  # no probe again
+
+
+def test_a_running_service_wins_over_a_stopped_one_then_systemd() -> None:
+    both = fenced("down: /s/app: 9s, normally up\n", 0, show(MainPID=8))
+    (state,) = Auto().status(Remote(both), ["/s/app"])
+    assert state.supervisor == "systemd" and state.pid == 8
+    tie = fenced("down: /s/app: 9s, normally up\n", 0,
+                 show(ActiveState="inactive", SubState="dead"))
+    (state,) = Auto().status(Remote(tie), ["/s/app"])
+    assert state.supervisor == "systemd"
+    runit_runs = fenced("run: /s/app: (pid 5) 9s\n", 0,
+                        show(ActiveState="inactive", SubState="dead"))
+    (state,) = Auto().status(Remote(runit_runs), ["/s/app"])
+    assert state.supervisor == "runit"
+
+
+def test_a_service_nobody_knows_names_both_answers() -> None:
+    neither = fenced("fail: /s/app: unable to change to service directory: file does not "
+                     "exist\n", 1, "Failed to connect to bus: No medium found\n", 1)
+    auto = Auto()
+    (state,) = auto.status(Remote(neither), ["/s/app"])
+    assert state.problem == "missing"  # runit has no such service, no user manager runs
+    assert "runit: unable to change" in (state.message or "")
+    assert "systemd: no answer from systemd's user manager: Failed to connect" in (
+        state.message or "")
+    with pytest.raises(ServiceProblem):
+        auto.stop(Remote(neither), "/s/app", 1)
+
+
+def test_no_supervisor_at_all_is_missing() -> None:
+    none = fenced("sh: 1: sv: not found\n", 127, "sh: 1: systemctl: not found\n", 127)
+    (state,) = Auto().status(Remote(none), ["app"])
+    assert state.problem == "missing"
+    assert "`sv` is not installed" in (state.message or "")
+    assert "`systemctl` is not installed" in (state.message or "")
+
+
+def test_plan_shows_both_drivers() -> None:
+    steps = Auto().plan("stop", "/s/app", grace=7, wait=5)
+    whens = [s.when or "" for s in steps]
+    assert any(w.startswith("on runit") for w in whens)
+    assert any(w.startswith("on systemd") for w in whens)
+    assert "sv down /s/app" in [s.command for s in steps]
+    (probe,) = Auto().plan("status", "/s/app", grace=7, wait=5)
+    assert MARK in probe.command
