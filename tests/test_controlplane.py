@@ -318,8 +318,8 @@ def test_429_with_retry_after_then_success(sb: Sandbox) -> None:
     result = _status(sb)
     assert result.exit_code == 0, result
     tried = [r for r in sb.requests()[before:] if r["path"].startswith("/api/")]
-    assert [r["status"] for r in tried] == [429, 200]
-    assert tried[1]["t"] - tried[0]["t"] >= 1.0  # Retry-After honoured (server's clock)
+    assert [r["status"] for r in tried] == [429, 200], tried
+    assert tried[1]["t"] - tried[0]["t"] >= 1.0, tried  # Retry-After honoured (server's clock)
 
 
 def test_500_then_success(sb: Sandbox) -> None:
