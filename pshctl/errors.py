@@ -97,6 +97,12 @@ class OperationTimeout(PshctlError):
     exit_code = ExitCode.TIMEOUT
 
 
+class Interrupted(PshctlError):
+    """Ctrl-C, SIGTERM or SIGHUP stopped this worker's part of the work."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class OperationFailed(PshctlError):
     """An operation failed on at least one worker (the others may have succeeded)."""
 

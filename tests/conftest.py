@@ -40,6 +40,22 @@ def isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     return home
 
 
+@pytest.fixture(autouse=True)
+def servers_only_in_integration_tests(request: pytest.FixtureRequest,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that starts sshd or runsvdir (directly, through the test bed or the
+    sandbox) must carry ``@pytest.mark.integration``: without it, starting one fails."""
+    if request.node.get_closest_marker("integration") is not None:
+        return
+    from pshctl.sandbox import servers
+
+    def refuse(argv: list[str], log: object = None) -> int:
+        pytest.fail(f"{request.node.nodeid} starts a server ({argv[0]}): "
+                    "mark it @pytest.mark.integration")
+
+    monkeypatch.setattr(servers, "_spawn", refuse)
+
+
 @pytest.fixture
 def cli() -> CliRunner:
     """Run pshctl in-process: ``cli("workers", "--json", cwd=path)``."""

@@ -20,7 +20,7 @@ import pytest
 
 from pshctl.sandbox import manager, registry, servers
 from pshctl.sandbox.state import read_state
-from tests.helpers import REPO, CliResult, CliRunner, run_pshctl
+from tests.helpers import REPO, CliResult, CliRunner, run_pshctl, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -88,10 +88,7 @@ def _pids(status: dict[str, Any]) -> list[int]:
 
 
 def _wait_for(predicate: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+    wait_until(predicate, "the sandbox", timeout=timeout)
 
 
 # --- life cycle ----------------------------------------------------------------------

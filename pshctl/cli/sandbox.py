@@ -17,7 +17,8 @@ import typer
 
 from pshctl.cli import output
 from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, program, selection
-from pshctl.errors import ExitCode
+from pshctl.errors import OperationFailed
+from pshctl.outcome import Outcome, exit_code
 
 if TYPE_CHECKING:
     from pshctl.sandbox.results import ContainerStatus, DownResult, SandboxStatus
@@ -181,10 +182,16 @@ def _emit_status(
         columns=COLUMNS if result.containers else (),
         rows=[_row(c) for c in result.containers],
         lines=lines,
-        exit_code=ExitCode.OK if result.running else ExitCode.FAILED,
+        exit_code=exit_code([_outcome(result)]),
         notes=notes or [],
     )
     return output.emit(report, as_json=as_json)
+
+
+def _outcome(result: SandboxStatus) -> Outcome[SandboxStatus]:
+    """The sandbox as one outcome: it fails unless every process of it runs."""
+    failed = None if result.running else OperationFailed(f"the sandbox is {result.health}")
+    return Outcome(result.app, result, failed)
 
 
 def _summary(result: SandboxStatus, app: str = "pshctl") -> str:

@@ -55,13 +55,14 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from pshctl import files
+from pshctl.defaults import SANDBOX_ENVIRONMENT
 from pshctl.errors import ConfigError
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
 
 if TYPE_CHECKING:
     from pshctl.appdef import AppDefinition, ContainerConfig
 
-ENVIRONMENT = "sandbox"
+ENVIRONMENT = SANDBOX_ENVIRONMENT
 KILL_AFTER = 15  # seconds between SIGTERM and SIGKILL, as on Platform.sh
 SVWAIT = KILL_AFTER + 5  # `sv stop` in a login waits long enough to see the outcome
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pshctl.ssh import _noinvoke
 from pshctl.ssh.options import CommandResult, SshOptions
+
+_noinvoke.install()  # before any module of this package imports paramiko
 
 if TYPE_CHECKING:
     from pshctl.settings import Settings
