@@ -48,8 +48,10 @@ def test_the_first_line_names_project_environment_and_app(
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c[0] not in ("ssh",)], ids=" ".join)
 def test_json_output_has_no_context_line(root: Path, cli: CliRunner, tmp_path: Path,
-                                         command: tuple[str, ...]) -> None:
+                                         testbed: TestBed, command: tuple[str, ...]) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    with testbed.log_file("queue").open("a") as log:
+        log.write("a line\n")
     result = cli(*args, "--json", cwd=root)
     assert result.exit_code == 0, result
     assert "environment test" not in result.stderr

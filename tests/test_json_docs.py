@@ -135,6 +135,10 @@ def test_the_examples_have_the_shape_of_the_real_output(cli: CliRunner, tmp_path
                                 "--json").json
         real["workers --json"] = run("workers", "--json").json
         real["workers show --json"] = run("workers", "show", "queue", "--json").json
+        real["sandbox env --json"] = run("sandbox", "env", "--json").json
+        api = {k: v for k, v in real["sandbox env --json"].items() if k.startswith("PSHCTL_")}
+        real["auth status --json"] = cli("auth", "status", "--json", cwd=shop, env=api).json
+        real["auth logout --json"] = run("auth", "logout", "--json").json
     finally:
         down = cli("sandbox", "down", str(shop), "--json", cwd=shop)
         manager.down(shop)
@@ -162,6 +166,9 @@ def test_the_examples_have_the_shape_of_the_real_output(cli: CliRunner, tmp_path
         "logs --json": docs["logs --json"],
         "cp --json": docs["cp --json"],
         "workers --json": docs["workers --json"],
+        "sandbox env --json": docs["sandbox env --json"],
+        "auth status --json": docs["auth status --json"],
+        "auth logout --json": docs["auth logout --json"],
     }
     problems = [f"{command}: {p}" for command, example in compare.items()
                 for p in same_shape(example, real[command])]
