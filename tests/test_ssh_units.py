@@ -61,7 +61,8 @@ def test_proxy_jump_hops_parse(spec: str, user: str | None, host: str, port: int
 
 def test_destination_as_the_platform_cli_prints_it() -> None:
     assert destination(_target(user="abc-main--app")) == "abc-main--app@example.test"
-    assert destination(_target(user="abc", instance=1)) == "1.abc@example.test"
+    # An instance is reached at its own destination: nothing is guessed from its number.
+    assert destination(_target(user="abc", instance=1, instances=3)) == "abc@example.test"
     assert destination(_target()) == "example.test"
 
 

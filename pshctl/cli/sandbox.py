@@ -17,7 +17,7 @@ import typer
 
 from pshctl.cli import output
 from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, program, selection
-from pshctl.errors import ExitCode
+from pshctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from pshctl.sandbox.results import ContainerStatus, DownResult, SandboxStatus
@@ -64,6 +64,15 @@ def up_command(
             "`supervisor:` is set in .pshctl.yaml's `sandbox` environment keeps that.",
         ),
     ] = Supervisor.runit,
+    instances: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--instances", metavar="WORKER=N",
+            help="Run N instances of a worker (repeatable), each its own container; wins "
+            "over `instances:` in .pshctl.yaml's `sandbox` environment.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> int:
     """Start the sandbox (or report it when it already runs)."""
@@ -71,7 +80,7 @@ def up_command(
 
     chosen = selection(ctx, project=project, app=app_name)
     result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project,
-                        supervisor=supervisor.value)
+                        supervisor=supervisor.value, instances=_counts(instances or []))
     app = _app_option(chosen.app)
     notes = []
     if result.already_running:
@@ -124,6 +133,18 @@ def status_command(
     chosen = selection(ctx, app=app_name)
     result = manager.status(app_dir or Path.cwd(), chosen.app)
     return _emit_status(result, as_json, app=_app_option(chosen.app))
+
+
+def _counts(values: list[str]) -> dict[str, int]:
+    """``queue=3`` -> {"queue": 3}."""
+    counts = {}
+    for value in values:
+        name, equals, number = value.partition("=")
+        if not equals or not name or not number.strip().isdigit():
+            raise UsageError(f"--instances takes WORKER=N, not {value!r}",
+                             hint="e.g. --instances queue=3")
+        counts[name.strip()] = int(number)
+    return counts
 
 
 def _app_option(app: str | None) -> str:

@@ -28,13 +28,25 @@ class Target:
     service_name: str = "app"  # the runit service, or the systemd user unit (app.service)
     log_dir: str = "/var/log"
     supervisor: str = "auto"  # auto (detected per container), runit or systemd
-    instance: int | None = None
+    # One instance of a horizontally scaled container: its number (0 when not scaled),
+    # and how many its container has; `name` is then `<worker>.<instance>`.
+    instance: int | str = 0
+    instances: int = 1
     environment: str | None = None  # the environment it was resolved for
 
     @property
     def destination(self) -> str:
         """``user@host`` as OpenSSH would take it (port separate)."""
         return f"{self.user}@{self.host}" if self.user else self.host
+
+    @property
+    def container(self) -> str:
+        """The worker's name (the app's for the app container), without the instance."""
+        if self.worker is not None:
+            return self.worker
+        suffix = f".{self.instance}"
+        return self.name[: -len(suffix)] if self.instances > 1 and \
+            self.name.endswith(suffix) else self.name
 
     @property
     def service(self) -> str:
