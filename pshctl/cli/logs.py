@@ -24,6 +24,7 @@ from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
+    InstanceOpt,
     JsonOpt,
     ProjectOpt,
     open_environment,
@@ -32,6 +33,7 @@ from pshctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from pshctl.logs import LogLines, LogNotice, LogStream
+    from pshctl.targets import Target
 
 EPILOG = (
     "Examples: pshctl logs  |  pshctl logs queue -n 20  |  pshctl logs --all -f  |  "
@@ -83,6 +85,7 @@ def logs(
         typer.Option("--follow", "-f", help="Keep printing new lines (survives rotation, "
                      "truncation and dropped connections) until Ctrl-C."),
     ] = False,
+    instance: InstanceOpt = None,
     json_: JsonOpt = False,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
@@ -91,8 +94,10 @@ def logs(
 ) -> int:
     """Show the last lines of worker logs, or follow them live.
 
-    With --json, each line is one JSON object: {"worker", "line", "received"}, where
-    "received" is the UTC time pshctl read the line (the log itself has no time stamps).
+    Every instance of a scaled worker, merged, each line prefixed `queue.1 | `. With
+    --json, each line is one JSON object: {"worker", "instance", "name", "line",
+    "received"}, where "received" is the UTC time pshctl read the line (the log itself
+    has no time stamps).
     """
     from pshctl.logs import LogRequest
 
@@ -102,13 +107,14 @@ def logs(
     request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
     env = open_environment(ctx, project, environment, app_name, announce=not json_,
                            accept_new=accept_new)
-    targets = env.targets(names, all_workers=all_workers)
+    targets = env.targets(names, all_workers=all_workers, instance=instance)
     if not targets:
         output.info(f"app {env.app.name} defines no workers")
         return ExitCode.OK
-    printer = _Printer([t.name for t in targets], as_json=json_)
+    printer = _Printer(targets, as_json=json_)
     try:
-        with env.log_stream(request, names, all_workers=all_workers) as stream:
+        with env.log_stream(request, names, all_workers=all_workers,
+                            instance=instance) as stream:
             _drain(stream, printer)
     except BrokenPipeError:
         _quiet_stdout()  # the reader went away (`| head`): stop as cat does
@@ -152,7 +158,9 @@ def _notice(notice: LogNotice) -> None:
 class _Printer:
     """Writes line batches: plain text, JSON lines, or coloured prefixes on a terminal."""
 
-    def __init__(self, names: Sequence[str], *, as_json: bool) -> None:
+    def __init__(self, targets: Sequence[Target], *, as_json: bool) -> None:
+        names = [t.name for t in targets]
+        self.labels = {t.name: (t.container, t.instance) for t in targets}
         self.as_json = as_json
         self.prefixed = len(names) > 1
         width = max((len(n) for n in names), default=0)
@@ -188,9 +196,11 @@ class _Printer:
     def _json(self, batch: LogLines) -> None:
         import json
 
-        worker, received = batch.worker, utc_stamp(batch.received)
+        name, received = batch.worker, utc_stamp(batch.received)
+        worker, instance = self.labels.get(name, (name, 0))
         sys.stdout.write("".join(
-            json.dumps({"worker": worker, "line": line, "received": received}) + "\n"
+            json.dumps({"worker": worker, "instance": instance, "name": name, "line": line,
+                        "received": received}) + "\n"
             for line in batch.lines
         ))
         sys.stdout.flush()

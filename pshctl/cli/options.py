@@ -46,6 +46,14 @@ AppOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+InstanceOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--instance", "-I", min=0, metavar="N",
+        help="Only instance N of each worker named (of a scaled one; WORKER.N names one "
+        "too). Every instance when not given.", show_default=False,
+    ),
+]
 AcceptNewOpt = Annotated[
     bool,
     typer.Option(

@@ -100,8 +100,10 @@ def print_json_line(data: Any) -> None:
     sys.stdout.flush()
 
 
-def _text(cell: Cell) -> str:
+def cell_text(cell: Cell) -> str:
+    """A cell's text, without its style."""
     return cell if isinstance(cell, str) else cell[0]
+
 
 
 def print_table(
@@ -130,7 +132,7 @@ def rich_table(
 
 
 def _print_plain_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
-    texts = [[_text(c) for c in row] for row in rows]
+    texts = [[cell_text(c) for c in row] for row in rows]
     header = [c.upper() for c in columns]
     widths = [max(len(r[i]) for r in [header, *texts]) for i in range(len(columns))]
     for row in [header, *texts]:

@@ -74,8 +74,10 @@ def ssh(
         typer.Option(
             "--instance",
             "-I",
-            help="Instance number, on multi-instance hosts.",
+            help="Instance N of a scaled worker (default: its first, 0); with --all, "
+            "instance N of every worker.",
             show_default=False,
+            metavar="N",
             min=0,
         ),
     ] = None,
@@ -87,7 +89,8 @@ def ssh(
         ),
     ] = False,
     all_workers: Annotated[
-        bool, typer.Option("--all", help="Run the command on every worker, in parallel.")
+        bool, typer.Option("--all", help="Run the command on every worker (every instance "
+                           "of each), in parallel.")
     ] = False,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
@@ -96,16 +99,16 @@ def ssh(
 ) -> int:
     """Open a shell in a worker's container, or run one command there."""
     _check_usage(worker, pipe, all_workers, command)
-    from dataclasses import replace
-
     # A command's own output passes through untouched: the context is said for a shell
     # and for --all (whose output pshctl prefixes), not for --pipe or one command.
     announce = all_workers or not (pipe or command)
     env = open_environment(ctx, project, environment, app_name, announce=announce,
                            accept_new=accept_new)
-    targets = env.targets([worker] if worker else [], all_workers=all_workers)
-    if instance is not None:
-        targets = [replace(t, instance=instance) for t in targets]
+    targets = env.targets([worker] if worker else [], all_workers=all_workers,
+                          instance=instance)
+    if not all_workers and len(targets) > 1:
+        output.info(_first_of(targets))
+        targets = targets[:1]
     if pipe:
         from pshctl.ssh.config import destination
 
@@ -117,6 +120,14 @@ def ssh(
     if command:
         return _run_one(targets[0], list(command), options)
     return _shell(targets[0], options)
+
+
+def _first_of(instances: list[Target]) -> str:
+    """What a shell (or one command) on a scaled worker says: which instance, of how many."""
+    first = instances[0]
+    numbers = ", ".join(str(t.instance) for t in instances)
+    return (f"{first.container} has {len(instances)} instances ({numbers}); this is "
+            f"instance {first.instance} (-I N for another)")
 
 
 def _check_usage(
