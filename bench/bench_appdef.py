@@ -92,6 +92,10 @@ def main() -> int:
             fast, pure = min(t[0] for t in times), min(t[1] for t in times)
             print(f"{product:10} {args.workers} workers: libyaml {fast * 1000:6.1f} ms, "
                   f"pure {pure * 1000:6.1f} ms, ratio {fast / pure:.2f}")
+            from common import fmt_ms, time_row
+
+            time_row(f"load a {args.workers}-worker app ({product})", fast,
+                     "pure-Python YAML", pure, most=None, fmt=fmt_ms)
     yamlutil.PREFER_LIBYAML = True
     return 0
 

@@ -134,7 +134,21 @@ def main() -> int:
             print(f"{name:<{width}}  {ours:8.3f}  {theirs:8.3f}  {ours / theirs:.2f}x")
     print(f"(medians of {ROUNDS} paired runs; {os.cpu_count()} CPUs; load "
           f"{os.getloadavg()[0]:.2f})")
+    record_rows(rows)
     return 0
+
+
+def record_rows(rows: list[tuple[str, float, float]]) -> None:
+    """The rows of issue 15's table, for ``make bench`` (bench/run_all.py)."""
+    from common import time_row
+
+    for name, ours, theirs in rows:
+        if name.startswith("runit: pshctl restart"):
+            time_row("restart W --verify 0 (runit, prompt worker)", ours,
+                     "ssh 'sv stop S; sv start S'", theirs, most=0.5)
+        elif name.startswith("systemd: pshctl restart"):
+            time_row("restart W --verify 0 (systemd, prompt worker)", ours,
+                     "ssh 'systemctl --user restart U'", theirs, most=None)
 
 
 if __name__ == "__main__":

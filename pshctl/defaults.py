@@ -11,9 +11,10 @@ DEFAULT_GRACE = 15
 # How long a started worker must stay up (the same process) to count as started.
 DEFAULT_VERIFY = 3.0
 DEFAULT_WAIT_TIMEOUT = 60.0
-# A stock sshd (MaxStartups 10:30:100) starts dropping unauthenticated connections past
-# 10 at once, so 10 is both the default and the documented ceiling of safety.
-DEFAULT_MAX_PARALLEL = 10
+# Workers handled at once. What a stock sshd limits (MaxStartups 10:30:100) is connections
+# not yet authenticated, and pshctl.ssh caps those at 8 itself, so this bounds threads
+# and load, not sshd's limit: 32 keeps a restart of dozens of workers one wave wide.
+DEFAULT_MAX_PARALLEL = 32
 # `top` and `status --wide`: seconds between the two looks at /proc that CPU % is taken over.
 DEFAULT_USAGE_SAMPLE = 0.5
 DEFAULT_LOG_LINES = 100

@@ -115,13 +115,33 @@ def test_each_container_runs_under_its_own_user_manager(
     assert restart.exit_code == 0, restart
     assert all(w["ok"] and w["stop"] == "exited" for w in restart.json["workers"])
 
+    assert all(_private_runs(pid) for pid in managers)  # each manager's own /run
+    namespaces = {_mount_ns(pid) for pid in managers}
     down = cli("sandbox", "down", str(shop), "--json")
     assert down.exit_code == 0, down
     left = [p for p in [*managers, *(c["service"]["pid"] for c in containers)]
             if servers.pid_alive(p)]
     assert not left
-    for record in state.containers:  # no cgroup left; no process, so no namespace/mount
+    for record in state.containers:
         assert not Cgroup(f"pshctl-{record.token}.slice").exists()
+    # No process is left in those mount namespaces: they, and their mounts, are gone.
+    assert not [p.name for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _mount_ns_or_none(int(p.name)) in namespaces]
+
+
+def _mount_ns_or_none(pid: int) -> str | None:
+    try:
+        return _mount_ns(pid)
+    except OSError:
+        return None
+
+
+def _private_runs(pid: int) -> bool:
+    """The process sees a sandbox manager's tmpfs on /run (source `pshctl-run`)."""
+    try:
+        return " pshctl-run " in Path(f"/proc/{pid}/mountinfo").read_text()
+    except OSError:
+        return False
 
 
 def test_a_sandbox_mixes_runit_and_systemd_per_worker(

@@ -3,6 +3,9 @@ still stopping (the last two on runit and on systemd)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliRunner
-from tests.testbed import SUPERVISORS, TestBed, slow_stop
+from tests.testbed import SUPERVISORS, TestBed
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +55,13 @@ def test_all_with_worker_names_is_a_usage_error(testbed: TestBed, tmp_path: Path
     assert "--all acts on every worker" in result.stderr
 
 
-SLOW_TO_STOP = slow_stop(4, ready=True)
+# Drains after SIGTERM until the test creates `release` in its directory: the worker is
+# still stopping whenever pshctl looks, however loaded the machine.
+DRAINS_UNTIL_RELEASED = (
+    "trap 'kill -KILL $child 2>/dev/null; "
+    "while [ ! -e release ]; do sleep 0.05; done; exit 0' TERM\n"
+    "(trap '' TERM; exec sleep 100000) &\nchild=$!\necho ready\nwait $child\n"
+)
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -64,21 +73,33 @@ def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
 
 @pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)
 def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
-    testbed: TestBed, tmp_path: Path, cli: CliRunner
+    testbed: TestBed, tmp_path: Path
 ) -> None:
     """A start on a worker still draining after SIGTERM (`sv start` would answer with
     the dying pid): pshctl finishes that stop first, then starts and verifies a new
     process."""
-    testbed.add_service("w1", SLOW_TO_STOP)
+    testbed.add_service("w1", DRAINS_UNTIL_RELEASED)
     root = testbed.project(["w1"], tmp_path / "app")
     _until(lambda: "ready" in testbed.log_file("w1").read_text(), "the TERM trap")
     dying = testbed.pid("w1")
-    testbed.stop_service("w1", wait=False)  # TERM sent; the worker takes 4 s to exit
+    testbed.stop_service("w1", wait=False)  # TERM sent; it drains until released
     # The stop request returns before the supervisor has acted on it: wait until it has.
     _until(lambda: testbed.got_term("w1"), "the supervisor to take the stop")
-    result = cli("-e", "test", "start", "w1", "--verify", "1", "--json", cwd=root)
-    assert result.exit_code == 0, result
-    (worker,) = result.json["workers"]
+    start = subprocess.Popen(
+        [sys.executable, "-m", "pshctl", "-e", "test", "start", "w1", "--verify", "1",
+         "--json"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert start.stderr is not None
+        for line in start.stderr:  # one line per step when not on a terminal
+            if line.startswith("w1: stopping"):
+                break  # pshctl found it still stopping and finishes that stop
+        (testbed.log_dir("w1") / "release").touch()
+        out, err = start.communicate(timeout=60)
+    finally:
+        start.kill()
+    assert start.returncode == 0, (out, err)
+    (worker,) = json.loads(out)["workers"]
     assert worker["ok"] and worker["stop"] == "exited"
     assert worker["new_pid"] not in (None, dying)
     assert testbed.pid("w1") == worker["new_pid"]

@@ -1,139 +1,58 @@
 """The command line: a thin typer layer over the domain modules.
 
-:func:`main` is the one place where exceptions become exit codes. Command modules
-import nothing heavy at module level, so ``--help``, ``--version`` and Tab completion
-stay fast (a test checks it).
+:func:`main` is the entry point (the ``pshctl`` script, ``python -m pshctl``). The typer
+app lives in :mod:`pshctl.cli.root` and is imported only when needed: a Tab press is
+answered from the cached command tree (:mod:`pshctl.cli.tabtree`) without typer, and
+typer answers whatever that cannot. ``pshctl.cli.app`` and ``pshctl.cli.run`` are the
+app and its error boundary, as before.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
-from pshctl import __version__
-from pshctl.cli import output
-from pshctl.cli.options import AppOpt, EnvironmentOpt, GlobalState, ProjectOpt
-from pshctl.context import Selection
-from pshctl.errors import ExitCode, PshctlError
+    app: typer.Typer
 
-app = typer.Typer(
-    name="pshctl",
-    help="Manage the background workers of Platform.sh-style apps over SSH.",
-    no_args_is_help=True,
-    add_completion=False,  # `pshctl completion SHELL` prints the scripts instead
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"pshctl {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    project: ProjectOpt = None,
-    environment: EnvironmentOpt = None,
-    app_name: AppOpt = None,
-    verbose: Annotated[
-        int, typer.Option(
-            "--verbose", "-v", count=True, show_default=False,
-            help="Show an SSH debug trail on stderr (-vv: paramiko's own lines too).",
-        )
-    ] = 0,
-    version: Annotated[
-        Optional[bool],
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
-    ] = None,
-) -> None:
-    ctx.obj = GlobalState(
-        selection=Selection(project=project, environment=environment, app=app_name),
-        verbose=verbose,
-    )
-
-
-def _register_commands() -> None:
-    from pshctl.cli import auth, completion, cp, lifecycle, logs, sandbox, ssh, top, workers
-
-    for module in (workers, lifecycle, top, logs, ssh, cp, sandbox, auth, completion):
-        module.register(app)
-
-
-_register_commands()
+COMPLETE_VAR = "_PSHCTL_COMPLETE"
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turn every user error into its exit code."""
+    if argv is None and os.environ.get(COMPLETE_VAR):
+        from pshctl.cli import tabtree
+
+        status = tabtree.run_fast()
+        if status is not None:
+            sys.exit(status)
+        _refresh_completion_tree()
     sys.exit(run(argv))
 
 
 def run(argv: list[str] | None = None) -> int:
-    with _sigterm_as_interrupt():
-        try:
-            result = app(args=argv, prog_name="pshctl", standalone_mode=False)
-        except PshctlError as exc:
-            output.error(exc.message, exc.hint)
-            return int(exc.exit_code)
-        except (typer.Abort, KeyboardInterrupt):
-            output.info("interrupted")
-            return int(ExitCode.INTERRUPTED)
-        except typer.TyperException as exc:  # click's usage errors, vendored by typer
-            if type(exc).__name__ == "NoArgsIsHelpError":  # `pshctl`, `pshctl sandbox`
-                return _help(exc)
-            _show_usage_error(exc)
-            return int(exc.exit_code)
-    # A reader that went away (`| head`): output.emit keeps the exit code; output written
-    # outside it reaches typer, which exits 1 quietly.
-    if result == ExitCode.INTERRUPTED:
-        output.info("interrupted")
-    return result if isinstance(result, int) else int(ExitCode.OK)
+    """Run the app on ``argv`` and return the exit code (see :func:`pshctl.cli.root.run`)."""
+    from pshctl.cli.root import run as run_app
+
+    return run_app(argv)
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM means what Ctrl-C means (exit 130, clean-up runs); commands that must
-    finish what they started (restart) install their own handler on top of this one."""
-    import signal
-    import threading
+def _refresh_completion_tree() -> None:
+    """typer answers this Tab press: keep the command tree so that the next one need not."""
+    from pshctl.cli import tabtree
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        tabtree.refresh_cache()
+    except Exception:  # noqa: BLE001 - a Tab press never fails over its cache
+        pass
 
 
-def _help(exc: typer.TyperException) -> int:
-    """A group run with nothing to do shows its help on stdout and succeeds, as ``kubectl``
-    and ``git help`` do: asking what there is is not an error."""
-    ctx = getattr(exc, "ctx", None)
-    path = ctx.command_path.split()[1:] if ctx is not None else []
-    app(args=[*path, "--help"], prog_name="pshctl", standalone_mode=False)
-    return int(ExitCode.OK)
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from pshctl.cli.root import app
 
-
-def _show_usage_error(exc: typer.TyperException) -> None:
-    if output.console(stderr=True).is_terminal:
-        from typer import rich_utils
-
-        rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
-    else:
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            output.error(exc.format_message())
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

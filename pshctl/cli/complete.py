@@ -20,9 +20,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
-
-import typer
+from typing import Any, Optional, Protocol
 
 from pshctl.errors import PshctlError
 
@@ -266,7 +264,21 @@ def choose_apps(apps: list[AppSketch], selected: str | None, cwd: Path) -> list[
 # --- what the command line already says ------------------------------------------------
 
 
-def _contexts(ctx: typer.Context | None) -> Iterator[Any]:
+class CompletionContext(Protocol):
+    """What the callbacks read of a click context: typer's, or the one that
+    :mod:`pshctl.cli.tabtree` builds when it answers without typer (so no typer here)."""
+
+    @property
+    def command(self) -> Any: ...  # ``.params``: parameters with ``.name`` and ``.opts``
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def parent(self) -> Any: ...  # the enclosing context, or None
+
+
+def _contexts(ctx: CompletionContext | None) -> Iterator[Any]:
     """The context and its parents, innermost first (parents are click contexts)."""
     current: Any = ctx
     while current is not None:
@@ -274,7 +286,7 @@ def _contexts(ctx: typer.Context | None) -> Iterator[Any]:
         current = current.parent
 
 
-def option_value(ctx: typer.Context | None, flag: str) -> str | None:
+def option_value(ctx: CompletionContext | None, flag: str) -> str | None:
     """The value given to ``flag`` on the command line so far (the command's copy wins)."""
     for context in _contexts(ctx):
         for param in context.command.params:
@@ -285,7 +297,7 @@ def option_value(ctx: typer.Context | None, flag: str) -> str | None:
     return None
 
 
-def _already_given(ctx: typer.Context | None) -> set[str]:
+def _already_given(ctx: CompletionContext | None) -> set[str]:
     """Names already on the command line for a many-valued argument (``restart a b``)."""
     given: set[str] = set()
     if ctx is not None:
@@ -295,7 +307,7 @@ def _already_given(ctx: typer.Context | None) -> set[str]:
     return given
 
 
-def _selected_app(ctx: typer.Context | None) -> str | None:
+def _selected_app(ctx: CompletionContext | None) -> str | None:
     return option_value(ctx, "--app") or next(
         (os.environ[v] for v in APP_VARS if os.environ.get(v)), None
     )
@@ -312,7 +324,7 @@ def _matching(names: Iterable[str], incomplete: str, skip: Iterable[str] = (),
     return list(seen)
 
 
-def _apps_here(ctx: typer.Context | None) -> tuple[Path | None, list[AppSketch]]:
+def _apps_here(ctx: CompletionContext | None) -> tuple[Path | None, list[AppSketch]]:
     cwd = Path.cwd()
     root = find_root(cwd)
     if root is None:
@@ -323,7 +335,7 @@ def _apps_here(ctx: typer.Context | None) -> tuple[Path | None, list[AppSketch]]
 # --- the callbacks -----------------------------------------------------------------------
 
 
-def complete_worker(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+def complete_worker(incomplete: str, ctx: Optional[CompletionContext] = None) -> list[str]:
     """Worker names of the app found from the current directory upward."""
     try:
         _, apps = _apps_here(ctx)
@@ -333,7 +345,7 @@ def complete_worker(incomplete: str, ctx: Optional[typer.Context] = None) -> lis
                      _already_given(ctx))
 
 
-def complete_app(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+def complete_app(incomplete: str, ctx: Optional[CompletionContext] = None) -> list[str]:
     """App names of the project found from the current directory upward."""
     try:
         root = find_root(Path.cwd())
@@ -343,14 +355,16 @@ def complete_app(incomplete: str, ctx: Optional[typer.Context] = None) -> list[s
     return _matching((app.name for app in apps), incomplete)
 
 
-def complete_log_type(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+def complete_log_type(incomplete: str, ctx: Optional[CompletionContext] = None) -> list[str]:
     """The log types a container keeps (``app``, ``cron``, ...): a fixed list, no network."""
     from pshctl.defaults import LOG_TYPES
 
     return _matching(LOG_TYPES, incomplete, valid=_WORD)
 
 
-def complete_environment(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+def complete_environment(
+    incomplete: str, ctx: Optional[CompletionContext] = None
+) -> list[str]:
     """Environments of the config files, ``sandbox`` when one is set up, the git branch."""
     try:
         root, apps = _apps_here(ctx)

@@ -85,7 +85,7 @@ VerifyOpt = Annotated[
 MaxParallelOpt = Annotated[
     int,
     typer.Option("--max-parallel", min=1,
-                 help="Workers handled at once (a stock sshd drops past 10 at once).",
+                 help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
                  rich_help_panel=PANEL_RUN),
 ]
 RollingOpt = Annotated[

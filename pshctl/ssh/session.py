@@ -11,22 +11,29 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConnectionFailed, OperationTimeout
 from pshctl.ssh import keepalive, names, trail
 from pshctl.ssh.auth import authenticate
 from pshctl.ssh.config import Endpoint, resolve
-from pshctl.ssh.hostkeys import KnownHosts, known_hosts_files
+from pshctl.ssh.hostkeys import KnownHosts, known_hosts_files, pshctl_known_hosts
 from pshctl.ssh.options import CommandResult, SshOptions
 from pshctl.ssh.trail import log
+from pshctl.ssh.wire import WireSocket
 from pshctl.targets import Target
 
 if TYPE_CHECKING:
     import paramiko
 
-# sshd's MaxStartups drops unauthenticated connections before the banner when many
-# arrive at once; those are retried after a short, jittered pause.
+# sshd's MaxStartups counts connections that have not authenticated yet (a stock sshd
+# starts dropping them at 10): this process has at most MAX_HANDSHAKES of them open at
+# once, whatever the number of workers handled in parallel, so a wide fan-out loses none.
+# A connection dropped anyway (another client's at the same time) is retried after a
+# short, jittered pause.
+MAX_HANDSHAKES = 8
+_handshakes = threading.BoundedSemaphore(MAX_HANDSHAKES)
 HANDSHAKE_RETRIES = 3
 RETRY_BASE_DELAY = 0.5
 MAX_JUMPS = 5
@@ -57,11 +64,13 @@ class Session:
         endpoint: Endpoint,
         transport: paramiko.Transport,
         parent: Session | None = None,
+        slot: _Slot | None = None,
     ) -> None:
         self.target = target
         self.endpoint = endpoint
         self.transport = transport
         self._parent = parent  # the jump host's session, closed with this one
+        self._slot = slot  # held until sshd surely counts this connection as authenticated
 
     def __enter__(self) -> Session:
         return self
@@ -78,6 +87,7 @@ class Session:
 
     def close(self) -> None:
         self.transport.close()
+        self.authenticated()
         if self._parent is not None:
             self._parent.close()
 
@@ -90,6 +100,19 @@ class Session:
             return self.transport.open_session(timeout=30)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise ConnectionFailed(f"cannot open a channel on {self.where}: {exc}") from None
+        finally:
+            self.authenticated()
+
+    def authenticated(self) -> None:
+        """Give back the handshake slot: sshd has stopped counting this connection.
+
+        sshd's listener stops counting a connection against MaxStartups only once the
+        server side has finished authentication, a moment after this side learns of it;
+        a channel opened (or the connection closed) proves it has. Called by the first
+        channel, by :meth:`close`, and by a jump host's forwarded channel.
+        """
+        if self._slot is not None:
+            self._slot.release()
 
     def open_exec(self, command: str) -> paramiko.Channel:
         """Start a command and hand back its raw channel (for streaming readers)."""
@@ -255,6 +278,21 @@ def _connect(target: Target, endpoint: Endpoint, options: SshOptions, depth: int
     )
 
 
+class _Slot:
+    """One of the MAX_HANDSHAKES, taken before the TCP connection is opened."""
+
+    def __init__(self) -> None:
+        _handshakes.acquire()
+        self._held = True
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._held:
+                self._held = False
+                _handshakes.release()
+
+
 def _jump(endpoint: Endpoint, options: SshOptions, depth: int) -> Session:
     """Connect through ``ProxyJump`` hops (``[user@]host[:port]``, comma-separated)."""
     if depth >= MAX_JUMPS:
@@ -311,6 +349,8 @@ def _socket(endpoint: Endpoint, options: SshOptions, parent: Session | None) -> 
             raise ConnectionFailed(
                 f"jump host {parent.where} cannot reach {where}: {exc}"
             ) from None
+        finally:
+            parent.authenticated()
     if endpoint.proxy_command:
         log.debug("connecting to %s through ProxyCommand %s", where, endpoint.proxy_command)
         try:
@@ -319,7 +359,7 @@ def _socket(endpoint: Endpoint, options: SshOptions, parent: Session | None) -> 
             raise ConnectionFailed(f"ProxyCommand for {where} failed: {exc}") from None
     log.debug("connecting to %s (timeout %gs)", where, options.connect_timeout)
     try:
-        return _no_delay(socket.create_connection(
+        return WireSocket.wrap(socket.create_connection(
             (endpoint.hostname, endpoint.port), timeout=options.connect_timeout
         ))
     except socket.gaierror as exc:
@@ -336,28 +376,34 @@ def _socket(endpoint: Endpoint, options: SshOptions, parent: Session | None) -> 
         raise ConnectionFailed(f"cannot connect to {where}: {exc.strerror or exc}") from None
 
 
-def _no_delay(sock: socket.socket) -> socket.socket:
-    """Send small packets at once, as OpenSSH does: with Nagle's algorithm each request
-    and reply waited out the peer's delayed ACK (about 40 ms per exec on loopback)."""
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:
-        pass
-    return sock
-
-
 def _open(
     target: Target, endpoint: Endpoint, options: SshOptions, parent: Session | None
 ) -> Session:
     import paramiko
 
-    sock = _socket(endpoint, options, parent)
-    transport = paramiko.Transport(sock)
+    known = _known_hosts(known_hosts_files(endpoint.extra_known_hosts))
+    # A slot from the TCP connection until sshd counts it as authenticated. Through a jump
+    # host, only once the forwarded channel is open, which gives the jump host's slot
+    # back: a thread never holds two, so threads never wait on each other's.
+    if parent is not None:
+        sock = _socket(endpoint, options, parent)
+        slot = _Slot()
+    else:
+        slot = _Slot()
+        try:
+            sock = _socket(endpoint, options, parent)
+        except BaseException:
+            slot.release()
+            raise
+    try:
+        transport = paramiko.Transport(sock)
+    except BaseException:
+        slot.release()
+        raise
     _prefer_gcm(transport)
     try:
         transport.banner_timeout = options.banner_timeout
         transport.auth_timeout = options.auth_timeout
-        known = KnownHosts(known_hosts_files(endpoint.extra_known_hosts))
         known.prefer_known_types(transport, endpoint.key_name)
         _handshake(transport, endpoint, options)
         server_key = transport.get_remote_server_key()
@@ -366,9 +412,41 @@ def _open(
         keepalive.watch(transport, endpoint.key_name, options.keepalive, options.keepalive_count)
     except BaseException:
         transport.close()
+        slot.release()
         raise
     log.debug("connected to %s", endpoint.key_name)
-    return Session(target, endpoint, transport, parent)
+    return Session(target, endpoint, transport, parent, slot)
+
+
+_known_lock = threading.Lock()
+_known_cache: dict[tuple[object, ...], KnownHosts] = {}
+
+
+def _known_hosts(files: list[Path]) -> KnownHosts:
+    """The known-hosts files, read once per process while they stay as they are.
+
+    A fan-out to N workers would otherwise read and match every line N times (hashed
+    lines cost an HMAC each). Any change to a file (a key recorded with --accept-new, an
+    edit, a chmod) changes its stat signature and the files are read again.
+    """
+    key = tuple(_signature(path) for path in [pshctl_known_hosts(), *files])
+    with _known_lock:
+        known = _known_cache.get(key)
+    if known is None:
+        known = KnownHosts(files)
+        with _known_lock:
+            _known_cache.clear()
+            _known_cache[key] = known
+    return known
+
+
+def _signature(path: Path) -> tuple[object, ...]:
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return (str(path), exc.errno)
+    return (str(path), info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode,
+            info.st_ino)
 
 
 def _prefer_gcm(transport: paramiko.Transport) -> None:
