@@ -159,8 +159,8 @@ def test_an_instance_that_does_not_exist_lists_those_that_do(tmp_path: Path) -> 
         assert raised.value.message == ("instance 5 of queue does not exist; available "
                                         "instances: 0, 1, 2")
         assert raised.value.exit_code == ExitCode.CONFIG
-    with pytest.raises(InstanceNotFound, match="instance 1 of mail does not exist; "
-                       "available instances: 0$"):
+    with pytest.raises(InstanceNotFound, match=r"instance 1 of mail does not exist; "
+                       r"available instances: 0$"):
         resolved(root, all_workers=True, instance=1)
 
 
