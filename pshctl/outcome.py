@@ -154,6 +154,10 @@ class Results(Generic[T]):
         for item in self.items:
             if item.name == key:
                 return item
+        instances = self.of(key)
+        if instances:  # a scaled worker: one outcome per instance, none for the worker
+            raise KeyError(f"{key} has {len(instances)} instances "
+                           f"({', '.join(o.name for o in instances)}): use .of({key!r})")
         raise KeyError(key)
 
     @property

@@ -50,8 +50,8 @@ InstanceOpt = Annotated[
     Optional[int],
     typer.Option(
         "--instance", "-I", min=0, metavar="N",
-        help="Only instance N of each worker named (of a scaled one; WORKER.N names one "
-        "too). Every instance when not given.", show_default=False,
+        help="Only instance N of each worker (WORKER.N names one instance too). "
+        "Default: every instance.", show_default=False,
     ),
 ]
 AcceptNewOpt = Annotated[
