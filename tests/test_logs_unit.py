@@ -333,9 +333,15 @@ def test_printer_single_worker_is_raw_and_json_is_one_object_per_line() -> None:
         _Printer(["queue"], as_json=True).lines(LogLines("queue", b'x\n"y"', received=at))
     stamp = '"received": "2026-11-29T03:50:27.123Z"'
     assert out.getvalue() == (
-        f'x\ny\n{{"worker": "queue", "line": "x", {stamp}}}\n'
-        f'{{"worker": "queue", "line": "\\"y\\"", {stamp}}}\n'
+        f'x\ny\n{{"worker": "queue", "instance": 0, "name": "queue", "line": "x", {stamp}}}\n'
+        f'{{"worker": "queue", "instance": 0, "name": "queue", "line": "\\"y\\"", {stamp}}}\n'
     )
+    out = io.StringIO()
+    with redirect_stdout(out):
+        _Printer(["queue.1"], as_json=True, labels={"queue.1": ("queue", 1)}).lines(
+            LogLines("queue.1", b"z", received=at))
+    assert out.getvalue() == (f'{{"worker": "queue", "instance": 1, "name": "queue.1", '
+                              f'"line": "z", {stamp}}}\n')
 
 
 def test_printer_colours_prefixes_on_a_terminal_and_never_reads_markup(

@@ -94,8 +94,8 @@ def test_a_failed_outcome_raises_its_own_exception_and_keeps_its_value() -> None
     assert bad.to_dict() == {"name": "queue", "worker": "queue", "instance": 0, "ok": False,
                              "pid": 3,
                              "error": "unknown host key for h (pshctl --accept-new)"}
-    assert Outcome("x", None, error).to_dict() == {"name": "x", "ok": False,
-                                                   "error": bad.message}
+    assert Outcome("x", None, error).to_dict() == {"name": "x", "worker": "x", "instance": 0,
+                                                   "ok": False, "error": bad.message}
 
 
 def test_describe_names_the_type_of_errors_that_are_not_ours() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -33,7 +33,6 @@ from pshctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from pshctl.logs import LogLines, LogNotice, LogStream
-    from pshctl.targets import Target
 
 EPILOG = (
     "Examples: pshctl logs  |  pshctl logs queue -n 20  |  pshctl logs --all -f  |  "
@@ -111,7 +110,8 @@ def logs(
     if not targets:
         output.info(f"app {env.app.name} defines no workers")
         return ExitCode.OK
-    printer = _Printer(targets, as_json=json_)
+    printer = _Printer([t.name for t in targets], as_json=json_,
+                       labels={t.name: (t.container, t.instance) for t in targets})
     try:
         with env.log_stream(request, names, all_workers=all_workers,
                             instance=instance) as stream:
@@ -158,9 +158,10 @@ def _notice(notice: LogNotice) -> None:
 class _Printer:
     """Writes line batches: plain text, JSON lines, or coloured prefixes on a terminal."""
 
-    def __init__(self, targets: Sequence[Target], *, as_json: bool) -> None:
-        names = [t.name for t in targets]
-        self.labels = {t.name: (t.container, t.instance) for t in targets}
+    def __init__(self, names: Sequence[str], *, as_json: bool,
+                 labels: Mapping[str, tuple[str, int | str]] | None = None) -> None:
+        # name -> (worker, instance), for JSON; a name not in it is a worker's own.
+        self.labels = dict(labels or {})
         self.as_json = as_json
         self.prefixed = len(names) > 1
         width = max((len(n) for n in names), default=0)
