@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 PSHCTL := $(VENV)/bin/pshctl
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps lint typecheck completions docs bench clean
+.PHONY: demo test setup system-deps lint typecheck completions docs bench mutation clean
 
 # pip's own output (build back-end warnings, notices) goes to a log, shown only on failure,
 # so that it does not open `make demo`.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "installing pshctl and its Python dependencies into $(VENV) (log: $(VENV)/pip.log)"
-	@{ $(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test]'; } \
+	@{ $(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test,fabric]'; } \
 		> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
 
@@ -29,14 +29,20 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pshctl tests bench
+	$(VENV)/bin/ruff check pshctl tests bench tools
 	$(VENV)/bin/mypy
 
 completions: $(STAMP)
-	$(PY) -m pshctl.devtools completions
+	$(PY) -m tools.devtools completions
 
 docs: $(STAMP)
-	$(PY) -m pshctl.devtools docs
+	$(PY) -m tools.devtools docs
+
+# Mutation testing of the pure core (tools/mutation.py, docs/testing.md); not run by CI.
+mutation: $(STAMP)
+	@$(PY) -m pip install -q -e '.[mutation]' > $(VENV)/pip-mutation.log 2>&1 \
+		|| { cat $(VENV)/pip-mutation.log; exit 1; }
+	$(PY) -m tools.mutation $(MODULES)
 
 # Ratios against baselines measured in the same run (bench/README.md); BENCH_ARGS=--quick
 # for a shorter run. parallel-ssh, one baseline, is optional: its row is skipped without it.

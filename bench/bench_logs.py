@@ -88,14 +88,14 @@ def follow_backlog(bed: TestBed, root: Path, worker: str, size: int) -> None:
 
 def merged(root: Path, workers: list[str], prefixed: bool) -> None:
     """Four workers' logs through one LogStream into /dev/null, with or without prefixes."""
-    from pshctl.cli.logs import _Printer
+    from pshctl.cli.output import Lines
     from pshctl.context import Selection, resolve_context
     from pshctl.logs import LogLines, LogRequest, LogStream
     from pshctl.targets import resolve_targets
 
     context = resolve_context(Selection(environment="test"), cwd=root)
     targets = resolve_targets(context, workers)
-    printer = _Printer(workers, as_json=False)
+    printer = Lines(workers)
     with open("/dev/null", "w") as sink, LogStream(targets, LogRequest(lines=None)) as stream:
         saved, sys.stdout = sys.stdout, sink
         try:
@@ -103,7 +103,7 @@ def merged(root: Path, workers: list[str], prefixed: bool) -> None:
                 if not isinstance(event, LogLines):
                     continue
                 if prefixed:
-                    printer.lines(event)
+                    printer.write(event.worker, event.data, event.received)
                 else:
                     sink.buffer.write(event.data + b"\n")
         finally:

@@ -23,11 +23,12 @@ This module is a facade: the work is done by :mod:`pshctl.context`, :mod:`pshctl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
 
 from pshctl.context import Selection
 from pshctl.defaults import (
@@ -53,21 +54,27 @@ from pshctl.errors import (
 from pshctl.outcome import Outcome, Results, exit_code, labelled
 
 if TYPE_CHECKING:
+    import fabric
     from typing_extensions import Unpack
 
     from pshctl.appdef import AppDefinition, ContainerConfig
     from pshctl.context import Context
     from pshctl.lifecycle import ActionResult, Connector, Control, Event, WorkerStatus
     from pshctl.logs import LogRequest, LogStream
-    from pshctl.ssh import CommandResult, SshOptions
+    from pshctl.platform.login import LoggedOut, Stored
+    from pshctl.platform.login import Status as AuthStatus
+    from pshctl.ssh import CommandResult, Session, SshOptions
     from pshctl.supervisor import Step
     from pshctl.targets import Target
     from pshctl.targets.instances import Instance
     from pshctl.transfer import CopyResult
 
+T = TypeVar("T")
+
 __all__ = [
     "AuthenticationFailed",
     "CommandFailed",
+    "CommandOutput",
     "ConfigError",
     "ConnectionFailed",
     "Environment",
@@ -79,17 +86,36 @@ __all__ = [
     "PshctlError",
     "Results",
     "UsageError",
+    "auth_status",
+    "delete_passphrase",
     "exit_code",
+    "login",
+    "logout",
     "open_environment",
+    "passphrase_key",
+    "store_passphrase",
 ]
 
 
 class CommandFailed(OperationFailed):
-    """A command run with ``check=True`` exited with a non-zero status."""
+    """A command run with ``check=True`` exited with a non-zero status (-1: none, as when
+    it was killed by a signal); ``result`` holds its output when it was kept."""
 
-    def __init__(self, worker: str, result: CommandResult) -> None:
-        super().__init__(f"{worker}: command exited with status {result.exit_status}")
+    def __init__(self, exit_status: int, result: CommandResult | None = None) -> None:
+        super().__init__("no exit status (killed by a signal?)" if exit_status == -1
+                         else f"exited with status {exit_status}")
+        self.exit_status = exit_status
         self.result = result
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    """Whole lines a command wrote on one worker: ``data`` holds them joined by newlines,
+    without a final one, as the bytes came."""
+
+    worker: str
+    stream: Literal["stdout", "stderr"]
+    data: bytes
 
 
 class ActionOptions(TypedDict, total=False):
@@ -107,6 +133,66 @@ class ActionOptions(TypedDict, total=False):
     instance: Instance | None  # that instance of each worker only
 
 
+# --- credentials (`pshctl auth`) ----------------------------------------------------------
+
+
+def passphrase_key(path: str | Path) -> Path:
+    """The encrypted key file whose passphrase is to be stored: ConfigError when it does
+    not exist or is not encrypted (check before asking for a passphrase)."""
+    from pshctl.ssh.auth import needs_passphrase
+
+    key = Path(path).expanduser()
+    if not key.is_file():
+        raise ConfigError(f"no such key file: {key}")
+    if not needs_passphrase(key):
+        raise ConfigError(f"{key} is not encrypted; there is no passphrase to store")
+    return key
+
+
+def store_passphrase(path: str | Path, passphrase: str) -> str:
+    """Keep a key's passphrase in the OS keyring after checking that it unlocks the key;
+    returns the name it is stored under (the key's absolute path)."""
+    from pshctl.ssh import secrets
+    from pshctl.ssh.auth import unlocks
+
+    key = passphrase_key(path)
+    if not unlocks(key, passphrase):
+        raise ConfigError(f"that passphrase does not unlock {key}; nothing was stored")
+    secrets.store(key, passphrase)
+    return secrets.key_id(key)
+
+
+def delete_passphrase(path: str | Path) -> bool:
+    """Remove a stored passphrase (the key file is untouched); False when none was."""
+    from pshctl.ssh import secrets
+
+    return secrets.delete(path)
+
+
+def login(token: str) -> Stored:
+    """Check an API token with the platform (one token exchange), then keep it in the OS
+    keyring; a refused token is not stored. Nothing returned holds the token."""
+    from pshctl.platform import login as platform_login
+
+    return platform_login.login(token)
+
+
+def auth_status(*, check: bool = False) -> AuthStatus:
+    """Which API credential pshctl would use (its source, never the token), the SSH
+    certificate it would present, the API's address; ``check``: exchange the token too."""
+    from pshctl.platform import login as platform_login
+
+    return platform_login.status(check=check)
+
+
+def logout() -> LoggedOut:
+    """Forget the keyring's API token, the access tokens and certificates obtained with
+    it, and the API's cached answers (a token in the environment stays: it is named)."""
+    from pshctl.platform import login as platform_login
+
+    return platform_login.logout()
+
+
 # --- the environment ------------------------------------------------------------------
 
 
@@ -119,6 +205,7 @@ def open_environment(
     accept_new: bool = False,
     verbose: int = 0,
     ssh_options: SshOptions | None = None,
+    refresh: bool = False,
 ) -> Environment:
     """Resolve project, environment and app as ``pshctl -p -e -A`` would, from ``cwd``.
 
@@ -126,13 +213,16 @@ def open_environment(
     the current git branch (docs/configuration.md). SSH timeouts come from the config
     files' ``ssh:`` section unless ``ssh_options`` is given. Passphrase prompts happen
     only when stdin is a terminal (``SshOptions(interactive=False)`` turns them off).
+    ``refresh`` asks the platform's API again instead of its cache.
     """
     from pshctl.context import resolve_context
-    from pshctl.ssh import options_for
+    from pshctl.ssh import options_for, trail
 
-    context = resolve_context(Selection(project=project, environment=environment, app=app),
+    context = resolve_context(Selection(project=project, environment=environment, app=app,
+                                        refresh=refresh),
                               cwd=Path(cwd) if cwd is not None else None)
     options = ssh_options or options_for(context.settings, verbose=verbose)
+    trail.configure(options.verbose)  # resolving may warn (the API) before any connection
     if accept_new:
         options = replace(options, accept_new=True)
     return Environment(context, options)
@@ -346,29 +436,66 @@ class Environment:
             timeout: float | None = None, check: bool = False,
             instance: Instance | None = None,
             max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[CommandResult]:
-        """Run one command in each worker's container, in parallel.
+        """Run one command in each worker's container, in parallel; keep its output.
 
         An argv list is quoted for the remote shell and arrives as written; a string is
         passed to the remote shell as is. With ``check=True`` a non-zero exit status is
         a :class:`CommandFailed` error; otherwise look at ``value.exit_status``.
         """
-        from pshctl.parallel import run_parallel
-        from pshctl.ssh import connect
 
-        if not (workers or all_workers or app_container):
-            raise UsageError("run() needs worker names, all_workers=True or app_container=True")
-        targets = self.targets(workers, all_workers=all_workers, app_container=app_container,
-                               instance=instance)
-
-        def one(target: Target) -> CommandResult:
-            with connect(target, self.ssh_options) as session:
-                result = session.run(command, timeout=timeout)
+        def one(session: Session, target: Target) -> CommandResult:
+            result = session.run(command, timeout=timeout)
             if check and not result.ok:
-                raise CommandFailed(target.name, result)
+                raise CommandFailed(result.exit_status, result)
             return result
 
-        outcomes = run_parallel([(t.name, t) for t in targets], one, max_parallel=max_parallel)
-        return Results(labelled(outcomes, targets))
+        targets = self._command_targets("run", workers, all_workers, app_container, instance)
+        return Results(labelled(self._on_each(targets, one, max_parallel), targets))
+
+    def stream(self, command: Sequence[str] | str, workers: Sequence[str] = (), *,
+               on_output: Callable[[CommandOutput], None], all_workers: bool = False,
+               app_container: bool = False, timeout: float | None = None,
+               check: bool = False, max_parallel: int = DEFAULT_MAX_PARALLEL,
+               stop: threading.Event | None = None,
+               instance: Instance | None = None) -> Results[int]:
+        """As :meth:`run`, but output is passed to ``on_output`` as it comes, in whole
+        lines (called from several threads); each value is the exit status.
+
+        Setting ``stop`` (from another thread or a signal handler) ends the remote
+        commands: each gets SIGTERM where the server allows it and its channel is hung
+        up; those not begun never begin. The results are then ``interrupted`` (exit 130).
+        """
+        from pshctl.errors import Interrupted
+        from pshctl.logs import LineAssembler
+
+        def one(session: Session, target: Target) -> int:
+            assemblers = {"stdout": LineAssembler(), "stderr": LineAssembler()}
+
+            def sink(kind: Literal["stdout", "stderr"]) -> Callable[[bytes], None]:
+                def put(data: bytes) -> None:
+                    block = assemblers[kind].feed(data)
+                    if block is not None:
+                        on_output(CommandOutput(target.name, kind, block))
+                return put
+
+            if stop is not None and stop.is_set():
+                raise Interrupted("not started: interrupted")
+            try:
+                status = session.stream(command, on_stdout=sink("stdout"),
+                                        on_stderr=sink("stderr"), timeout=timeout, stop=stop)
+            finally:
+                for kind, lines in assemblers.items():
+                    rest = lines.flush()
+                    if rest is not None:
+                        on_output(CommandOutput(target.name, kind, rest))  # type: ignore[arg-type]
+            if check and status != 0:
+                raise CommandFailed(status)
+            return status
+
+        targets = self._command_targets("stream", workers, all_workers, app_container,
+                                        instance)
+        outcomes = self._on_each(targets, one, max_parallel)
+        return Results(labelled(outcomes, targets), interrupted=stop is not None and stop.is_set())
 
     def copy(self, source: str, destination: str, *,
              progress: Callable[[int, int], None] | None = None,
@@ -383,7 +510,6 @@ class Environment:
         :class:`pshctl.transfer.CopyFailed` and leaves no partial file behind.
         """
         from pshctl import transfer
-        from pshctl.ssh import connect
 
         names = self.workers
         src = transfer.parse_location(source, names, self.app.name)
@@ -395,10 +521,34 @@ class Environment:
                 f"{found[0].container} has {len(found)} instances; a copy goes to one",
                 hint=f"name it: {found[0].container}.N:PATH, or -I N "
                 f"(N: {', '.join(str(t.instance) for t in found)})")
+        from pshctl.ssh import connect
+
         with connect(found[0], self.ssh_options) as session:
             if direction == "upload":
                 return transfer.upload(session, src.path, dst.path, progress=progress)
             return transfer.download(session, src.path, dst.path, progress=progress)
+
+    def session(self, worker: str | None = None, *, instance: Instance | None = None) -> Session:
+        """An SSH session to one worker's container (the app container when ``worker`` is
+        None), with this environment's host-key policy and authentication; close it, or
+        use it in a ``with`` block."""
+        from pshctl.ssh import connect
+
+        return connect(self.target(worker, instance=instance), self.ssh_options)
+
+    def connection(self, worker: str | None = None, *,
+                   instance: Instance | None = None) -> fabric.Connection:
+        """A :class:`fabric.Connection` to one worker's container (None: the app
+        container) for fabric's ``run``, ``sudo``, ``put`` and ``get``.
+
+        Its link is a pshctl session, opened on first use: the same destination, host-key
+        policy (never fabric's auto-add) and authentication as every pshctl command.
+        Needs the optional extra ``pshctl[fabric]``; use it in a ``with`` block.
+        """
+        from pshctl.connection import connection
+
+        target = self.target(worker, instance=instance)
+        return connection(target, lambda: self.session(worker, instance=instance))
 
     def target(self, worker: str | None = None, *,
                instance: Instance | None = None) -> Target:
@@ -408,6 +558,27 @@ class Environment:
         return self.targets([worker] if worker else [], instance=instance)[0]
 
     # helpers
+
+    def _command_targets(self, call: str, workers: Sequence[str], all_workers: bool,
+                         app_container: bool, instance: Instance | None = None,
+                         ) -> list[Target]:
+        if not (workers or all_workers or app_container):
+            raise UsageError(f"{call}() needs worker names, all_workers=True or "
+                             "app_container=True")
+        return self.targets(workers, all_workers=all_workers, app_container=app_container,
+                            instance=instance)
+
+    def _on_each(self, targets: Sequence[Target], work: Callable[[Session, Target], T],
+                 max_parallel: int) -> list[Outcome[T]]:
+        """``work(session, target)`` on one connection per target, in parallel."""
+        from pshctl.parallel import run_parallel
+        from pshctl.ssh import connect
+
+        def one(target: Target) -> T:
+            with connect(target, self.ssh_options) as session:
+                return work(session, target)
+
+        return run_parallel([(t.name, t) for t in targets], one, max_parallel=max_parallel)
 
     def _many(self, workers: Sequence[str], *, all_workers: bool = False,
               app_container: bool = False, instance: Instance | None = None) -> list[Target]:

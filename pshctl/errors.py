@@ -112,7 +112,18 @@ class OperationTimeout(PshctlError):
     exit_code = ExitCode.TIMEOUT
 
 
+class Interrupted(PshctlError):
+    """Ctrl-C, SIGTERM or SIGHUP stopped this worker's part of the work."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class OperationFailed(PshctlError):
     """An operation failed on at least one worker (the others may have succeeded)."""
 
     exit_code = ExitCode.FAILED
+
+
+class ApiError(ConnectionFailed):
+    """The platform's API could not be reached, refused the credentials, or answered
+    something unusable. Exit status 4, as for SSH: the hint says what to do."""

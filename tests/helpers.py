@@ -7,13 +7,33 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], what: str, timeout: float = 20.0,
+               every: float = 0.05) -> T:
+    """Poll ``check`` until it returns something true, and return that; fail the test
+    after ``timeout`` seconds, saying ``what`` it waited for (and what it saw last).
+
+    The one way tests wait for a condition: never a fixed sleep.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = check()
+        if seen:
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what} "
+                                 f"(last seen: {seen!r})")
+        time.sleep(every)
 
 
 @dataclass

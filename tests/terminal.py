@@ -9,11 +9,12 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import wait_until
 
 PROMPT = "ready$ "
 # Forwarded from the test's isolated environment (the autouse `isolation` fixture).
@@ -71,14 +72,16 @@ class Terminal:
 
     def wait_for(self, check: Callable[[str], object], timeout: float = 30) -> str:
         """The screen once ``check`` accepts it; fails with the screen after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def accepted() -> str | None:
             text = self.screen()
-            if check(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s; screen:\n{text}")
-            time.sleep(0.1)
+            return text if check(text) else None
+
+        try:
+            return wait_until(accepted, "the screen", timeout=timeout, every=0.1)
+        except AssertionError:
+            raise AssertionError(f"timed out after {timeout}s; screen:\n{self.screen()}") \
+                from None
 
     def kill(self) -> None:
         subprocess.run(["tmux", "-S", str(self.socket), "kill-server"],
@@ -86,7 +89,9 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[Terminal]:
+def terminal(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Terminal]:
+    if request.node.get_closest_marker("integration") is None:
+        pytest.fail("a test with a real terminal (tmux) must be marked @pytest.mark.integration")
     if shutil.which("tmux") is None:
         pytest.fail("tmux is missing: run `make test` (it installs it) or scripts/system-deps")
     term = Terminal(tmp_path / "tmux.sock")

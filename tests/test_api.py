@@ -12,6 +12,7 @@ import pytest
 from pshctl.api import (
     AuthenticationFailed,
     CommandFailed,
+    ConfigError,
     ConnectionFailed,
     Environment,
     HostKeyError,
@@ -225,11 +226,14 @@ def test_follow_logs_streams_new_lines(testbed: TestBed) -> None:
 
     testbed.add_service("queue", CHATTY)
     env = env_for(testbed, ["queue"])
+    first = None
     with env.follow_logs(["queue"], lines=1) as stream:
         for event in stream:
             if isinstance(event, LogLines):
-                assert event.worker == "queue" and event.lines == ["second line"]
+                first = event
                 break
+    assert first is not None, "the stream ended without a line"
+    assert first.worker == "queue" and first.lines == ["second line"]
 
 
 def test_wait_until_stable_or_time_out(testbed: TestBed) -> None:
@@ -251,3 +255,36 @@ def test_importing_the_api_is_cheap(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path,
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_host_key_problem_is_reported_as_one_with_exit_4(testbed: TestBed, cli) -> None:
+    """Never a worker state `unsupervised`, never a raw exception: a host-key error."""
+    impostor = generate_key(testbed.root / "impostor").with_suffix(".pub").read_text().split()
+    changed = testbed.root / "changed_known_hosts"
+    changed.write_bytes(b"\xff\xfe not a line\n"  # skipped with a warning, as OpenSSH does
+                        + f"[{testbed.host}]:{testbed.port} {impostor[0]} {impostor[1]}\n"
+                        .encode())
+    root = testbed.project(["queue"], overrides={"queue": {"known_hosts": str(changed)}})
+    result = cli("status", "-e", "test", "--json", cwd=root)
+    assert result.exit_code == ExitCode.CONNECTION, result
+    (queue,) = result.json["workers"]
+    assert queue["state"] == "unreachable"
+    assert "HAS CHANGED" in queue["error"] and "Error:" not in queue["error"]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_impossible_timeout_is_a_configuration_error(testbed: TestBed, cli) -> None:
+    import math
+
+    from pshctl.ssh import SshOptions
+
+    root = testbed.project(["queue"])
+    for bad in (math.inf, math.nan, 1e300, 0.0):
+        with pytest.raises(ConfigError, match="connect_timeout"):
+            open_environment("test", cwd=root, ssh_options=SshOptions(connect_timeout=bad))
+    config = root / ".pshctl.yaml"
+    text = config.read_text().replace("{\n", '{\n  "ssh": {"connect_timeout": 1e400},\n', 1)
+    config.write_text(text)
+    result = cli("status", "-e", "test", cwd=root)
+    assert result.exit_code == ExitCode.CONFIG, result
+    assert "connect_timeout" in result.stderr and "unsupervised" not in result.stdout

@@ -15,8 +15,8 @@ from pshctl.cli.complete import (
     complete_worker,
     scan,
 )
-from pshctl.devtools import COMPLETION_FILES
 from tests.helpers import REPO, CliResult
+from tools.devtools import COMPLETION_FILES
 
 HEAVY = ("paramiko", "fabric", "invoke", "keyring", "yaml")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pshctl import devtools
 from tests.helpers import REPO
+from tools import devtools
 
 OWN_PAGES = ["index.md", "recipes.md", "troubleshooting.md", "api.md", "completion.md"]
 
@@ -24,8 +24,8 @@ def test_generated_files_are_fresh(what: str) -> None:
 def test_check_mode_fails_on_a_stale_copy(tmp_path: Path) -> None:
     def check(what: str) -> int:
         return subprocess.run(
-            [sys.executable, "-m", "pshctl.devtools", what, "--check", "--root", str(tmp_path)],
-            capture_output=True, text=True, timeout=120, check=False,
+            [sys.executable, "-m", "tools.devtools", what, "--check", "--root", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
         ).returncode
 
     assert check("docs") == 1  # nothing generated there yet

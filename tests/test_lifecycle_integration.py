@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CliRunner, run_pshctl
+from tests.helpers import CliResult, CliRunner, run_pshctl, wait_until
 from tests.testbed import CRASHES, IGNORES_TERM, PROMPT, SUPERVISORS, TestBed
 
 pytestmark = [pytest.mark.integration,
@@ -157,23 +157,21 @@ def _wait_for_stopping(testbed: TestBed, names: list[str], timeout: float = 15,
                        *, every: bool = False) -> None:
     """Until the supervisor says some worker (``every``: each one) got TERM: pshctl is
     mid-restart."""
-    deadline = time.monotonic() + timeout
     enough = all if every else any
-    while time.monotonic() < deadline:
-        if enough(testbed.got_term(n) for n in names):
-            return
-        time.sleep(0.05)
-    raise AssertionError("pshctl never began stopping a worker")
+    wait_until(lambda: enough(testbed.got_term(n) for n in names),
+               "pshctl to begin stopping a worker", timeout=timeout)
 
 
-def test_ctrl_c_mid_restart_leaves_every_worker_up(testbed: TestBed) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "sighup"])
+def test_interrupt_mid_restart_leaves_every_worker_up(testbed: TestBed, sig: int) -> None:
+    """Ctrl-C, and SIGHUP (a closed terminal): finish what is stopped, begin nothing new."""
     names = [f"s{i}" for i in range(4)]
     testbed.add_services({n: IGNORES_TERM for n in names})
     root = testbed.project(names)
     proc = _spawn_restart(root, *names, "-e", "test", "--grace", "2", "--verify", "1",
                           "--max-parallel", "2")
     _wait_for_stopping(testbed, names)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err
@@ -190,9 +188,14 @@ def test_second_ctrl_c_aborts_and_says_what_is_down(testbed: TestBed) -> None:
     # second one's stop can begin well after the first one's).
     _wait_for_stopping(testbed, names, every=True)
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    assert proc.stderr is not None
+    seen = []  # progress lines, until pshctl says it took the first interrupt
+    while not (seen and seen[-1].startswith("interrupted:")):
+        seen.append(proc.stderr.readline())
+        assert seen[-1], f"pshctl ended before taking the interrupt: {seen}"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, rest = proc.communicate(timeout=30)
+    err = "".join(seen) + rest
     assert proc.returncode == 130, (out, err)
     assert "may be down: s0, s1" in err
     command = next(line for line in err.splitlines() if "pshctl start" in line)
@@ -221,8 +224,12 @@ def test_wait_success_and_timeout(testbed: TestBed, cli: CliRunner) -> None:
 def test_status_json_fields_and_health_words(testbed: TestBed, cli: CliRunner) -> None:
     testbed.add_services({"ok": PROMPT, "loop": CRASHES})
     root = testbed.project(["ok", "loop", "ghost"])  # ghost: no such runit service
-    time.sleep(2)  # past the "starting" window
-    result = cli("status", "--json", "-e", "test", cwd=root)
+
+    def past_starting() -> CliResult | None:
+        result = cli("status", "--json", "-e", "test", cwd=root)
+        return result if _by_name(result.json)["ok"]["state"] == "up" else None
+
+    result = wait_until(past_starting, "ok to be past 'starting'")
     workers = _by_name(result.json)
     for w in workers.values():
         assert w.keys() >= {"name", "state", "pid", "uptime_s", "error"}

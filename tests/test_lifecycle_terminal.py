@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
 from collections.abc import Callable
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_until
 from tests.terminal import Terminal
 from tests.testbed import SUPERVISORS, TestBed, slow_stop
 
@@ -67,15 +66,12 @@ def _wait_local(bed: TestBed, check: Callable[[dict[str, str]], bool],
                 timeout: float = 20) -> dict[str, str]:
     """Each worker's state as its supervisor says it locally (``up``, ``stopping`` or
     ``other``), once ``check`` accepts it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = {name: _state(bed, name) for name in WORKERS}
-        if check(states):
-            return states
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: "
-                                 f"{ {n: bed.status_text(n) for n in WORKERS} }")
-        time.sleep(0.2)
+
+    def states() -> dict[str, str] | None:
+        seen = {name: _state(bed, name) for name in WORKERS}
+        return seen if check(seen) else None
+
+    return wait_until(states, "the workers' states", timeout=timeout, every=0.2)
 
 
 def _state(bed: TestBed, name: str) -> str:

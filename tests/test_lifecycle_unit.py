@@ -304,3 +304,17 @@ def test_skipped_workers_are_not_attempted_unsupervised_ones_a_service_problem(
     assert status.value is not None and status.value.health == "unsupervised"
     assert isinstance(status.error, ServiceProblem)
     assert status.message == str(status.error)
+
+
+def test_a_status_read_that_fails_otherwise_is_unknown_not_unsupervised() -> None:
+    from pshctl.errors import OperationTimeout
+
+    class Slow(World):
+        def connect(self, target: Target) -> Session:
+            raise OperationTimeout("command on h still running after 30s: sv status /s/a")
+
+    world = Slow(a="prompt")
+    (status,) = results = lifecycle.status(world.targets("a"), connector=world.connect)
+    assert status.value is not None and status.value.health == "unknown"
+    assert isinstance(status.error, OperationTimeout) and "still running" in (status.message or "")
+    assert results.exit_code == ExitCode.TIMEOUT

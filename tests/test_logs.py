@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CliRunner
+from tests.helpers import CliRunner, wait_until
 from tests.testbed import SUPERVISORS, TestBed
 
 pytestmark = [pytest.mark.integration,
@@ -51,8 +51,11 @@ class Follow:
         )
         self.out: list[str] = []
         self.err: list[str] = []
-        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=self._collect, args=(stream, sink), daemon=True).start()
+        self.readers = [threading.Thread(target=self._collect, args=(stream, sink), daemon=True)
+                        for stream, sink in ((self.proc.stdout, self.out),
+                                             (self.proc.stderr, self.err))]
+        for reader in self.readers:
+            reader.start()
 
     @staticmethod
     def _collect(stream, sink: list[str]) -> None:
@@ -60,18 +63,23 @@ class Follow:
             sink.append(line.rstrip("\n"))
 
     def wait(self, check: Callable[[], bool], what: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise AssertionError(f"no {what}; stdout={self.out[-10:]} stderr={self.err}")
-            time.sleep(0.05)
+        def seen() -> bool:
+            if self.proc.poll() is not None and not check():
+                raise AssertionError(f"pshctl ended: no {what}; stdout={self.out[-10:]} "
+                                     f"stderr={self.err}")
+            return check()
+
+        wait_until(seen, f"{what}; stdout={self.out[-10:]} stderr={self.err}", timeout=timeout)
 
     def wait_out(self, line: str) -> None:
         self.wait(lambda: line in self.out, repr(line))
 
     def interrupt(self) -> int:
         self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout=15)
+        code = self.proc.wait(timeout=15)
+        for reader in self.readers:  # every line it wrote has been collected
+            reader.join(timeout=15)
+        return code
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -94,7 +102,6 @@ def follow():
 
 def assert_clean_interrupt(f: Follow) -> None:
     assert f.interrupt() == 130
-    time.sleep(0.2)
     assert not any("Traceback" in line for line in f.err), f.err
 
 
@@ -208,11 +215,11 @@ def test_follow_survives_rotation_and_truncation(testbed: TestBed, follow) -> No
     f.wait_out("first")
     log.rename(log.with_name("app.log.1"))  # rotated: renamed, then recreated
     write_lines(log.with_name("app.log.1"), ["late in the old file"])
-    time.sleep(0.5)
+    f.wait_out("late in the old file")  # read before the name points at a new file
     write_lines(log, ["new file 1", "new file 2", "new file 3"])
     f.wait_out("new file 3")
     log.write_text("")  # truncated in place
-    time.sleep(0.6)
+    f.wait(lambda: any("was truncated" in line for line in f.err), "the truncation notice")
     write_lines(log, ["after truncation"])
     f.wait_out("after truncation")
     assert f.out == [

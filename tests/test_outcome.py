@@ -111,8 +111,9 @@ def test_results_index_by_position_and_name_and_sort_successes_from_failures() -
     results = Results((ok("a"), failed(OperationTimeout("late"), "b"), ok("c")))
     assert len(results) == 3 and [o.name for o in results] == ["a", "b", "c"]
     assert results[1] is results["b"] and results[-1].name == "c"
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as missing:
         results["nope"]
+    assert missing.value.args == ("nope",)
     assert not results.ok
     assert [o.name for o in results.succeeded] == ["a", "c"]
     assert [o.name for o in results.failed] == ["b"]
@@ -148,7 +149,8 @@ def test_run_parallel_keeps_order_and_each_items_exception() -> None:
     assert run_parallel([], square) == []
 
 
-@pytest.mark.parametrize(("limit", "items", "expected"), [(3, 9, 3), (10, 4, 4), (1, 5, 1)])
+@pytest.mark.parametrize(("limit", "items", "expected"),
+                         [(3, 9, 3), (2, 4, 2), (10, 4, 4), (10, 2, 2), (1, 5, 1)])
 def test_run_parallel_runs_at_most_max_parallel_at_once(limit: int, items: int,
                                                         expected: int) -> None:
     lock = threading.Lock()
@@ -169,7 +171,26 @@ def test_run_parallel_runs_at_most_max_parallel_at_once(limit: int, items: int,
     assert peak == expected  # ... and never more than that
 
 
-def test_run_parallel_one_item_runs_in_the_calling_thread() -> None:
-    seen: list[threading.Thread] = []
-    run_parallel([("a", 1)], lambda _: seen.append(threading.current_thread()))
-    assert seen == [threading.current_thread()]
+@pytest.mark.parametrize(("items", "limit"), [(1, 10), (3, 1)])
+def test_run_parallel_one_at_a_time_runs_in_the_calling_thread(items: int, limit: int) -> None:
+    seen: list[tuple[threading.Thread, int]] = []
+
+    def work(item: int) -> int:
+        seen.append((threading.current_thread(), item))
+        return item * 10
+
+    outcomes = run_parallel([(f"w{i}", i) for i in range(items)], work, max_parallel=limit)
+    assert seen == [(threading.current_thread(), i) for i in range(items)]
+    assert [(o.name, o.value) for o in outcomes] == [(f"w{i}", i * 10) for i in range(items)]
+
+
+def test_run_parallel_starts_no_more_threads_than_the_limit() -> None:
+    threads: set[threading.Thread] = set()
+    lock = threading.Lock()
+
+    def work(_: int) -> None:
+        with lock:
+            threads.add(threading.current_thread())
+
+    run_parallel([(str(i), i) for i in range(40)], work, max_parallel=2)
+    assert len(threads) <= 2

@@ -198,3 +198,53 @@ def test_logs_follow_merges_three_instances_without_loss(farm: Path) -> None:
         prefix = f"queue.{n} | "
         lines = [line[len(prefix):] for line in out if line.startswith(prefix + "line ")]
         assert lines == [f"line {i}" for i in range(LINES)], (n, lines[:5])
+
+
+def test_through_the_emulated_api_every_instance_is_reached(
+    farm: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Upsun way: token -> API -> one pf:ssh:<app>--queue:<N> link per instance -> a
+    certificate -> SSH; the same three containers as the sandbox's registration."""
+    from pshctl.sandbox import controlplane
+
+    for name, value in manager.api_environment(farm, "farm").items():
+        monkeypatch.setenv(name, value)
+    world = controlplane.read_world(controlplane.directory_of(registry.sandbox_dir(farm,
+                                                                                     "farm")))
+    assert world is not None
+    model = controlplane.Model(world, {})
+    links = model.links(controlplane.ENVIRONMENT)
+    entry = registry.read_registration(farm, "farm")
+    assert entry is not None
+    ports = [i["port"] for i in entry["workers"]["queue"]["instances"]]
+    assert [links[f"pf:ssh:farm--queue:{n}"]["href"].rsplit(":", 1)[1]
+            for n in range(3)] == [str(p) for p in ports]
+    assert "pf:ssh:farm--queue" not in links and "pf:ssh:farm--mail" in links
+    assert model.deployment()["workers"]["farm--queue"]["instance_count"] == 3
+
+    local = run(cli, farm, "status", "--json").json["workers"]
+    status = cli("-e", "main", "status", "--json", cwd=farm)
+    assert status.exit_code == 0, status
+    rows = status.json["workers"]
+    assert [(r["name"], r["worker"], r["instance"], r["pid"]) for r in rows] == [
+        (r["name"], r["worker"], r["instance"], r["pid"]) for r in local]
+    assert status.json["summary"][0] == {"worker": "queue", "instances": 3, "up": 3}
+
+    restarted = cli("-e", "main", "restart", "queue", "--grace", "5", "--verify", "1",
+                    "--json", cwd=farm)
+    assert restarted.exit_code == 0, restarted
+    assert [r["name"] for r in restarted.json["workers"]] == ["queue.0", "queue.1", "queue.2"]
+    assert all(r["new_pid"] and r["new_pid"] != r["old_pid"]
+               for r in restarted.json["workers"])
+
+    two = cli("-e", "main", "ssh", "--worker", "queue", "-I", "2", "--",
+              "cat", "var/own/whoami", cwd=farm)
+    assert two.exit_code == 0 and two.stdout.strip().endswith("/workers/queue.2/app"), two
+    missing = cli("-e", "main", "status", "queue", "-I", "5", cwd=farm)
+    assert missing.exit_code == 3
+    assert "instance 5 of queue does not exist; available instances: 0, 1, 2" in \
+        missing.stderr
+    # The certificate the API signed is what each instance's sshd accepted.
+    log = (registry.sandbox_dir(farm, "farm") / "workers" / "queue.2" / "ssh" /
+           "sshd.log").read_text(errors="replace")
+    assert "Accepted publickey" in log and "ED25519-CERT" in log and "ID " in log

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from pshctl.sandbox.servers import find_program
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -151,12 +151,8 @@ def account() -> Iterator[Account]:
 
 
 def _wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
+    wait_until(predicate, "the account's processes", timeout=timeout)
+    return True
 
 
 def test_an_ordinary_user_runs_the_sandbox(account: Account) -> None:

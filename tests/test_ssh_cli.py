@@ -72,8 +72,8 @@ def test_all_prefixes_every_line_with_the_worker(cli: CliRunner, project: Path) 
     script = 'echo "one $0"; echo "two $0" >&2'
     result = cli("ssh", "-e", "test", "--all", "--", "sh", "-c", script, "x y", cwd=project)
     assert result.exit_code == 0, result
-    assert sorted(result.stdout.splitlines()) == ["mail | one x y", "queue | one x y"]
-    assert "mail | two x y" in result.stderr and "queue | two x y" in result.stderr
+    assert sorted(result.stdout.splitlines()) == ["mail  | one x y", "queue | one x y"]
+    assert "mail  | two x y" in result.stderr and "queue | two x y" in result.stderr
     assert "exited 0 on all 2 worker(s)" in result.stderr
 
 
@@ -85,12 +85,67 @@ def test_all_is_non_zero_when_one_worker_fails(
     )
     result = cli("ssh", "-e", "test", "--all", "--", "sh", "-c", "echo hi; exit 3", cwd=root)
     assert result.exit_code == 1
-    assert sorted(result.stdout.splitlines()) == ["mail | hi", "queue | hi"]
+    assert sorted(result.stdout.splitlines()) == ["mail  | hi", "queue | hi"]
     assert "failed on 3 of 3 worker(s)" in result.stderr
-    assert "queue (exit 3)" in result.stderr and "dead (connection refused" in result.stderr
+    assert "queue (exited with status 3)" in result.stderr
+    assert "dead (connection refused" in result.stderr
 
     ok = cli("ssh", "-e", "test", "--all", "--", "true", cwd=testbed.project(["queue"]))
     assert ok.exit_code == 0 and "all 1 worker(s)" in ok.stderr
+    nowhere = testbed.project(["dead"], tmp_path / "dead", overrides={"dead": {"port": 1}})
+    unreachable = cli("ssh", "-e", "test", "--all", "--", "true", cwd=nowhere)
+    assert unreachable.exit_code == 4, unreachable  # nothing was reached
+
+
+def test_all_runs_at_most_max_parallel_at_once(
+    cli: CliRunner, testbed: TestBed, tmp_path: Path
+) -> None:
+    names = [f"w{i}" for i in range(4)]
+    root = testbed.project(names, tmp_path / "app")
+    log = tmp_path / "log"
+    # Each worker notes when it begins and ends: with one at a time, they never overlap.
+    script = f'echo "begin $0" >> {log}; sleep 0.2; echo "end $0" >> {log}'
+    result = cli("ssh", "-e", "test", "--all", "--max-parallel", "1", "--", "sh", "-c", script,
+                 "x", cwd=root)
+    assert result.exit_code == 0, result
+    assert log.read_text().split("\n")[:-1] == ["begin x", "end x"] * 4
+
+
+def test_ctrl_c_during_all_ends_the_remote_commands_and_exits_130(
+    testbed: TestBed, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from tests.helpers import wait_until
+
+    root = testbed.project(["queue", "mail"], tmp_path / "app")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    # Prints its pid, then writes forever (as `tail -f` on a busy log would).
+    loop = f'echo $$ > {marks}/$$; while :; do echo tick; sleep 0.1; done'
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pshctl", "-e", "test", "ssh", "--all", "--", "sh", "-c", loop],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: len(list(marks.iterdir())) == 2, "the remote loops to start")
+        pids = [int(p.read_text()) for p in marks.iterdir()]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and "interrupted" in err
+    assert "queue | tick" in out and "mail  | tick" in out
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(lambda: all(gone(p) for p in pids), "the remote commands to end")
 
 
 def test_all_needs_a_command(cli: CliRunner, project: Path) -> None:

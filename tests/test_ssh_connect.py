@@ -24,6 +24,7 @@ from pshctl.sandbox.servers import generate_key
 from pshctl.ssh import SshOptions, connect
 from pshctl.ssh.hostkeys import pshctl_known_hosts
 from pshctl.targets import Target
+from tests.helpers import wait_until
 from tests.testbed import TestBed
 
 pytestmark = pytest.mark.integration
@@ -203,12 +204,11 @@ def test_dropped_connection_is_an_error_not_a_traceback(
     target: Target, testbed: TestBed, capfd: pytest.CaptureFixture[str]
 ) -> None:
     with connect(target, SshOptions(keepalive=1)) as session:
-        killer = threading.Timer(0.5, testbed.kill_sessions)
-        killer.start()
-        with pytest.raises(ConnectionFailed):
-            session.run(["sleep", "30"], timeout=20)
-        killer.join()
-    time.sleep(0.3)  # paramiko's thread logs its end after the socket drops
+        with pytest.raises(ConnectionFailed):  # the command runs: drop it now
+            session.stream("echo running; sleep 30", timeout=20, on_stderr=lambda data: None,
+                           on_stdout=lambda data: testbed.kill_sessions())
+    session.transport.join(10)  # paramiko's thread logs its end after the socket drops
+    assert not session.transport.is_alive()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "paramiko" not in err
 
@@ -244,9 +244,7 @@ def test_dropped_connection_ends_a_shell_with_an_error(
     out_path = tmp_path / "out"
 
     def kill_once_the_shell_runs() -> None:
-        deadline = time.monotonic() + 20
-        while b"shell-ready" not in out_path.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: b"shell-ready" in out_path.read_bytes(), "the shell to answer")
         testbed.kill_sessions()
 
     with open(out_path, "wb") as out, connect(target) as session:
@@ -324,10 +322,7 @@ def test_ssh_agent_key_is_used(
     sock = tmp_path / "agent.sock"
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            if sock.exists():
-                break
-            time.sleep(0.05)
+        wait_until(sock.exists, "ssh-agent's socket")
         env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
         subprocess.run(
             ["ssh-add", "-q", str(testbed.client_key)], env=env, check=True, capture_output=True

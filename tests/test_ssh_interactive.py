@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_until
 from tests.terminal import Terminal
 from tests.testbed import TestBed
 
@@ -49,22 +49,22 @@ def test_interactive_shell_in_a_pty(testbed: TestBed, terminal: Terminal, tmp_pa
     terminal.type("stty size")
     terminal.wait_for(lambda s: "30 100" in s)
     terminal.tmux("resize-window", "-t", "t", "-x", "120", "-y", "40")
-    time.sleep(0.3)
+    wait_until(lambda: terminal.tmux("display", "-p", "-t", "t",
+                                     "#{pane_width}x#{pane_height}").strip() == "120x40",
+               "tmux to resize the pane")  # the kernel has sent pshctl its SIGWINCH
     terminal.type("stty size")
     terminal.wait_for(lambda s: "40 120" in s)
 
-    terminal.type("sleep 30; echo done-$((2+3))")  # Ctrl-C goes to the remote side
-    time.sleep(0.5)
-    terminal.keys("C-c")
+    terminal.type("echo asleep-$((3+4)); sleep 30; echo done-$((2+3))")
+    terminal.wait_for(lambda s: "asleep-7" in s)
+    terminal.keys("C-c")  # goes to the remote side
     terminal.type("echo alive-$((1+1))")
     screen = terminal.wait_for(lambda s: "alive-2" in s, timeout=10)
     assert "done-5" not in screen  # the remote sleep was interrupted, not us
 
     terminal.type("exit 3")
-    deadline = time.monotonic() + 15
-    while not (status_file.exists() and "restored" in status_file.read_text()):
-        assert time.monotonic() < deadline, terminal.screen()
-        time.sleep(0.1)
+    wait_until(lambda: status_file.exists() and "restored" in status_file.read_text(),
+               "pshctl to exit and the terminal to be restored", timeout=15)
     assert status_file.read_text().split() == ["3", "restored"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
@@ -140,15 +139,3 @@ def test_missing_keyring_backend_is_said_once(
         keyring.set_keyring(previous)
     err = capsys.readouterr().err
     assert err.count("no OS keyring backend") == 1
-
-
-def test_prefixed_output_keeps_whole_lines() -> None:
-    from pshctl.cli.ssh import _Prefixed
-
-    out = io.StringIO()
-    sink = _Prefixed("queue", out)
-    sink(b"one\ntw")
-    sink(b"o\r\nthree")
-    assert out.getvalue() == "queue | one\nqueue | two\n"
-    sink.finish()
-    assert out.getvalue().endswith("queue | three\n")

@@ -7,19 +7,18 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import CliRunner
+from tests.helpers import CliRunner, wait_until
 from tests.testbed import SUPERVISORS, TestBed
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_remote_without_sv_is_named_plainly(tmp_path: Path, cli: CliRunner) -> None:
-    bed = TestBed.start(tmp_path / "bed", sshd_config="SetEnv PATH=/nonexistent\n")
+    bed = TestBed.start(tmp_path / "bed", remote_env={"PATH": "/nonexistent"})
     try:
         bed.add_service("queue")
         root = bed.project(["queue"], tmp_path / "app")
@@ -64,13 +63,6 @@ DRAINS_UNTIL_RELEASED = (
 )
 
 
-def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)
 def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
     testbed: TestBed, tmp_path: Path
@@ -80,11 +72,11 @@ def test_start_of_a_worker_still_stopping_gives_a_fresh_process(
     process."""
     testbed.add_service("w1", DRAINS_UNTIL_RELEASED)
     root = testbed.project(["w1"], tmp_path / "app")
-    _until(lambda: "ready" in testbed.log_file("w1").read_text(), "the TERM trap")
+    wait_until(lambda: "ready" in testbed.log_file("w1").read_text(), "the TERM trap")
     dying = testbed.pid("w1")
     testbed.stop_service("w1", wait=False)  # TERM sent; it drains until released
     # The stop request returns before the supervisor has acted on it: wait until it has.
-    _until(lambda: testbed.got_term("w1"), "the supervisor to take the stop")
+    wait_until(lambda: testbed.got_term("w1"), "the supervisor to take the stop")
     start = subprocess.Popen(
         [sys.executable, "-m", "pshctl", "-e", "test", "start", "w1", "--verify", "1",
          "--json"],

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pwd
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from pshctl.sandbox.servers import pid_alive
 from tests.testbed import PROMPT, TestBed
+
+pytestmark = pytest.mark.integration
 
 
 def test_services_run_under_runit_and_answer_over_openssh(tmp_path: Path) -> None:
@@ -34,3 +39,13 @@ def test_project_targets_the_bed(testbed: TestBed, tmp_path: Path) -> None:
     assert "queue:" in (root / ".platform.app.yaml").read_text()
     config = (root / ".pshctl.yaml").read_text()
     assert f'"port": {testbed.port}' in config and '"port": 1' in config
+
+
+def test_remote_shells_read_the_beds_dot_files_not_the_machines(testbed: TestBed) -> None:
+    (testbed.home / ".bashrc").write_text("echo bed-bashrc >&2\n")
+    out = subprocess.run(testbed.ssh_argv("echo $HOME"), capture_output=True, text=True,
+                         timeout=30, check=False)
+    assert out.stdout == f"{testbed.home}\n"
+    # bash, started by sshd, reads ~/.bashrc: the bed's own one, so never the machine's.
+    if pwd.getpwnam(testbed.user).pw_shell.endswith("/bash"):
+        assert out.stderr == "bed-bashrc\n"

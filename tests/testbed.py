@@ -24,7 +24,6 @@ import json
 import os
 import shlex
 import subprocess
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from pshctl.sandbox.servers import (
     make_service,
     wait_supervised,
 )
+from tests.helpers import wait_until
 
 SUPERVISORS = ("runit", "systemd")
 
@@ -116,13 +116,24 @@ class TestBed:
     kinds: dict[str, str] = field(default_factory=dict)  # service -> its supervisor
 
     @classmethod
-    def start(cls, root: Path, *, sshd_config: str = "", supervisor: str = "runit") -> TestBed:
-        """With ``supervisor="systemd"`` the bed also runs a user manager (root only)."""
+    def start(cls, root: Path, *, sshd_config: str = "", supervisor: str = "runit",
+              remote_env: Mapping[str, str] | None = None) -> TestBed:
+        """With ``supervisor="systemd"`` the bed also runs a user manager (root only).
+
+        ``remote_env``: variables every remote command gets, in sshd's one SetEnv line (sshd
+        takes only the first SetEnv of its config: put none in ``sshd_config``).
+        """
         root = root.resolve()
         root.mkdir(parents=True, exist_ok=True)
         client_key = generate_key(root / "client" / "id_ed25519", comment="pshctl-test")
         authorized = root / "authorized_keys"
         authorized.write_text(client_key.with_suffix(".pub").read_text())
+        # Remote shells get a home of their own: never the machine's ~/.bashrc or ~/.profile.
+        home = root / "home"
+        home.mkdir(exist_ok=True)
+        variables = {"HOME": str(home), **(remote_env or {})}
+        sshd_config = "SetEnv " + " ".join(f"{k}={v}" for k, v in variables.items()) + \
+            "\n" + sshd_config
         if supervisor == "systemd":
             sshd_config += f"ForceCommand {_write_login(root)}\n"
         sshd = SshServer.start(root / "sshd", authorized_keys=authorized, extra_config=sshd_config)
@@ -145,6 +156,11 @@ class TestBed:
     @property
     def port(self) -> int:
         return self.sshd.port
+
+    @property
+    def home(self) -> Path:
+        """$HOME of the remote shells (empty: no dot files of the machine are read)."""
+        return self.root / "home"
 
     @property
     def service_root(self) -> Path:
@@ -221,10 +237,8 @@ class TestBed:
 
     def wait_up(self, names: Sequence[str], timeout: float = 15.0) -> None:
         """Until each service has been started (a crashing one may be down again)."""
-        deadline = time.monotonic() + timeout
         for name in names:
-            while self.is_down(name) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda n=name: not self.is_down(n), f"{name} to run", timeout=timeout)
 
     # --- what a service is doing, seen from this machine (not through pshctl) -------
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
+from pshctl.context import APP_VARS, PROJECT_VARS
+from pshctl.defaults import SANDBOX_ENVIRONMENT
 from pshctl.errors import PshctlError
 
-PROJECT_CONFIG = ".pshctl.yaml"
-APP_VARS = ("PSHCTL_APP", "PLATFORM_APPLICATION_NAME")
-SANDBOX = "sandbox"
 MAX_BYTES = 1_000_000  # a file bigger than this is not an app definition worth scanning
 
 # ``key:`` at the start of a line (after an optional ``- ``), then a value or nothing.
@@ -188,7 +187,7 @@ def project_apps(root: Path) -> list[AppSketch]:
 
 def _configured_product(root: Path) -> str | None:
     """The ``product:`` key of the project config file, else of the user config file."""
-    for path in (root / PROJECT_CONFIG, _user_config()):
+    for path in (_project_config(root), _user_config()):
         tree = scan_file(path)
         if tree is not None and _value(tree, "product"):
             return _value(tree, "product")
@@ -365,28 +364,57 @@ def complete_log_type(incomplete: str, ctx: Optional[CompletionContext] = None) 
 def complete_environment(
     incomplete: str, ctx: Optional[CompletionContext] = None
 ) -> list[str]:
-    """Environments of the config files, ``sandbox`` when one is set up, the git branch."""
+    """Environments of the config files, ``sandbox`` when one is set up, the git branch,
+    and those the platform's API named last time (its cache only: never the network)."""
     try:
         root, apps = _apps_here(ctx)
         names = [*_configured_environments(root)]
         if root is not None and _has_sandbox(root, apps):
-            names.append(SANDBOX)
+            names.append(SANDBOX_ENVIRONMENT)
         branch = _git_branch(root or Path.cwd())
         if branch:
             names.append(branch)
+        names += _cached_environments(root, ctx)
     except (OSError, ValueError):
         return []
     return _matching(names, incomplete, valid=_WORD)
 
 
+def _cached_environments(root: Path | None, ctx: CompletionContext | None) -> list[str]:
+    from pshctl.appdef.layout import LOCAL_PROJECT_FILES
+    from pshctl.platform.cache import cached_environment_names
+    from pshctl.platform.settings import API_URL_VAR, DEFAULT_API_URL
+
+    files = ([_project_config(root)] if root is not None else []) + [_user_config()]
+    trees = [t for t in (scan_file(f) for f in files) if t is not None]
+    locals_ = [scan_file(root / name) for name in LOCAL_PROJECT_FILES.values()] if root else []
+    local_ids = [_value(t, "id").strip() for t in locals_ if t is not None]
+    project = option_value(ctx, "--project") or next(
+        (os.environ[v] for v in PROJECT_VARS if os.environ.get(v)), None
+    ) or next((i for i in local_ids if i), None) or next(
+        (_value(t, "project").strip() for t in trees if _value(t, "project").strip()), None)
+    if not project:
+        return []
+    api_url = os.environ.get(API_URL_VAR) or next(
+        (_value(t, "api_url").strip() for t in trees if _value(t, "api_url").strip()),
+        DEFAULT_API_URL)
+    return cached_environment_names(api_url.rstrip("/"), project)
+
+
 def _configured_environments(root: Path | None) -> Iterator[str]:
-    files = [root / PROJECT_CONFIG] if root is not None else []
+    files = [_project_config(root)] if root is not None else []
     files.append(_user_config())
     for path in files:
         tree = scan_file(path)
         section = tree.child("environments") if tree is not None else None
         if section is not None:
             yield from section.keys()
+
+
+def _project_config(root: Path) -> Path:
+    from pshctl.settings import PROJECT_FILE
+
+    return root / PROJECT_FILE
 
 
 def _user_config() -> Path:

@@ -12,7 +12,6 @@ The same scripts are checked in under ``completions/`` (``make completions``).
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import Annotated
 
@@ -61,8 +60,9 @@ def completion(
     )],
 ) -> int:
     """Print the Tab-completion script for bash, zsh or fish."""
-    sys.stdout.write(script(shell.value))
-    sys.stdout.flush()
+    from pshctl.cli import output
+
+    output.write_text(script(shell.value))
     return 0
 
 

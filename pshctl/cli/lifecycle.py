@@ -14,24 +14,24 @@ from __future__ import annotations
 import inspect
 import os
 import shlex
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, Optional, TypeVar
 
 import typer
 
 from pshctl.cli import output
 from pshctl.cli.complete import complete_worker
+from pshctl.cli.interrupts import two_step
 from pshctl.cli.options import (
+    PANEL_RUN,
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
     InstanceOpt,
     JsonOpt,
+    MaxParallelOpt,
     ProjectOpt,
     open_environment,
     program,
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-PANEL_RUN = "How it runs"
 
 WorkersArg = Annotated[
     Optional[list[str]],
@@ -80,12 +79,6 @@ GraceOpt = Annotated[
 VerifyOpt = Annotated[
     float,
     typer.Option("--verify", min=0, help="Seconds a started worker must stay up.",
-                 rich_help_panel=PANEL_RUN),
-]
-MaxParallelOpt = Annotated[
-    int,
-    typer.Option("--max-parallel", min=1,
-                 help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
                  rich_help_panel=PANEL_RUN),
 ]
 RollingOpt = Annotated[
@@ -281,23 +274,20 @@ def status_command(
 def watch_reports(render: Callable[[], output.Report], interval: float, as_json: bool) -> int:
     """Render again every ``interval`` s until Ctrl-C: in place on a terminal, else one
     table (or one JSON line) after the other."""
-    if as_json or not output.stdout_is_terminal():
+    if as_json or not output.is_terminal():
         while True:
             report = render()
             if as_json:
                 output.print_json_line(report.data)
             else:
                 output.emit(report)
-                sys.stdout.write("\n")
+                output.write_text("\n")
             time.sleep(interval)
-    from rich.live import Live
-
-    with Live(console=output.console(), auto_refresh=False) as live:
+    with output.LiveTable() as live:
         while True:
             report = render()
             title = f"every {interval:g}s · {time.strftime('%H:%M:%S')} · Ctrl-C to quit"
-            live.update(output.rich_table(report.columns, report.rows, title=title),
-                        refresh=True)
+            live.show(report.columns, report.rows, title=title)
             time.sleep(interval)
 
 
@@ -311,45 +301,39 @@ class _Progress:
         "done": "green", "failed": "red bold", "skipped": "yellow",
     }
 
-    def __init__(self, names: Sequence[str], enabled: bool = True) -> None:
-        self.rows: dict[str, list[str]] = {n: ["waiting", ""] for n in names}
-        self.enabled = enabled
-        self.live: Any = None
-        self.lock = threading.Lock()
+    def __init__(self, names: Sequence[str]) -> None:
+        self.rows: dict[str, tuple[str, str]] = {n: ("waiting", "") for n in names}
+        self.live: output.LiveTable | None = None
 
     def __enter__(self) -> _Progress:
-        if self.enabled and output.console(stderr=True).is_terminal:
-            from rich.live import Live
-
-            self.live = Live(self._render(), console=output.console(stderr=True),
-                             transient=True, refresh_per_second=8)
-            self.live.__enter__()
+        if output.is_terminal(stderr=True):
+            self.live = output.LiveTable(stderr=True, transient=True).__enter__()
+            self._show()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
-            self.live.__exit__(None, None, None)
-            self.live = None
+            self.live.close()
 
-    def _render(self) -> Any:
+    def _show(self) -> None:
+        assert self.live is not None
         rows: list[list[output.Cell]] = [[name, (phase, self.PHASE_STYLE.get(phase, "")), detail]
-                for name, (phase, detail) in self.rows.items()]
-        return output.rich_table(("worker", "step", "detail"), rows)
+                                         for name, (phase, detail) in self.rows.items()]
+        self.live.show(("worker", "step", "detail"), rows)
 
     def __call__(self, event: Event) -> None:
-        with self.lock:
-            same = self.rows.get(event.worker) == [event.phase, event.detail]
-            self.rows[event.worker] = [event.phase, event.detail]
-            if self.live is not None:
-                self.live.update(self._render())
-            # A stop's progress repeats its event every second: one line per change.
-            elif self.enabled and event.phase != "connecting" and not same:
-                detail = f": {event.detail}" if event.detail else ""
-                output.info(f"{event.worker}: {event.phase}{detail}")
+        same = self.rows.get(event.worker) == (event.phase, event.detail)
+        self.rows[event.worker] = (event.phase, event.detail)
+        if self.live is not None:
+            self._show()
+        # A stop's progress repeats its event every second: one line per change.
+        elif event.phase != "connecting" and not same:
+            detail = f": {event.detail}" if event.detail else ""
+            output.info(f"{event.worker}: {event.phase}{detail}")
 
     def say(self, message: str) -> None:
         if self.live is not None:
-            self.live.console.print(message)
+            self.live.say(message)
         else:
             output.info(message)
 
@@ -357,43 +341,42 @@ class _Progress:
 @contextmanager
 def _interrupt_guard(control: Control, progress: _Progress, context: Context,
                      action: str) -> Iterator[None]:
-    """SIGINT/SIGTERM: first, finish what is in flight; second, abort and say what is down."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    """Ctrl-C, SIGTERM or SIGHUP: first, finish what is in flight; again, abort and say
+    what is down."""
 
-    def handler(signum: int, frame: object) -> None:
-        count = control.interrupt()
-        if count == 1:
-            busy = control.in_flight()
-            doing = "finishing " + ", ".join(busy) if busy else "stopping"
-            what = "starting what was stopped; " if action == "restart" else ""
+    def first() -> None:
+        control.interrupt()
+        busy = control.in_flight()
+        doing = "finishing " + ", ".join(busy) if busy else "stopping"
+        what = "starting what was stopped; " if action == "restart" else ""
+        try:
             progress.say(f"interrupted: {doing} ({what}no new worker begins). "
                          "Interrupt again to abort at once.")
-            return
+        except OSError:  # the terminal is gone (SIGHUP): the work goes on all the same
+            pass
+
+    def again() -> None:
+        control.interrupt()
         _abort(control, progress, context, action)
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with two_step(first, again):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _abort(control: Control, progress: _Progress, context: Context, action: str) -> None:
     """The second interrupt: say exactly what is down and how to bring it back, exit now."""
-    progress.__exit__()
-    down = control.possibly_down() if action != "stop" else []
-    if down:
-        output.error(f"aborted; these workers may be down: {', '.join(down)}",
-                     f"bring them back with: {_start_command(context, down)}")
-    else:
-        output.error("aborted; no worker was left down by pshctl")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Threads may be blocked in network reads: leave without waiting for them.
-    os._exit(int(ExitCode.INTERRUPTED))
+    try:
+        progress.__exit__()
+        down = control.possibly_down() if action != "stop" else []
+        if down:
+            output.error(f"aborted; these workers may be down: {', '.join(down)}",
+                         f"bring them back with: {_start_command(context, down)}")
+        else:
+            output.error("aborted; no worker was left down by pshctl")
+        output.flush()
+    finally:
+        # Threads may be blocked in network reads: leave without waiting for them.
+        os._exit(int(ExitCode.INTERRUPTED))
 
 
 # ---------------------------------------------------------------- stop / start / restart

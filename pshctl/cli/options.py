@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pshctl.context import Context
 
 PANEL_TARGET = "Target"
+PANEL_RUN = "How it runs"
 
 ProjectOpt = Annotated[
     Optional[str],
@@ -44,6 +45,12 @@ AppOpt = Annotated[
         help="Application name (env: PSHCTL_APP, PLATFORM_APPLICATION_NAME).",
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
+]
+MaxParallelOpt = Annotated[
+    int,
+    typer.Option("--max-parallel", min=1,
+                 help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
+                 rich_help_panel=PANEL_RUN),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 InstanceOpt = Annotated[
@@ -70,7 +77,7 @@ class GlobalState:
 
     selection: Selection = field(default_factory=Selection)
     verbose: int = 0
-    accept_new: bool = False
+    refresh: bool = False  # ask the platform's API again, not its cache
 
 
 def global_state(ctx: typer.Context) -> GlobalState:
@@ -92,7 +99,7 @@ def open_environment(
     """The environment a command acts on, resolved by the Python API.
 
     Flags after the command win over those before it; SSH options come from the config
-    files, ``--accept-new`` (either place) and ``-v``. ``announce``: say on stderr which
+    files, ``--accept-new`` and ``-v``. ``announce``: say on stderr which
     project, environment and app (human output; JSON carries them in its envelope).
     """
     from pshctl.api import open_environment as resolve
@@ -103,8 +110,9 @@ def open_environment(
         chosen.environment,
         project=chosen.project,
         app=chosen.app,
-        accept_new=accept_new or state.accept_new,
+        accept_new=accept_new,
         verbose=state.verbose,
+        refresh=state.refresh,
     )
     if announce:
         output.context(context_line(env.context))

@@ -1,6 +1,8 @@
-"""The one output layer: consoles, the result renderer, and error messages.
+"""The one output layer: consoles, the result renderer, live views, lines, errors.
 
-Data goes to stdout, diagnostics to stderr. Both consoles have markup, highlighting and
+Nothing else in pshctl writes to stdout (a test checks it); the interactive shell's raw
+terminal bridge (``pshctl.ssh.interactive``) is the one exception. Data goes to stdout,
+diagnostics to stderr. Both consoles have markup, highlighting and
 emoji off, so text that comes from a remote host (``[error]``, ``:x:``) prints as is.
 On a terminal tables are rich tables; piped, they are plain aligned text; with
 ``--json`` stdout holds exactly one JSON document (or JSON lines for streams).
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+import threading
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Union
@@ -36,10 +40,6 @@ def console(stderr: bool = False) -> Console:
         emoji=False,
         soft_wrap=True,
     )
-
-
-def stdout_is_terminal() -> bool:
-    return console().is_terminal
 
 
 @dataclass
@@ -70,14 +70,14 @@ def emit(report: Report, *, as_json: bool = False) -> int:
             out = console()
             for line in report.lines:
                 out.print(line)
-    except BrokenPipeError:
-        _drop_stdout()
+    except OSError:  # the reader went away (EPIPE), or the terminal did (EIO after SIGHUP)
+        drop_stdout()
     for note in report.notes:
         info(note)
     return int(report.exit_code)
 
 
-def _drop_stdout() -> None:
+def drop_stdout() -> None:
     """Send what is left for stdout to /dev/null, so the exit flush cannot fail too."""
     import os
 
@@ -88,6 +88,46 @@ def _drop_stdout() -> None:
         pass
     finally:
         os.close(devnull)
+
+
+def write_text(text: str) -> None:
+    """Text to stdout as it is (a completion script, ``--pipe``'s destination)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def write_bytes(data: bytes, *, stderr: bool = False) -> None:
+    """Bytes as they came from a remote command, with no decoding or re-encoding."""
+    stream = sys.stderr if stderr else sys.stdout
+    binary = getattr(stream, "buffer", None)
+    if binary is None:  # a text-only stream (in-process tests)
+        stream.write(data.decode("utf-8", "replace"))
+        stream.flush()
+        return
+    binary.write(data)
+    binary.flush()
+
+
+def flush() -> None:
+    """Push out what is buffered on both streams (before leaving with os._exit)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def reader_gone() -> bool:
+    """True when stdout is a pipe whose reading end was closed (``| head`` finished)."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests' StringIO)
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # errors and hang-ups are always reported
+    return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
 
 
 def print_json(data: Any) -> None:
@@ -181,3 +221,136 @@ def error(message: str, hint: str | None = None) -> None:
         err.print(f"error: {message}")
         if hint:
             err.print(f"hint: {hint}")
+
+
+# --- live views -------------------------------------------------------------------------
+
+
+class LiveTable:
+    """A table redrawn in place on a terminal (rich's Live): ``status --watch`` on stdout,
+    the rows of a restart's progress on stderr. Use it only when :func:`is_terminal`."""
+
+    def __init__(self, *, stderr: bool = False, transient: bool = False) -> None:
+        from rich.live import Live
+
+        self._live = Live(console=console(stderr=stderr), auto_refresh=False,
+                          transient=transient)
+        self._lock = threading.Lock()
+        self._open = False
+
+    def __enter__(self) -> LiveTable:
+        self._live.__enter__()
+        self._open = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._open:
+                self._open = False
+                self._live.__exit__(None, None, None)
+
+    def show(self, columns: Sequence[str], rows: Sequence[Sequence[Cell]], *,
+             title: str | None = None) -> None:
+        with self._lock:
+            if self._open:
+                self._live.update(rich_table(columns, rows, title=title), refresh=True)
+
+    def say(self, message: str) -> None:
+        """A line printed above the table."""
+        with self._lock:
+            self._live.console.print(message)
+
+
+def is_terminal(*, stderr: bool = False) -> bool:
+    return console(stderr=stderr).is_terminal
+
+
+# --- lines from several workers ------------------------------------------------------------
+
+# Colours a worker's prefix can get; the name picks one, so it is the same every run.
+PALETTE = (
+    "cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta",
+    "bright_green", "bright_yellow", "bright_blue",
+)
+
+
+def colour_for(name: str) -> str:
+    """A worker's prefix colour: the same for the same name, run after run."""
+    return PALETTE[zlib.crc32(name.encode()) % len(PALETTE)]
+
+
+class Lines:
+    """Whole lines from one or more workers (logs, ``ssh --all``), written whole.
+
+    With several workers each line starts with the worker's name, padded: ``queue | ...``,
+    in the worker's colour on a terminal. Piped, the bytes pass as they came. With
+    ``as_json`` each line is one object: ``{"worker", "instance", "name", "line",
+    "received"}`` (``labels``: name -> (worker, instance), for the instances of a scaled
+    worker; any other name is a worker's own). Safe to call from several threads: a line
+    is never cut by another worker's.
+    """
+
+    def __init__(self, names: Sequence[str], *, as_json: bool = False,
+                 stderr: bool = False,
+                 labels: Mapping[str, tuple[str, int | str]] | None = None) -> None:
+        self.labels = dict(labels or {})
+        self.as_json = as_json
+        self.stderr = stderr
+        self.prefixed = len(names) > 1
+        width = max((len(n) for n in names), default=0)
+        self.prefixes = {n: f"{n.ljust(width)} | " for n in names}
+        self.raw_prefixes = {n: p.encode() for n, p in self.prefixes.items()}
+        out = console(stderr=stderr)
+        self.styled = (
+            self.prefixed and out.is_terminal and out.color_system is not None and not out.no_color
+        )
+        self._lock = threading.Lock()
+
+    def write(self, worker: str, data: bytes, received: float | None = None) -> None:
+        """``data``: one or more lines joined by newlines, without a final one."""
+        with self._lock:
+            if self.as_json:
+                self._json(worker, data, received)
+            elif self.styled:
+                self._styled(worker, data)
+            else:
+                self._plain(worker, data)
+
+    def _plain(self, worker: str, data: bytes) -> None:
+        if self.prefixed:
+            prefix = self.raw_prefixes[worker]
+            data = prefix + data.replace(b"\n", b"\n" + prefix)
+        write_bytes(data + b"\n", stderr=self.stderr)
+
+    def _json(self, worker: str, data: bytes, received: float | None) -> None:
+        stamp = utc_stamp(received) if received is not None else None
+        label, instance = self.labels.get(worker, (worker, 0))
+        sys.stdout.write("".join(
+            json.dumps({"worker": label, "instance": instance, "name": worker, "line": line,
+                        "received": stamp}) + "\n"
+            for line in data.decode("utf-8", "replace").split("\n")
+        ))
+        sys.stdout.flush()
+
+    def _styled(self, worker: str, data: bytes) -> None:
+        from rich.text import Text
+
+        prefix = self.prefixes[worker]
+        style = colour_for(worker)
+        text = Text()
+        for line in data.decode("utf-8", "replace").split("\n"):
+            text.append(prefix, style=style)
+            text.append(line)  # never markup: plain text into a Text object
+            text.append("\n")
+        console(stderr=self.stderr).print(text, end="")
+
+
+def utc_stamp(seconds: float) -> str:
+    """``2026-11-29T03:50:27.123Z``: ISO 8601 in UTC, to the millisecond."""
+    from datetime import datetime, timezone
+
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -8,14 +8,13 @@ Tab presses without importing this module (see :mod:`pshctl.cli.tabtree`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
 
 from pshctl import __version__
 from pshctl.cli import output
+from pshctl.cli.interrupts import as_keyboard_interrupt
 from pshctl.cli.options import AppOpt, EnvironmentOpt, GlobalState, ProjectOpt
 from pshctl.context import Selection
 from pshctl.errors import ExitCode, PshctlError
@@ -32,7 +31,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"pshctl {__version__}")
+        output.write_text(f"pshctl {__version__}\n")
         raise typer.Exit()
 
 
@@ -48,6 +47,12 @@ def _root(
             help="Show an SSH debug trail on stderr (-vv: paramiko's own lines too).",
         )
     ] = 0,
+    refresh: Annotated[
+        bool, typer.Option(
+            "--refresh",
+            help="Ask the platform's API again instead of using its cached answers.",
+        )
+    ] = False,
     version: Annotated[
         Optional[bool],
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -56,6 +61,7 @@ def _root(
     ctx.obj = GlobalState(
         selection=Selection(project=project, environment=environment, app=app_name),
         verbose=verbose,
+        refresh=refresh,
     )
 
 
@@ -70,7 +76,7 @@ _register_commands()
 
 
 def run(argv: list[str] | None = None) -> int:
-    with _sigterm_as_interrupt():
+    with as_keyboard_interrupt():
         try:
             result = app(args=argv, prog_name="pshctl", standalone_mode=False)
         except PshctlError as exc:
@@ -91,27 +97,6 @@ def run(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM means what Ctrl-C means (exit 130, clean-up runs); commands that must
-    finish what they started (restart) install their own handler on top of this one."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _help(exc: typer.TyperException) -> int:
     """A group run with nothing to do shows its help on stdout and succeeds, as ``kubectl``
     and ``git help`` do: asking what there is is not an error."""
@@ -122,7 +107,7 @@ def _help(exc: typer.TyperException) -> int:
 
 
 def _show_usage_error(exc: typer.TyperException) -> None:
-    if output.console(stderr=True).is_terminal:
+    if output.is_terminal(stderr=True):
         from typer import rich_utils
 
         rich_utils.rich_format_error(exc)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""``pshctl sandbox up|down|status``: run an app's containers on this machine over real SSH.
+"""``pshctl sandbox up|down|status|env``: run an app's containers on this machine over SSH.
 
 Thin: each command resolves its arguments, makes one call into
 :mod:`pshctl.sandbox.manager` and renders the result with :mod:`pshctl.cli.output`.
@@ -17,7 +17,8 @@ import typer
 
 from pshctl.cli import output
 from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, program, selection
-from pshctl.errors import ExitCode, UsageError
+from pshctl.errors import OperationFailed, UsageError
+from pshctl.outcome import Outcome, exit_code
 
 if TYPE_CHECKING:
     from pshctl.sandbox.results import ContainerStatus, DownResult, SandboxStatus
@@ -135,6 +136,27 @@ def status_command(
     return _emit_status(result, as_json, app=_app_option(chosen.app))
 
 
+@sandbox_app.command("env")
+def env_command(
+    ctx: typer.Context,
+    app_dir: AppDirArg = None,
+    app_name: AppOpt = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Print the variables that point pshctl at the sandbox's emulated platform API.
+
+    Use them as `eval "$(pshctl sandbox env)"`, then `pshctl -e main status`: pshctl then
+    finds the environment, its containers and an SSH certificate through the API, as on
+    Upsun. The token printed is the sandbox's own (it opens nothing else).
+    """
+    from pshctl.sandbox import manager
+
+    chosen = selection(ctx, app=app_name)
+    variables = manager.api_environment(app_dir or Path.cwd(), chosen.app)
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+    return output.emit(output.Report(data=variables, lines=lines), as_json=as_json)
+
+
 def _counts(values: list[str]) -> dict[str, int]:
     """``queue=3`` -> {"queue": 3}."""
     counts = {}
@@ -172,6 +194,8 @@ def _emit_status(
             f"  cd {where} && {app} -e sandbox status",
             f"  {app} -e sandbox ssh --worker=<name>     "
             f"{app} -e sandbox logs -f <name>",
+            f"or through its emulated platform API: eval \"$({app} sandbox env {where})\" "
+            f"&& {app} -e main status",
             f"stop it: {app} sandbox down {where}",
         ]
     report = output.Report(
@@ -179,10 +203,16 @@ def _emit_status(
         columns=COLUMNS if result.containers else (),
         rows=[_row(c) for c in result.containers],
         lines=lines,
-        exit_code=ExitCode.OK if result.running else ExitCode.FAILED,
+        exit_code=exit_code([_outcome(result)]),
         notes=notes or [],
     )
     return output.emit(report, as_json=as_json)
+
+
+def _outcome(result: SandboxStatus) -> Outcome[SandboxStatus]:
+    """The sandbox as one outcome: it fails unless every process of it runs."""
+    failed = None if result.running else OperationFailed(f"the sandbox is {result.health}")
+    return Outcome(result.app, result, failed)
 
 
 def _summary(result: SandboxStatus, app: str = "pshctl") -> str:

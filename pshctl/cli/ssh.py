@@ -2,8 +2,9 @@
 
 stdin goes to the shell or the one command, as with ``ssh`` (``--all`` closes it).
 Exit status: the remote shell's or command's own; 255 when the connection itself fails
-(as OpenSSH's ``ssh`` does); with ``--all``, 0 when every worker's command exited 0,
-else 1 with a summary on stderr.
+(as OpenSSH's ``ssh`` does); with ``--all``, the exit code of every command over workers
+(docs/exit-codes.md: 0 when each command exited 0; 4 when none could be reached; 130 on
+Ctrl-C, which ends the remote commands) with a summary on stderr.
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ import typer
 
 from pshctl.cli import output
 from pshctl.cli.complete import complete_worker
+from pshctl.cli.interrupts import two_step
 from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
+    MaxParallelOpt,
     ProjectOpt,
     open_environment,
 )
-from pshctl.errors import ConnectionFailed, ExitCode, OperationFailed, UsageError
-from pshctl.outcome import exit_code
+from pshctl.defaults import DEFAULT_MAX_PARALLEL
+from pshctl.errors import ConnectionFailed, ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from pshctl.outcome import Outcome
-    from pshctl.ssh import SshOptions
+    from pshctl.api import Environment
+    from pshctl.ssh import Session
     from pshctl.targets import Target
 
 EPILOG = (
@@ -92,6 +95,7 @@ def ssh(
         bool, typer.Option("--all", help="Run the command on every worker (every instance "
                            "of each), in parallel.")
     ] = False,
+    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
     environment: EnvironmentOpt = None,
@@ -104,22 +108,25 @@ def ssh(
     announce = all_workers or not (pipe or command)
     env = open_environment(ctx, project, environment, app_name, announce=announce,
                            accept_new=accept_new)
-    targets = env.targets([worker] if worker else [], all_workers=all_workers,
-                          instance=instance)
-    if not all_workers and len(targets) > 1:
-        output.info(_first_of(targets))
-        targets = targets[:1]
+    if all_workers:
+        return _run_everywhere(env, list(command or ()), max_parallel, instance)
+    found = env.targets([worker] if worker else [], instance=instance)
+    if len(found) > 1:  # a scaled worker: its first instance, as the platform's CLI does
+        output.info(_first_of(found))
+    target = found[0]
     if pipe:
         from pshctl.ssh.config import destination
 
-        sys.stdout.write(destination(targets[0]) + "\n")
+        output.write_text(destination(target) + "\n")
         return ExitCode.OK
-    options = env.ssh_options
-    if all_workers:
-        return _run_everywhere(targets, list(command or ()), options)
-    if command:
-        return _run_one(targets[0], list(command), options)
-    return _shell(targets[0], options)
+    try:
+        with env.session(worker, instance=target.instance) as session:
+            status = _run_one(session, command) if command else _shell(session)
+    except ConnectionFailed as exc:  # as `ssh` says it
+        output.error(exc.message, exc.hint)
+        return ExitCode.SSH_CONNECTION
+    # The remote status as ours; none at all (killed by a signal) is 255, as with ssh.
+    return status if 0 <= status <= 255 else ExitCode.SSH_CONNECTION
 
 
 def _first_of(instances: list[Target]) -> str:
@@ -143,48 +150,10 @@ def _check_usage(
         raise UsageError("--pipe prints the destination only; it takes no command")
 
 
-class RemoteCommandFailed(OperationFailed):
-    def __init__(self, status: int) -> None:
-        super().__init__("no exit status" if status == -1 else f"exit {status}")
-        self.status = status
-
-
-def _connection_failed(exc: ConnectionFailed) -> int:
-    output.error(exc.message, exc.hint)
-    return ExitCode.SSH_CONNECTION
-
-
-def _shell(target: Target, options: SshOptions) -> int:
-    from pshctl.ssh import connect
+def _shell(session: Session) -> int:
     from pshctl.ssh.interactive import run_shell
 
-    try:
-        with connect(target, options) as session:
-            status = run_shell(session)
-    except ConnectionFailed as exc:
-        return _connection_failed(exc)
-    return _status(status)
-
-
-def _status(status: int) -> int:
-    """The remote exit status as ours; none at all (killed by a signal) is 255, as in ssh."""
-    return status if 0 <= status <= 255 else ExitCode.SSH_CONNECTION
-
-
-class _Out:
-    """Raw remote bytes to our stdout/stderr, whatever those streams are."""
-
-    def __init__(self, stream: object) -> None:
-        self.stream = stream
-        self.buffer = getattr(stream, "buffer", None)
-
-    def __call__(self, data: bytes) -> None:
-        if self.buffer is not None:
-            self.buffer.write(data)
-            self.buffer.flush()
-        else:  # a text stream (e.g. a test's StringIO)
-            self.stream.write(data.decode("utf-8", "replace"))  # type: ignore[attr-defined]
-            self.stream.flush()  # type: ignore[attr-defined]
+    return run_shell(session)
 
 
 def _stdin() -> Callable[[], bytes] | None:
@@ -198,76 +167,41 @@ def _stdin() -> Callable[[], bytes] | None:
     return functools.partial(os.read, fd, 32768)
 
 
-def _run_one(target: Target, command: list[str], options: SshOptions) -> int:
-    from pshctl.ssh import connect
-
-    try:
-        with connect(target, options) as session:
-            status = session.stream(
-                command, on_stdout=_Out(sys.stdout), on_stderr=_Out(sys.stderr), stdin=_stdin()
-            )
-    except ConnectionFailed as exc:
-        return _connection_failed(exc)
-    return _status(status)
+def _run_one(session: Session, command: list[str]) -> int:
+    return session.stream(command, on_stdout=output.write_bytes,
+                          on_stderr=functools.partial(output.write_bytes, stderr=True),
+                          stdin=_stdin())
 
 
-class _Prefixed:
-    """Whole lines, each prefixed with ``name | ``; one lock keeps lines unmixed."""
+def _run_everywhere(env: Environment, command: list[str], max_parallel: int,
+                    instance: int | None) -> int:
+    """The command on every worker, in parallel; each line prefixed with its worker.
 
-    lock = threading.Lock()
+    The first interrupt ends the remote commands (exit 130); a second leaves at once.
+    """
+    names = [t.name for t in env.targets(all_workers=True, instance=instance)]
+    out, err = output.Lines(names), output.Lines(names, stderr=True)
+    stop = threading.Event()
 
-    def __init__(self, name: str, stream: object) -> None:
-        self.prefix = f"{name} | "
-        self.stream = stream
-        self.pending = b""
+    def first() -> None:
+        stop.set()
+        output.info("interrupted: ending the remote commands (interrupt again to leave now)")
 
-    def __call__(self, data: bytes) -> None:
-        *lines, self.pending = (self.pending + data).split(b"\n")
-        self._emit(lines)
+    def again() -> None:
+        output.flush()
+        os._exit(int(ExitCode.INTERRUPTED))  # threads may be blocked in network reads
 
-    def finish(self) -> None:
-        if self.pending:
-            self._emit([self.pending])
-            self.pending = b""
-
-    def _emit(self, lines: list[bytes]) -> None:
-        if not lines:
-            return
-        text = "".join(
-            self.prefix + line.decode("utf-8", "replace").rstrip("\r") + "\n" for line in lines
-        )
-        with self.lock:
-            self.stream.write(text)  # type: ignore[attr-defined]
-            self.stream.flush()  # type: ignore[attr-defined]
-
-
-def _run_everywhere(targets: list[Target], command: list[str], options: SshOptions) -> int:
-    from pshctl.parallel import DEFAULT_MAX_PARALLEL, run_parallel
-    from pshctl.ssh import connect
-
-    def one(target: Target) -> int:
-        out, err = _Prefixed(target.name, sys.stdout), _Prefixed(target.name, sys.stderr)
-        try:
-            with connect(target, options) as session:
-                status = session.stream(command, on_stdout=out, on_stderr=err)
-        finally:
-            out.finish()
-            err.finish()
-        if status != 0:
-            raise RemoteCommandFailed(status)
-        return status
-
-    outcomes = run_parallel([(t.name, t) for t in targets], one, max_parallel=DEFAULT_MAX_PARALLEL)
-    return _summarize(outcomes)
-
-
-def _summarize(outcomes: list[Outcome[int]]) -> int:
-    """Say which workers failed and why; the exit status of ``--all``."""
-    failed = [o for o in outcomes if not o.ok]
-    total = len(outcomes)
-    if not failed:
-        output.info(f"ok: the command exited 0 on all {total} worker(s)")
+    with two_step(first, again):
+        results = env.stream(command, all_workers=True, check=True, max_parallel=max_parallel,
+                             stop=stop, instance=instance,
+                             on_output=lambda o: (out if o.stream == "stdout"
+                                                             else err).write(o.worker, o.data))
+    failed = results.failed
+    if results.interrupted:
+        output.info("interrupted")
+    elif not failed:
+        output.info(f"ok: the command exited 0 on all {len(results)} worker(s)")
     else:
-        output.error(f"failed on {len(failed)} of {total} worker(s): " +
+        output.error(f"failed on {len(failed)} of {len(results)} worker(s): " +
                      "; ".join(f"{o.name} ({o.message})" for o in failed))
-    return exit_code(outcomes)
+    return results.exit_code

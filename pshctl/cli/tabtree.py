@@ -791,6 +791,7 @@ def run_fast(environ: Mapping[str, str] | None = None) -> int | None:
         return None
     text, status = reply
     if text is not None:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        from pshctl.cli.output import write_text
+
+        write_text(text + "\n")
     return status

@@ -38,11 +38,15 @@ What a container gets, as on Platform.sh:
   journal); then ``bash -c "$SSH_ORIGINAL_COMMAND"``, or an interactive ``bash -i``
   when no command was given, or the system's ``sftp-server`` for an SFTP request
   (``pshctl cp``; a forced command receives it as ``internal-sftp``).
+  A container's ``/var/log`` is its ``log/``: ``/var/log/`` in the command is read as
+  that directory (so what pshctl does on the platform, found through the emulated API,
+  reads the sandbox's logs).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -52,13 +56,14 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from pshctl import files
+from pshctl.defaults import SANDBOX_ENVIRONMENT
 from pshctl.errors import ConfigError
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
 
 if TYPE_CHECKING:
     from pshctl.appdef import AppDefinition, ContainerConfig
 
-ENVIRONMENT = "sandbox"
+ENVIRONMENT = SANDBOX_ENVIRONMENT
 KILL_AFTER = 15  # seconds between SIGTERM and SIGKILL, as on Platform.sh
 SVWAIT = KILL_AFTER + 5  # `sv stop` in a login waits long enough to see the outcome
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -378,6 +383,7 @@ def write_login(container: ContainerPaths, env: Mapping[str, str],
         + enter
         + _sftp_line()
         + 'if [ -n "${SSH_ORIGINAL_COMMAND+set}" ]; then\n'
+        f"{_var_log(container.log_dir)}"
         f'  exec "$@" env {words} {sh} -c "$SSH_ORIGINAL_COMMAND"\n'
         "fi\n"
         # Interactive on a terminal only: piped (`pshctl ssh < script`), `-i` would print
@@ -400,6 +406,23 @@ def _sftp_line() -> str:
         return ""
     return (f'if [ "${{SSH_ORIGINAL_COMMAND-}}" = internal-sftp ]; then exec "$@" '
             f"{shlex.quote(found)}; fi\n")
+
+
+def _var_log(log_dir: Path) -> str:
+    """Script lines that read ``/var/log/`` in the command as the container's log dir.
+
+    Only a directory whose name needs no quoting (nor escaping in sed) is substituted:
+    it is spliced into the command text as it is.
+    """
+    where = str(log_dir)
+    if not re.fullmatch(r"[A-Za-z0-9._/+@:-]+", where):
+        return ""
+    return (
+        '  case "$SSH_ORIGINAL_COMMAND" in *"/var/log/"*)\n'
+        "    SSH_ORIGINAL_COMMAND=$(printf '%s\\n' \"$SSH_ORIGINAL_COMMAND\" | "
+        f"sed 's#/var/log/#{where}/#g');;\n"
+        "  esac\n"
+    )
 
 
 def _write_script(path: Path, body: str) -> None:

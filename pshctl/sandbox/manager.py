@@ -16,7 +16,9 @@ Processes, all started by PID through ``servers.py`` and stopped by PID:
   ``supervisor: systemd`` for it in ``.pshctl.yaml``'s ``sandbox`` environment), its own
   ``systemd --user`` with its own journald (``servers.SystemdServer``: root only), which
   runs the unit ``app.service``; its login enters the manager's namespace, so
-  ``systemctl --user`` and ``journalctl --user -u app`` work there.
+  ``systemctl --user`` and ``journalctl --user -u app`` work there;
+* one emulated control plane (``controlplane.py``): the platform's API on a loopback
+  port, whose links lead to the sshds and whose CA they trust (``TrustedUserCAKeys``).
 
 A scaled worker (``instances: 3`` for it in ``.pshctl.yaml``'s ``sandbox`` environment,
 or ``up --instances queue=3``) is that many containers, each with its own sshd, service
@@ -50,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from pshctl import files
 from pshctl.errors import ConfigError, OperationFailed, OperationTimeout, UsageError
-from pshctl.sandbox import build, registry, servers
+from pshctl.sandbox import build, controlplane, registry, servers
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
 from pshctl.sandbox.results import (
     HOST,
@@ -149,6 +151,20 @@ def status(app_dir: Path, app_name: str | None = None) -> SandboxStatus:
     if state is None:
         return SandboxStatus(name, str(root), str(paths.root), health="stopped")
     return build_status(root, name, paths, state)
+
+
+def api_environment(app_dir: Path, app_name: str | None = None) -> dict[str, str]:
+    """The variables that point pshctl at the sandbox's emulated platform API."""
+    root, name = _sandbox_of(app_dir, app_name, command="env")
+    paths = SandboxPaths.for_app(root, name)
+    state = read_state(paths.state_file)
+    world = controlplane.read_world(controlplane.directory_of(paths.root))
+    running = state is not None and state.controlplane is not None and state.controlplane.alive()
+    if not running or world is None:
+        raise ConfigError(
+            f"the sandbox of {name} does not run its control plane",
+            hint=f"start it: pshctl sandbox up {shlex.quote(str(root))}")
+    return controlplane.environment_variables(world, paths.known_hosts)
 
 
 def list_sandboxes() -> list[SandboxStatus]:
@@ -301,6 +317,7 @@ def _start(
     old_ports = {c.name: (c.ssh_port, c.web_port) for c in previous.containers} if previous else {}
     try:
         _client_key(paths)
+        ca = _controlplane_ca(paths)
         containers = _containers(app, paths, counts or {})
         host_lines = []
         taken: set[int] = set()
@@ -312,7 +329,7 @@ def _start(
             )
             kind = supervisors.get(container.worker, DEFAULT_SUPERVISOR)
             build.build_container(paths, container, config, env, app.root, kind)
-            server = _start_sshd(paths, container, _port(ssh_port, taken))
+            server = _start_sshd(paths, container, _port(ssh_port, taken), ca)
             record = ContainerState(
                 name=container.name,
                 kind=container.kind,
@@ -336,6 +353,10 @@ def _start(
         if runit:
             state.runsvdir = _start_runit(paths, runit)
             write_state(paths.state_file, state)
+        api_port = previous.api_port if previous else None
+        api_port = api_port or controlplane.previous_port(controlplane.directory_of(paths.root))
+        _start_controlplane(paths, state, containers, project, _port(api_port, taken))
+        write_state(paths.state_file, state)
         _wait_running(state)
         registry.write_registration(root, app.name, _registration(paths, state))
     except BaseException:
@@ -408,12 +429,16 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def _start_sshd(paths: SandboxPaths, container: ContainerPaths, port: int) -> servers.SshServer:
+def _start_sshd(
+    paths: SandboxPaths, container: ContainerPaths, port: int, ca: Path
+) -> servers.SshServer:
     extra = "\n".join(
         [
             f"ForceCommand {shlex.quote(str(container.login))}",
             "PermitUserEnvironment no",
             "X11Forwarding no",
+            # Certificates signed by the emulated control plane log in too (key id logged).
+            f"TrustedUserCAKeys {ca}",
             "",
         ]
     )
@@ -425,6 +450,32 @@ def _start_sshd(paths: SandboxPaths, container: ContainerPaths, port: int) -> se
         extra_config=extra,
         log_level="INFO",
     )
+
+
+def _controlplane_ca(paths: SandboxPaths) -> Path:
+    """The control plane's CA key (kept across `up`s); its public half for sshd."""
+    directory = controlplane.directory_of(paths.root)
+    servers.generate_key(controlplane.ca_key(directory), comment="pshctl-sandbox-ca")
+    return controlplane.ca_key(directory).with_suffix(".pub").resolve()
+
+
+def _start_controlplane(
+    paths: SandboxPaths,
+    state: SandboxState,
+    containers: list[tuple[ContainerPaths, ContainerConfig]],
+    project: str,
+    port: int,
+) -> None:
+    ports = {c.name: c.ssh_port for c in state.containers}
+    directory = controlplane.directory_of(paths.root)
+    controlplane.prepare(
+        directory, project=project, app=state.app, user=state.user, port=port,
+        containers=[controlplane.Container(c.name, c.kind, ports[c.name], config.start_command,
+                                           worker=c.worker, instance=c.instance)
+                    for c, config in containers],
+    )
+    state.controlplane = Proc.of(controlplane.start(directory, port))
+    state.api_port = port
 
 
 def _start_runit(paths: SandboxPaths, containers: list[ContainerPaths]) -> Proc:
@@ -538,6 +589,8 @@ def _stop(state: SandboxState) -> None:
             for pid in servers.children_of(container.sshd.pid):
                 servers.terminate(pid, timeout=2)
             servers.terminate(container.sshd.pid)
+    if state.controlplane is not None and state.controlplane.alive():
+        servers.terminate(state.controlplane.pid)
 
 
 # --- locking -------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from pshctl import files
+from pshctl.defaults import SANDBOX_ENVIRONMENT as SANDBOX_ENVIRONMENT
 from pshctl.errors import ConfigError
 
-SANDBOX_ENVIRONMENT = "sandbox"
 STATE_DIR_ENV = "PSHCTL_STATE_DIR"
 
 

@@ -46,6 +46,28 @@ def _wrong_passphrase(exc: Exception) -> bool:
     return isinstance(exc, (paramiko.SSHException, ValueError, TypeError))
 
 
+def needs_passphrase(path: Path) -> bool:
+    """True unless the key file opens without a passphrase (an unreadable file counts as
+    locked: only a passphrase that unlocks it will be accepted)."""
+    try:
+        _try_load(path, None)
+    except Exception:  # noqa: BLE001 - any failure means "not loadable without a passphrase"
+        return True
+    return False
+
+
+def unlocks(path: Path, passphrase: str) -> bool:
+    """Whether ``passphrase`` opens the key file (never says why not: nothing about a
+    passphrase attempt belongs in a message)."""
+    try:
+        _try_load(path, passphrase)
+    except Exception as exc:
+        if not _wrong_passphrase(exc):
+            raise
+        return False
+    return True
+
+
 def load_private_key(path: Path, *, interactive: bool | None = None) -> paramiko.PKey:
     """Open a key file, unlocking it from the keyring or a prompt when it is encrypted."""
     import paramiko

@@ -9,20 +9,19 @@ Without a terminal, stdin is piped to a shell without PTY, as ``ssh host < file`
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import select
 import signal
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from pshctl.ssh.pump import READ_SIZE, Sink, Watcher, pump
+
 if TYPE_CHECKING:
     import paramiko
 
     from pshctl.ssh.session import Session
-
-_READ_SIZE = 32768
-_TICK = 0.5
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -91,51 +90,47 @@ def run_shell(
     stdin_fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
     stdout_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
     if not os.isatty(stdin_fd):
-        channel = session.open_shell(None, 0, 0)
-        _pump(channel, stdin_fd, stdout_fd, None)
-        return session.exit_status(channel)
+        return _bridge(session, session.open_shell(None, 0, 0), stdin_fd, stdout_fd, None)
     columns, lines = _terminal_size(stdout_fd if os.isatty(stdout_fd) else stdin_fd)
     channel = session.open_shell(os.environ.get("TERM") or "xterm", columns, lines)
     with _resize_pipe() as resize_fd, _raw_mode(stdin_fd):
-        _pump(channel, stdin_fd, stdout_fd, resize_fd)
-    return session.exit_status(channel)
+        return _bridge(session, channel, stdin_fd, stdout_fd, resize_fd)
 
 
-def _pump(channel: paramiko.Channel, stdin_fd: int, stdout_fd: int,
-          resize_fd: int | None) -> None:
-    """Copy between the terminal and the channel until the shell ends; close the channel."""
-    stderr_fd = sys.stderr.fileno()
-    watched: list[Any] = [channel, stdin_fd] + ([resize_fd] if resize_fd is not None else [])
+def _bridge(session: Session, channel: paramiko.Channel, stdin_fd: int, stdout_fd: int,
+            resize_fd: int | None) -> int:
+    """Copy between the terminal and the channel until the shell ends; its exit status."""
+
+    def forward_input() -> bool:
+        data = os.read(stdin_fd, READ_SIZE)
+        if data:
+            channel.sendall(data)
+            return True
+        channel.shutdown_write()  # local EOF: tell the remote side, stop reading
+        return False
+
+    watch: dict[int, Watcher] = {}
+    if resize_fd is not None:  # first: a resize goes out before what is typed after it
+        watch[resize_fd] = functools.partial(_resize, channel, resize_fd, stdout_fd)
+    watch[stdin_fd] = forward_input
     try:
-        while True:
-            ready, _, _ = select.select(watched, [], [], _TICK)
-            if resize_fd is not None and resize_fd in ready:
-                os.read(resize_fd, 64)
-                columns, lines = _terminal_size(stdout_fd)
-                channel.resize_pty(width=columns, height=lines)
-            if stdin_fd in ready:
-                data = os.read(stdin_fd, _READ_SIZE)
-                if data:
-                    channel.sendall(data)
-                else:  # local EOF: tell the remote side, stop reading
-                    channel.shutdown_write()
-                    watched.remove(stdin_fd)
-            while channel.recv_stderr_ready():
-                _write_all(stderr_fd, channel.recv_stderr(_READ_SIZE))
-            if channel.recv_ready():
-                data = channel.recv(_READ_SIZE)
-                if data:
-                    _write_all(stdout_fd, data)
-                elif channel.exit_status_ready() or channel.closed:
-                    break
-            elif channel.exit_status_ready() and not channel.recv_stderr_ready():
-                break
-            elif not session_alive(channel):
-                break
+        pump(channel, _writer(stdout_fd), _writer(sys.stderr.fileno()), watch=watch)
+        return session.exit_status(channel)
     finally:
         channel.close()
 
 
-def session_alive(channel: paramiko.Channel) -> bool:
-    transport = channel.get_transport()
-    return transport is not None and transport.is_active() and not channel.closed
+def _resize(channel: paramiko.Channel, resize_fd: int, stdout_fd: int) -> bool:
+    """The window size changed: tell the remote PTY."""
+    os.read(resize_fd, 64)
+    columns, lines = _terminal_size(stdout_fd)
+    channel.resize_pty(width=columns, height=lines)
+    return True
+
+
+def _writer(fd: int) -> Sink:
+    def write(chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            _write_all(fd, chunk)
+
+    return write

@@ -32,6 +32,18 @@ class SshOptions:
     interactive: bool | None = None
     verbose: int = 0
 
+    def __post_init__(self) -> None:
+        # The config files are checked as they are read; options built in code (the
+        # Python API) meet the same bounds here: a timeout of inf or nan is a
+        # configuration error, never an OverflowError in the middle of a connection.
+        from pshctl.errors import ConfigError
+        from pshctl.settings import SSH_NUMBERS, number_problem
+
+        for key, bounds in SSH_NUMBERS.items():
+            problem = number_problem(getattr(self, key), *bounds)
+            if problem is not None:
+                raise ConfigError(f"SSH option {key} {problem}")
+
     def with_settings(self, settings: Settings | None) -> SshOptions:
         """These options with the timeouts of the config files' ``ssh:`` section."""
         if settings is None:

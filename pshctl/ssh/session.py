@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import select
 import shlex
 import socket
 import threading
@@ -14,12 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pshctl.errors import ConnectionFailed, OperationTimeout
+from pshctl.errors import ConnectionFailed, Interrupted, OperationTimeout
 from pshctl.ssh import keepalive, names, trail
 from pshctl.ssh.auth import authenticate
 from pshctl.ssh.config import Endpoint, resolve
 from pshctl.ssh.hostkeys import KnownHosts, known_hosts_files, pshctl_known_hosts
 from pshctl.ssh.options import CommandResult, SshOptions
+from pshctl.ssh.pump import TICK, connection_lost, each, pump
 from pshctl.ssh.trail import log
 from pshctl.ssh.wire import WireSocket
 from pshctl.targets import Target
@@ -37,8 +37,6 @@ _handshakes = threading.BoundedSemaphore(MAX_HANDSHAKES)
 HANDSHAKE_RETRIES = 3
 RETRY_BASE_DELAY = 0.5
 MAX_JUMPS = 5
-_READ_SIZE = 32768
-_POLL = 0.05
 
 Sink = Callable[[bytes], None]
 Source = Callable[[], bytes]  # the next chunk of input; b"" at its end
@@ -137,89 +135,85 @@ class Session:
         on_stderr: Sink,
         timeout: float | None = None,
         stdin: Source | None = None,
+        stop: threading.Event | None = None,
     ) -> int:
         """Run a command, passing output chunks on as they come; return its exit status.
 
         The remote stdin is closed at once, or fed from ``stdin`` until it returns b"".
         ``-1`` means the server sent no exit status (e.g. the command was killed by a
-        signal).
+        signal). Setting ``stop`` asks the remote command to end (SIGTERM) and hangs up
+        its channel: :class:`~pshctl.errors.Interrupted` is raised.
         """
-        channel = self.open_exec(command_line(command))
+        line = command_line(command)
+        channel = self.open_exec(line)
         if stdin is None:
             channel.shutdown_write()
         else:
             _feed(channel, stdin)
-        # paramiko's wake-up pipe only exists once fileno() is called, and data or EOF
-        # that arrive before it never wake select(): make it now, before any arrives.
-        channel.fileno()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            while not self._pump(channel, on_stdout, on_stderr):
-                self._check(command, deadline, timeout)
-            # All output is in; the exit status follows the EOF closely.
-            while not channel.status_event.wait(_POLL):
-                self._check(command, deadline, timeout)
+            ending = pump(channel, each(on_stdout), each(on_stderr), stop=stop,
+                          deadline=deadline)
+            if ending == "stopped":
+                _signal(channel, "TERM")
+                raise Interrupted(f"interrupted: {line}")
+            if ending == "timeout":
+                raise OperationTimeout(
+                    f"command on {self.where} still running after {timeout:g}s: {line}")
+            return self.exit_status(channel, deadline)
         finally:
             channel.close()
-        return self.exit_status(channel)
 
-    def exit_status(self, channel: paramiko.Channel) -> int:
-        """A finished channel's exit status; -1 when the command died by a signal.
-
-        A channel that ended because the connection dropped raises ConnectionFailed.
+    def exit_status(self, channel: paramiko.Channel, deadline: float | None = None) -> int:
+        """A command's exit status once its output has ended; -1 when it sent none (it
+        died by a signal). A dropped connection raises ConnectionFailed; ``deadline``
+        (a ``time.monotonic()`` value) an OperationTimeout.
         """
-        status = channel.recv_exit_status()
-        if status == -1 and self._connection_lost():
+        # After EOF, the status follows at once (unless the connection dies meanwhile).
+        while not channel.status_event.wait(_wait(deadline)):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise OperationTimeout(f"no exit status from {self.where} in time")
+            if connection_lost(channel):
+                break
+        status = channel.recv_exit_status() if channel.status_event.is_set() else -1
+        if status == -1 and connection_lost(channel):
             raise ConnectionFailed(f"lost the connection to {self.where}")
         return status
-
-    def _connection_lost(self) -> bool:
-        # paramiko closes a dead transport's channels a moment before it clears
-        # `active`, so also ask for the reason its thread stopped.
-        import paramiko
-
-        if not self.transport.is_active():
-            return True
-        ended_by = self.transport.saved_exception  # set as its thread ends
-        return ended_by is not None and not isinstance(ended_by, paramiko.ChannelException)
-
-    def _check(self, command: Sequence[str] | str, deadline: float | None,
-               timeout: float | None) -> None:
-        if deadline is not None and time.monotonic() > deadline:
-            raise OperationTimeout(
-                f"command on {self.where} still running after {timeout:g}s: "
-                f"{command_line(command)}"
-            )
-        if self._connection_lost():
-            raise ConnectionFailed(f"lost the connection to {self.where}")
-
-    @staticmethod
-    def _pump(channel: paramiko.Channel, on_stdout: Sink, on_stderr: Sink) -> bool:
-        """Move what has arrived; True once the output has ended and all of it is read."""
-        moved = False
-        while channel.recv_ready():
-            on_stdout(channel.recv(_READ_SIZE))
-            moved = True
-        while channel.recv_stderr_ready():
-            on_stderr(channel.recv_stderr(_READ_SIZE))
-            moved = True
-        drained = not (channel.recv_ready() or channel.recv_stderr_ready())
-        if drained and (channel.eof_received or channel.exit_status_ready()):
-            return True
-        if not moved:
-            select.select([channel], [], [], _POLL)
-        return False
 
     def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> CommandResult:
         """Run a command to completion; stdout and stderr are kept apart."""
         out: list[bytes] = []
         err: list[bytes] = []
-        status = self.stream(argv, on_stdout=out.append, on_stderr=err.append, timeout=timeout)
+        status = self.stream(argv, on_stdout=out.append, on_stderr=err.append,
+                             timeout=timeout)
         return CommandResult(
             status,
             b"".join(out).decode("utf-8", "replace"),
             b"".join(err).decode("utf-8", "replace"),
         )
+
+
+def _wait(deadline: float | None) -> float:
+    return TICK if deadline is None else max(0.01, min(TICK, deadline - time.monotonic()))
+
+
+def _signal(channel: paramiko.Channel, name: str) -> None:
+    """Ask sshd to send a signal to the remote command (RFC 4254, 6.9).
+
+    paramiko has no call for this request. OpenSSH honours it only with privilege
+    separation; hanging up afterwards ends a command that still writes (SIGPIPE).
+    """
+    from paramiko.common import cMSG_CHANNEL_REQUEST
+    from paramiko.message import Message
+
+    message = Message()
+    message.add_byte(cMSG_CHANNEL_REQUEST)
+    message.add_int(channel.remote_chanid)
+    message.add_string("signal")
+    message.add_boolean(False)
+    message.add_string(name)
+    with contextlib.suppress(Exception):  # best effort: the channel may be gone already
+        channel.get_transport()._send_user_message(message)  # type: ignore[attr-defined]
 
 
 def _feed(channel: paramiko.Channel, read: Source) -> None:

@@ -1,39 +1,39 @@
 """Where a worker is reached: (environment, app, worker[, instance]) -> SSH destination.
 
-The sources, each its own module, are tried in this order:
+The sources, each its own module, are tried in this order; the first that applies wins:
 
-1. an explicit environment of a config file (:mod:`.configured`: a ``host``);
-2. the sandbox's registration, for ``-e sandbox`` when no config file defines it
-   (:mod:`.sandbox`);
-3. a Platform.sh environment: the app container's SSH URL configured (``ssh_url``) or
-   composed from ``machine_name``, project id and region (:mod:`.configured`), else asked
-   of the ``platform``/``upsun`` CLI (:mod:`.cli`). A worker is reached as the app's SSH
-   user with ``--<worker>`` appended (``abc-main-xyz--app--queue@ssh.eu-3.platform.sh``).
+1. an explicit environment (a ``host``) of a config file, or for ``-e sandbox`` the
+   sandbox's registration when no config file defines ``sandbox``
+   (:mod:`.configured`, :mod:`.sandbox`);
+2. a Platform.sh environment whose SSH URL is configured (``ssh_url``) or composed from
+   ``machine_name``, project id and region (:mod:`.configured`): what is written wins
+   over what is discovered;
+3. the platform's API, with an API token and a project id: the environment's SSH links
+   for the app, each worker and each instance, and an SSH certificate (:mod:`.api`);
+4. the ``platform``/``upsun`` CLI's ``ssh --pipe`` (:mod:`.cli`).
+
+In 2 and 4 a worker is reached as the app's SSH user with ``--<worker>`` appended
+(``abc-main-xyz--app--queue@ssh.eu-3.platform.sh``); a worker entry's own ``ssh_url``
+wins over that rule and over the API's link.
 
 Each source gives one target per instance of a container (:mod:`.instances`): a scaled
-worker ``queue`` of three instances is ``queue.0``, ``queue.1`` and ``queue.2``; one
-instance is named as its worker. ``queue.2`` among the names asked, or ``instance=2``,
-narrows to that instance.
+worker ``queue`` of three instances is ``queue.0``, ``queue.1`` and ``queue.2`` (from the
+API's ``pf:ssh:<app>--queue:<N>`` links, a config file's ``instances:``, or the
+sandbox's registration); one instance is named as its worker. ``queue.2`` among the
+names asked, or ``instance=2``, narrows to that instance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pshctl.errors import ConfigError, NameNotFound
+from pshctl.errors import ConfigError, ConnectionFailed, NameNotFound
+from pshctl.targets import api, cli, configured
 from pshctl.targets.cli import ask_platform_cli, platform_cli
-from pshctl.targets.configured import compose_ssh_url, configured_app_url, explicit_targets
-from pshctl.targets.instances import (
-    INSTANCES,
-    Instance,
-    check_distinct,
-    instance_keys,
-    numbered,
-    select,
-    split_name,
-)
-from pshctl.targets.model import Target, parse_ssh_url, target_from_url, worker_ssh_url
+from pshctl.targets.configured import compose_ssh_url, configured_app_url
+from pshctl.targets.instances import Instance, select, split_name
+from pshctl.targets.model import Request, Target, parse_ssh_url, worker_ssh_url
 from pshctl.targets.sandbox import SANDBOX, overlay, sandbox_entry, sandbox_registered
 
 if TYPE_CHECKING:
@@ -42,16 +42,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SANDBOX",
+    "SOURCES",
+    "Request",
     "Target",
     "app_ssh_url",
     "ask_platform_cli",
     "compose_ssh_url",
     "environment_entry",
+    "explain",
     "parse_ssh_url",
     "platform_cli",
+    "recover",
     "resolve_targets",
     "worker_ssh_url",
 ]
+
+Source = Callable[[Request], "list[Target] | None"]
+SOURCES: tuple[Source, ...] = (
+    configured.resolve_explicit,
+    configured.resolve_platform,
+    api.resolve,
+    cli.resolve,
+)
 
 
 def resolve_targets(
@@ -71,15 +83,28 @@ def resolve_targets(
     container does not have raises :class:`~pshctl.errors.InstanceNotFound`.
     """
     names, wanted = _worker_names(context, workers, all_workers)
-    with_app = app_container or not (names or all_workers)
-    entry = environment_entry(context)
-    if entry is not None and entry.explicit:
-        targets = explicit_targets(context, entry, names, with_app)
-    else:
-        targets = _platform_targets(context, entry, names, with_app)
-    if instance is not None:
-        wanted = {t.container: {instance} for t in targets}
-    return select(targets, wanted)
+    request = Request(context, environment_entry(context), tuple(names),
+                      with_app=app_container or not (names or all_workers),
+                      all_workers=all_workers)
+    for source in SOURCES:
+        targets = source(request)
+        if targets is not None:
+            if instance is not None:
+                wanted = {t.container: {instance} for t in targets}
+            return select(targets, wanted)
+    raise _cannot_reach(context, request.keys_for(None))
+
+
+def recover(target: Target, error: ConnectionFailed) -> Target | None:
+    """The target to try once more after ``error`` (a cached destination refetched, a
+    refused certificate renewed), or None when nothing better is known."""
+    return api.recover(target, error) if target.origin == "api" else None
+
+
+def explain(target: Target, error: ConnectionFailed) -> ConnectionFailed:
+    """``error``, with a hint naming the credential the source provided when that is
+    the likely cause (an expired or refused certificate)."""
+    return api.explain(target, error) if target.origin == "api" else error
 
 
 def _worker_names(context: Context, workers: Sequence[str], all_workers: bool,
@@ -108,41 +133,6 @@ def environment_entry(context: Context) -> EnvironmentEntry | None:
     return registered if entry is None else overlay(registered, entry)
 
 
-# --- Platform.sh environments --------------------------------------------------------
-
-
-def _platform_targets(
-    context: Context, entry: EnvironmentEntry | None, workers: list[str], with_app: bool
-) -> list[Target]:
-    keys = dict(entry.keys) if entry is not None else {}
-    overrides = entry.workers if entry is not None else {}
-    needs_app_url = with_app or any(not _own_urls(overrides.get(w, {})) for w in workers)
-    app_url = app_ssh_url(context, keys) if needs_app_url else ""
-    targets = []
-    env = context.environment
-    if with_app:
-        made = [target_from_url(context.app.name, None, own.get("ssh_url") or app_url, own, env)
-                for own in instance_keys(keys)]
-        targets += numbered(made, context.app.name)
-        check_distinct(targets, f"environment '{env}', the app container")
-    inherited = {k: v for k, v in keys.items() if k != INSTANCES}
-    for worker in workers:
-        override = overrides.get(worker, {})
-        made = []
-        for own in instance_keys(override):
-            # The worker's (or this instance's) own ssh_url; else the Platform.sh rule.
-            url = own.get("ssh_url") or worker_ssh_url(app_url, worker)
-            made.append(target_from_url(worker, worker, url, {**inherited, **own}, env))
-        targets += numbered(made, worker)
-        check_distinct(targets[-len(made):], f"environment '{env}', worker '{worker}'")
-    return targets
-
-
-def _own_urls(override: dict[str, Any]) -> bool:
-    """Whether every instance of a worker has an ssh_url of its own (no app URL needed)."""
-    return all("ssh_url" in own for own in instance_keys(override))
-
-
 def app_ssh_url(context: Context, keys: dict[str, Any]) -> str:
     """The app container's SSH URL: configured, composed, or asked of the Platform.sh CLI.
 
@@ -152,24 +142,25 @@ def app_ssh_url(context: Context, keys: dict[str, Any]) -> str:
     url = configured_app_url(context, keys)
     if url is not None:
         return url
-    cli = platform_cli()
-    if cli is not None and context.project:
-        return ask_platform_cli(cli, context.project, context.environment, context.app.name)
+    found = platform_cli()
+    if found is not None and context.project:
+        return ask_platform_cli(found, context.project, context.environment, context.app.name)
+    raise _cannot_reach(context, keys)
+
+
+def _cannot_reach(context: Context, keys: dict[str, Any]) -> ConfigError:
+    machine = keys.get("machine_name")
     region = keys.get("region") or context.settings.region
-    raise _cannot_reach(context, machine=keys.get("machine_name"), region=region, cli=cli)
-
-
-def _cannot_reach(
-    context: Context, *, machine: str | None, region: str | None, cli: str | None
-) -> ConfigError:
-    configured = list(context.settings.environments)
-    if context.environment not in configured:
+    installed = platform_cli()
+    names = list(context.settings.environments)
+    if context.environment not in names:
         registered = [SANDBOX] if sandbox_registered(context) else []
-        valid = sorted({*configured, *registered})
+        valid = sorted({*names, *registered, *api.cached_names(context)})
         return NameNotFound(
             "environment", context.environment, valid,
             hint=f"valid environment names: {', '.join(valid) or '(none configured)'}; "
-            "a Platform.sh environment needs its ssh_url, or machine_name and region, in "
+            "a Platform.sh environment needs an API token (PSHCTL_TOKEN or `pshctl auth "
+            "login`) and a project id, or its ssh_url (or machine_name and region) in "
             ".pshctl.yaml, or the Platform.sh CLI (see docs/configuration.md)",
         )
     missing = [
@@ -178,7 +169,9 @@ def _cannot_reach(
         if not value
     ]
     hint = "set ssh_url, or " + " and ".join(missing)
-    if cli is None:
+    if context.project:
+        hint += ", or give pshctl an API token (PSHCTL_TOKEN or `pshctl auth login`)"
+    if installed is None:
         hint += ", or install the Platform.sh CLI (`platform`)"
     return ConfigError(
         f"cannot work out the SSH address of environment '{context.environment}'", hint=hint

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pshctl.defaults import SANDBOX_ENVIRONMENT
 from pshctl.errors import ConfigError
 
 if TYPE_CHECKING:
     from pshctl.context import Context
     from pshctl.settings import EnvironmentEntry
 
-SANDBOX = "sandbox"
+SANDBOX = SANDBOX_ENVIRONMENT
 
 
 def sandbox_entry(context: Context) -> EnvironmentEntry:

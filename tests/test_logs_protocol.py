@@ -1,20 +1,15 @@
-"""Logs without SSH: line assembly, the follow protocol, the remote script run locally."""
+"""The follow protocol without SSH: line assembly, the decoder, the remote scripts run locally."""
 
 from __future__ import annotations
 
-import io
 import os
-import re
 import subprocess
 import threading
-import time
 from collections.abc import Callable
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from pshctl.cli.logs import _Printer, colour_for
 from pshctl.errors import UsageError
 from pshctl.logs import (
     FOLLOW_SCRIPT,
@@ -28,6 +23,7 @@ from pshctl.logs import (
     log_path,
 )
 from pshctl.targets import Target
+from tests.helpers import wait_until
 
 
 def texts(events: list) -> list[str]:
@@ -205,10 +201,7 @@ class LocalFollow:
         return texts(self.events)
 
     def wait(self, check: Callable[[], bool], timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, f"timed out; events: {self.events}"
-            time.sleep(0.02)
+        wait_until(check, f"the follower; events: {self.events}", timeout=timeout, every=0.02)
 
     def wait_lines(self, *expected: str) -> None:
         self.wait(lambda: self.lines[-len(expected) :] == list(expected))
@@ -265,7 +258,7 @@ def test_script_rotation_keeps_late_lines_of_the_old_file(tmp_path: Path, follow
     f.wait_lines("a")
     log.rename(tmp_path / "app.log.1")
     append(tmp_path / "app.log.1", "late\n")  # the writer had not reopened yet
-    time.sleep(0.5)
+    f.wait_lines("late")  # read from the old file before the name points at a new one
     log.write_text("fresh\n")
     f.wait_lines("late", "fresh")
     assert [e.kind for e in f.events if isinstance(e, LogNotice)] == ["rotated"]
@@ -277,7 +270,7 @@ def test_script_truncation_reads_from_the_start(tmp_path: Path, follower) -> Non
     f = follower(log, 10)
     f.wait_lines("long line before", "and another")
     log.write_text("")  # as `: > app.log` or logrotate's copytruncate
-    time.sleep(0.5)
+    f.wait(lambda: any(isinstance(e, LogNotice) and e.kind == "truncated" for e in f.events))
     append(log, "after\n")
     f.wait_lines("after")
     assert "truncated" in [e.kind for e in f.events if isinstance(e, LogNotice)]
@@ -313,161 +306,128 @@ def test_script_resumes_at_an_offset_or_starts_over(tmp_path: Path, follower) ->
     assert other.lines == ["other"]
 
 
-# --- printing ----------------------------------------------------------------------------
+# --- the edges the mutation run found (make mutation) -----------------------------------
 
 
-def test_printer_plain_prefixes_every_line_when_several_workers() -> None:
-    printer = _Printer(["queue", "mail"], as_json=False)
-    out = io.StringIO()
-    with redirect_stdout(out):
-        printer.lines(LogLines("mail", b"a [bold]b[/]\nc"))
-        printer.lines(LogLines("queue", b""))
-    assert out.getvalue() == "mail  | a [bold]b[/]\nmail  | c\nqueue | \n"
+def test_requests_say_exactly_what_is_wrong() -> None:
+    with pytest.raises(UsageError) as bad_type:
+        LogRequest(log_type="../x")
+    assert bad_type.value.message == "invalid log type '../x'"
+    assert bad_type.value.hint == ("a log type is a file name without '.log', such as app, "
+                                   "deploy or cron")
+    with pytest.raises(UsageError) as bad_lines:
+        LogRequest(lines=-1)
+    assert bad_lines.value.message == "--lines must be 0 or more"
+    assert LogRequest(lines=0).lines == 0 and LogRequest(lines=None).lines is None
 
 
-def test_printer_single_worker_is_raw_and_json_is_one_object_per_line() -> None:
-    out = io.StringIO()
-    at = 1795924227.1239  # 2026-11-29 03:50:27.1239 UTC
-    with redirect_stdout(out):
-        _Printer(["queue"], as_json=False).lines(LogLines("queue", b"x\ny"))
-        _Printer(["queue"], as_json=True).lines(LogLines("queue", b'x\n"y"', received=at))
-    stamp = '"received": "2026-11-29T03:50:27.123Z"'
-    assert out.getvalue() == (
-        f'x\ny\n{{"worker": "queue", "instance": 0, "name": "queue", "line": "x", {stamp}}}\n'
-        f'{{"worker": "queue", "instance": 0, "name": "queue", "line": "\\"y\\"", {stamp}}}\n'
-    )
-    out = io.StringIO()
-    with redirect_stdout(out):
-        _Printer(["queue.1"], as_json=True, labels={"queue.1": ("queue", 1)}).lines(
-            LogLines("queue.1", b"z", received=at))
-    assert out.getvalue() == (f'{{"worker": "queue", "instance": 1, "name": "queue.1", '
-                              f'"line": "z", {stamp}}}\n')
+@pytest.mark.parametrize(("log_dir", "expected"), [
+    ("/", "/app.log"), ("", "/app.log"), ("/srv/XX/", "/srv/XX/app.log"), ("/a//", "/a/app.log"),
+])
+def test_log_path_joins_any_log_dir(log_dir: str, expected: str) -> None:
+    assert log_path(Target(name="w", worker="w", host="h", log_dir=log_dir)) == expected
 
 
-def test_printer_colours_prefixes_on_a_terminal_and_never_reads_markup(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from rich.console import Console
+def test_the_remote_commands_are_exactly_the_scripts_with_their_arguments() -> None:
+    import shlex
 
-    from pshctl.cli import output
+    from pshctl.logs import follow_command, tail_command
 
-    screen = io.StringIO()
-    terminal = Console(file=screen, force_terminal=True, color_system="standard", no_color=False,
-                       markup=False, highlight=False, emoji=False, soft_wrap=True)
-    monkeypatch.setattr(output, "console", lambda stderr=False: terminal)
-    printer = _Printer(["queue", "mail"], as_json=False)
-    assert printer.styled
-    printer.lines(LogLines("mail", b"[bold red]not markup[/] :x:\nsecond"))
-    shown = screen.getvalue()
-    assert "\x1b[" in shown  # coloured prefix
-    assert "[bold red]not markup[/] :x:" in shown
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
-    assert plain == "mail  | [bold red]not markup[/] :x:\nmail  | second\n"
+    assert tail_command("/l/app.log", 5) == shlex.join(
+        ["sh", "-c", TAIL_SCRIPT, "sh", "/l/app.log", "5"])
+    assert tail_command("/l/app.log", None).endswith(" sh /l/app.log all")
+    assert follow_command("/l/app.log", 0) == shlex.join(
+        ["sh", "-c", FOLLOW_SCRIPT, "sh", "/l/app.log", "0", "", ""])
+    assert follow_command("/l/app.log", None, ("8:9", 42)).endswith(" /l/app.log all 8:9 42")
 
 
-def test_colours_are_stable_per_name() -> None:
-    assert colour_for("queue") == colour_for("queue")
-    assert len({colour_for(n) for n in ("queue", "mail", "cron", "web", "a", "b")}) > 1
+def test_assembler_edges() -> None:
+    assert LineAssembler().held == 0
+    assert LineAssembler().feed_all([]) is None
+    assert LineAssembler().feed_all([b"a\n", b"b"]) == b"a"  # the newline in the first chunk
+    joined = LineAssembler()
+    assert joined.feed_all([b"a", b"b\n"]) == b"ab"
+    rest = LineAssembler()
+    assert rest.feed_all([b"a\nb", b"c"]) == b"a" and rest.held == 2
+    assert rest.flush() == b"bc"
+    exact = LineAssembler(max_line=10)
+    assert exact.feed(b"x" * 10) is None and exact.held == 10  # at the limit: still held
+    assert exact.feed(b"y") == b"x" * 10 + b"y"
 
 
-# --- the reconnect loop, with fake connections ----------------------------------------------
+def test_decode_replaces_what_is_not_utf8() -> None:
+    from pshctl.logs.protocol import decode
+
+    assert decode(b"caf\xc3\xa9 \xff") == "café \ufffd"
 
 
-class FakeTransport:
-    def __init__(self) -> None:
-        self.active = True
+def test_headers_are_bounded_however_they_are_cut() -> None:
+    from pshctl.logs.protocol import MAX_HEADER
 
-    def is_active(self) -> bool:
-        return self.active
-
-
-class FakeChannel:
-    """Hands out ``chunks``; then EOF with no exit status (a dropped link) or blocks."""
-
-    def __init__(self, chunks: list[bytes], drop: bool) -> None:
-        self.chunks = list(chunks)
-        self.drop = drop
-        self.transport = FakeTransport()
-        self.closed = threading.Event()
-
-    def settimeout(self, timeout: float) -> None:
-        self.timeout = timeout
-
-    def shutdown_write(self) -> None:
-        pass
-
-    def recv(self, size: int) -> bytes:
-        if self.chunks:
-            return self.chunks.pop(0)
-        if self.drop:
-            self.transport.active = False
-            return b""
-        if self.closed.wait(self.timeout):
-            return b""
-        raise TimeoutError()
-
-    def recv_ready(self) -> bool:
-        return bool(self.chunks)
-
-    def exit_status_ready(self) -> bool:
-        return False
-
-    def get_transport(self) -> FakeTransport:
-        return self.transport
-
-    def close(self) -> None:
-        self.closed.set()
+    longest = b"H" + b" " * (MAX_HEADER - 1)
+    for pieces in ([longest + b"\n"], [longest, b"\n"], [longest[:10], longest[10:] + b"\n"]):
+        decoder = FollowDecoder("w", "p", 1)
+        for piece in pieces:
+            assert decoder.feed(piece) == []
+    for pieces in ([longest + b" \n"], [longest, b" \n"]):
+        decoder = FollowDecoder("w", "p", 1)
+        with pytest.raises(ValueError, match=r"^bad follow header: b'H   "):
+            for piece in pieces:
+                decoder.feed(piece)
+    with pytest.raises(ValueError) as refused:
+        FollowDecoder("w", "p", 1).feed(b"x" * (MAX_HEADER + 1))
+    assert str(refused.value) == f"bad follow header: {b'x' * 80!r}"
 
 
-class FakeSession:
-    def __init__(self, channel: FakeChannel, commands: list[str]) -> None:
-        self.channel = channel
-        self.commands = commands
-
-    def __enter__(self) -> FakeSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def open_exec(self, command: str) -> FakeChannel:
-        self.commands.append(command)
-        return self.channel
+@pytest.mark.parametrize(("frame", "shown"), [
+    (b"Z what\n", "'Z what'"), (b"\n", "''"), (b"\xffQ\n", "'\ufffdQ'"),
+    (b"Z 1:1 0 0 1\n", "'Z 1:1 0 0 1'"), (b"Z 1:1 3\n", "'Z 1:1 3'"),
+    (b"D 1 2\n", "'D 1 2'"), (b"B 1:1 0 0\n", "'B 1:1 0 0'"), (b"S 1:1\n", "'S 1:1'"),
+])
+def test_decoder_names_the_bad_header(frame: bytes, shown: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        FollowDecoder("w", "p", 1).feed(frame)
+    assert str(refused.value) == f"bad follow header: {shown}"
 
 
-def test_follow_reconnects_with_backoff_and_resumes_after_the_last_line() -> None:
-    from pshctl.errors import AuthenticationFailed, ConnectionFailed
-    from pshctl.logs import LogStream
-
-    commands: list[str] = []
-    plan: list[object] = [
-        FakeChannel([b"B 1:1 0 4 1\nab\n", b"cd"], drop=True),  # "cd" unfinished, then dropped
-        ConnectionFailed("connection refused by h:22"),
-        FakeChannel([b"S 1:1 3\nD 4\ncde\n"], drop=False),
+def test_events_carry_the_worker_and_say_what_happened() -> None:
+    decoder = FollowDecoder("queue", "/log/app.log", lines=5)
+    events = decoder.feed(b"M\nB 1:1 0 2 1\na\nR 1:2\nD 3\nbX\0T\nD 2\nc\n")
+    assert all(e.worker == "queue" for e in events)
+    assert [e.message for e in events if isinstance(e, LogNotice)] == [
+        "no log file /log/app.log (yet); waiting for it",
+        "/log/app.log was replaced; following the new file",
+        "/log/app.log was truncated; reading from its start",
     ]
+    assert texts(events) == ["a", "bX", "c"]  # the padding goes, the line's own X stays
 
-    def connect(target, options):
-        step = plan.pop(0)
-        if isinstance(step, Exception):
-            raise step
-        return FakeSession(step, commands)
 
-    target = Target(name="queue", worker="queue", host="h", log_dir="/log")
-    events: list = []
-    with LogStream([target], LogRequest(lines=5, follow=True), connect=connect) as stream:
-        for event in stream:
-            events.append(event)
-            if isinstance(event, LogLines) and event.lines == ["cde"]:
-                break
-    assert texts(events) == ["ab", "cde"]
-    kinds = [e.kind for e in events if isinstance(e, LogNotice)]
-    assert kinds == ["disconnected", "reconnecting", "reconnected"]
-    assert commands[0].endswith(" /log/app.log 5 '' ''")
-    assert commands[1].endswith(" /log/app.log 5 1:1 3")  # after "ab\n", before "cd"
+def test_resume_points_through_every_frame() -> None:
+    exact = FollowDecoder("w", "p", lines=5)
+    exact.feed(b"B 1:1 0 4 1\nab")  # an exact backlog: resuming makes sense at once
+    assert exact.resume_point == ("1:1", 0)
+    trimmed = FollowDecoder("w", "p", lines=5)
+    trimmed.feed(b"B 1:1 0 5 0\nab")  # a window to trim: only once it is all in
+    assert trimmed.resume_point is None
+    empty = FollowDecoder("w", "p", lines=0)
+    assert empty.feed(b"B 1:1 7 0 1\n") == [] and empty.resume_point == ("1:1", 7)
+    resumed = FollowDecoder("w", "p", lines=5)
+    resumed.feed(b"S 4:2 3\n")
+    assert resumed.resume_point == ("4:2", 3)
+    rotated = FollowDecoder("w", "p", lines=5)
+    rotated.feed(b"S 4:2 3\nR 4:3\nD 2\nx\n")
+    assert rotated.resume_point == ("4:3", 2)
 
-    refused = [AuthenticationFailed("no key accepted")]
-    with LogStream([target], LogRequest(follow=True),
-                   connect=lambda t, o: (_ for _ in ()).throw(refused[0])) as stream:
-        events = list(stream)
-    assert [(e.kind, e.is_failure) for e in events] == [("failed", True)]
-    assert stream.failures["queue"].error is refused[0]
+
+def test_no_backlog_asked_keeps_only_the_unfinished_line() -> None:
+    for frame, expected in ((b"B 1:1 0 5 0\nab\ncd", ["cde"]), (b"B 1:1 0 4 0\nabcd", ["abcde"]),
+                            (b"B 1:1 0 3 1\nab\n", ["e"])):
+        decoder = FollowDecoder("w", "p", lines=0)
+        events = decoder.feed(frame) + decoder.feed(b"D 2\ne\n")
+        assert texts(events) == expected, frame
+
+
+def test_a_trimmed_backlog_keeps_its_unfinished_line_once() -> None:
+    decoder = FollowDecoder("w", "p", lines=1)
+    events = feed_in_pieces(decoder, b"B 1:1 0 5 0\nab\ncd" + b"D 2\ne\n", 3)
+    assert texts(events) == ["cde"]

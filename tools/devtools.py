@@ -1,7 +1,9 @@
 """Generate the files that are derived from the CLI, or check that they are fresh.
 
-    python -m pshctl.devtools completions [--check]   # completions/: bash, zsh, fish
-    python -m pshctl.devtools docs [--check]          # docs/commands.md
+A developer tool, kept out of the installed package (run from the repository root):
+
+    python -m tools.devtools completions [--check]   # completions/: bash, zsh, fish
+    python -m tools.devtools docs [--check]          # docs/commands.md
 
 ``make completions`` and ``make docs`` call this; ``tests/test_docs.py`` runs the checks,
 so a change to a command's help or options fails the tests until the files are
@@ -31,7 +33,7 @@ COMPLETION_FILES = {
 }
 COMMANDS_DOC = Path("docs/commands.md")
 GENERATED_NOTE = (
-    "<!-- Generated from the CLI by `make docs` (python -m pshctl.devtools docs). "
+    "<!-- Generated from the CLI by `make docs` (python -m tools.devtools docs). "
     "Do not edit by hand: change the commands' help and regenerate. -->"
 )
 
@@ -223,7 +225,7 @@ def write(what: str, root: Path = ROOT) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pshctl.devtools", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.devtools", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("completions", "docs"))
     parser.add_argument("--check", action="store_true",

@@ -1,0 +1,48 @@
+"""Read and follow container logs over SSH: many targets, one stream of whole lines.
+
+:mod:`pshctl.logs.protocol` is the follow protocol and the pure handling of log bytes
+(unit-tested without a server); :mod:`pshctl.logs.stream` runs it on remote containers,
+merges targets and reconnects. The names below are the package's public interface.
+"""
+
+from __future__ import annotations
+
+from pshctl.logs.protocol import (
+    DEFAULT_LINES,
+    DEFAULT_TYPE,
+    FOLLOW_SCRIPT,
+    TAIL_SCRIPT,
+    FollowDecoder,
+    LineAssembler,
+    LogEvent,
+    LogLines,
+    LogNotice,
+    LogRequest,
+    NoticeKind,
+    follow_command,
+    last_lines,
+    log_path,
+    tail_command,
+)
+from pshctl.logs.stream import LogMissing, LogStream, read_logs
+
+__all__ = [
+    "DEFAULT_LINES",
+    "DEFAULT_TYPE",
+    "FOLLOW_SCRIPT",
+    "TAIL_SCRIPT",
+    "FollowDecoder",
+    "LineAssembler",
+    "LogEvent",
+    "LogLines",
+    "LogMissing",
+    "LogNotice",
+    "LogRequest",
+    "LogStream",
+    "NoticeKind",
+    "follow_command",
+    "last_lines",
+    "log_path",
+    "read_logs",
+    "tail_command",
+]

@@ -1,0 +1,412 @@
+"""The follow protocol and the pure handling of log bytes: no SSH, no threads.
+
+Tailing runs ``tail -n N`` remotely. Following runs a small POSIX sh loop (``FOLLOW_SCRIPT``)
+that keeps the log open on a descriptor, as ``tail -F`` does, and frames what it sends, so
+that this side always knows the file's identity (device:inode) and the byte offset of each
+line. That is what makes a follow survive a dropped connection: it reconnects with backoff
+and asks for the same file from the offset after the last whole line it got, so no line is
+repeated or lost unless the file itself was replaced or truncated meanwhile.
+
+Frames of the follow protocol (a header line, then for B and D exactly LEN bytes)::
+
+    B ID OFF LEN EXACT   backlog: the last N lines (EXACT=1), or a window to trim to them
+    S ID OFF             resumed: same file, reading goes on at OFF
+    D LEN                data that follows what was sent before
+    R ID                 the name now points at another file (rotated); read from 0
+    T                    the file shrank (truncated); read from 0
+    M                    the log does not exist (yet); waiting for it
+    H                    heartbeat while idle (a silent connection is a dead one)
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Union
+
+from pshctl.defaults import DEFAULT_LOG_LINES, DEFAULT_LOG_TYPE
+from pshctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from pshctl.targets import Target
+
+DEFAULT_TYPE = DEFAULT_LOG_TYPE
+DEFAULT_LINES = DEFAULT_LOG_LINES
+MISSING_STATUS = 66  # the tail script's exit status when the log file does not exist
+MAX_LINE = 8 * 1024 * 1024  # a "line" longer than this is passed on in pieces
+MAX_HEADER = 256  # bytes of a follow frame's header line, newline not counted
+
+_TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+# `tail -n` (or `cat` for all lines) for a plain read; the exit status tells a missing
+# file from other failures.
+TAIL_SCRIPT = (
+    'f=$1\n[ -e "$f" ] || exit 66\n'
+    'if [ "$2" = all ]; then exec cat -- "$f"; else exec tail -n "$2" -- "$f"; fi\n'
+)
+
+# The follow loop. Arguments: PATH LINES|all RESUME_ID RESUME_OFFSET (the last two empty
+# on a fresh start). The file is held open on fd 3; /dev/fd/3 reopens that same file, so
+# stat/tail see it even after it was renamed or deleted. A short read (the file shrank
+# while being sent) is padded with NULs to keep the framing; the next look sees the
+# truncation and the reader drops the padding.
+FOLLOW_SCRIPT = r"""
+f=$1 n=$2 rid=$3 roff=$4 beat=0
+open_log() { command exec 3<"$f"; } 2>/dev/null
+look() {
+  set -- $(stat -L -c '%s %d:%i' /dev/fd/3 "$f" 2>/dev/null)
+  size=$1 id=$2 nid=${4:-}
+}
+idle() {
+  sleep 0.2 2>/dev/null || sleep 1
+  beat=$((beat + 1))
+  if [ "$beat" -ge 10 ]; then beat=0; printf 'H\n' || exit 0; fi
+}
+send() {
+  { tail -c "+$(($1 + 1))" /dev/fd/3; cat /dev/zero; } 2>/dev/null | head -c "$2"
+}
+said=
+while ! open_log; do
+  if [ -z "$said" ]; then said=1; printf 'M\n' || exit 0; fi
+  idle
+done
+look
+if [ -n "$rid" ] && [ "$id" = "$rid" ] && [ "$size" -ge "$roff" ]; then
+  off=$roff
+  printf 'S %s %s\n' "$id" "$off" || exit 0
+elif [ -n "$rid" ]; then
+  off=0
+  printf 'R %s\n' "$id" || exit 0
+else
+  tries=0
+  while :; do
+    start=$size k=0
+    if [ "$n" = all ]; then k=$size
+    elif [ "$n" -gt 0 ]; then k=$(tail -n "$n" /dev/fd/3 | wc -c); fi
+    look
+    tries=$((tries + 1))
+    if [ "$size" -eq "$start" ]; then exact=1; break; fi
+    if [ "$size" -gt "$start" ] && [ "$tries" -ge 3 ]; then exact=0; break; fi
+  done
+  w=$((start - k))
+  [ "$w" -ge 0 ] || w=0
+  if [ "$exact" = 1 ]; then off=$start; else off=$size; fi
+  printf 'B %s %s %s %s\n' "$id" "$w" "$((off - w))" "$exact" || exit 0
+  send "$w" "$((off - w))"
+fi
+while :; do
+  look
+  if [ "$size" -gt "$off" ]; then
+    printf 'D %s\n' "$((size - off))" || exit 0
+    send "$off" "$((size - off))"
+    off=$size beat=0
+  elif [ "$size" -lt "$off" ]; then
+    off=0
+    printf 'T\n' || exit 0
+  elif [ -n "$nid" ] && [ "$nid" != "$id" ] && open_log; then
+    look
+    off=0
+    printf 'R %s\n' "$id" || exit 0
+  else
+    idle
+  fi
+done
+"""
+
+
+# --- events -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogLines:
+    """One or more whole lines from one worker, in order, as the bytes the log holds.
+
+    ``data`` is the lines joined by newlines, without a final one; kept as bytes so that
+    plain output passes them on without decoding and encoding again. ``received`` is when
+    pshctl read them (``time.time()``): the log files carry no time stamps of their own.
+    """
+
+    worker: str
+    data: bytes
+    received: float = field(default_factory=time.time, compare=False)
+
+    @property
+    def text(self) -> str:
+        return decode(self.data)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+
+NoticeKind = Literal[
+    "missing", "failed", "disconnected", "reconnecting", "reconnected", "rotated", "truncated"
+]
+
+
+@dataclass(frozen=True)
+class LogNotice:
+    """Something to tell the user about one worker's log (not a log line)."""
+
+    worker: str
+    kind: NoticeKind
+    message: str
+    error: BaseException | None = None
+
+    @property
+    def is_failure(self) -> bool:
+        """This worker's log is over: it is missing (plain read) or cannot be read."""
+        return self.kind == "failed" or (self.kind == "missing" and self.error is not None)
+
+
+LogEvent = Union[LogLines, LogNotice]
+
+
+# --- requests -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    """What to read: ``<log_dir>/<log_type>.log``, its last ``lines`` lines (None: all of
+    it), then with ``follow`` what is written next."""
+
+    log_type: str = DEFAULT_TYPE
+    lines: int | None = DEFAULT_LINES
+    follow: bool = False
+
+    def __post_init__(self) -> None:
+        if not _TYPE_RE.fullmatch(self.log_type):
+            raise UsageError(
+                f"invalid log type {self.log_type!r}",
+                hint="a log type is a file name without '.log', such as app, deploy or cron",
+            )
+        if self.lines is not None and self.lines < 0:
+            raise UsageError("--lines must be 0 or more")
+
+
+def log_path(target: Target, log_type: str = DEFAULT_TYPE) -> str:
+    """Where a container keeps the log of that type."""
+    return f"{target.log_dir.rstrip('/') or ''}/{log_type}.log"
+
+
+def _count(lines: int | None) -> str:
+    return "all" if lines is None else str(lines)
+
+
+def tail_command(path: str, lines: int | None) -> str:
+    return shlex.join(["sh", "-c", TAIL_SCRIPT, "sh", path, _count(lines)])
+
+
+def follow_command(path: str, lines: int | None, resume: tuple[str, int] | None = None) -> str:
+    rid, roff = (resume[0], str(resume[1])) if resume else ("", "")
+    return shlex.join(["sh", "-c", FOLLOW_SCRIPT, "sh", path, _count(lines), rid, roff])
+
+
+# --- pure stream handling -------------------------------------------------------------
+
+
+class LineAssembler:
+    """Cuts a byte stream into whole lines, keeping an unfinished last line for later."""
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._parts: list[bytes] = []
+        self._held = 0
+        self._max_line = max_line
+
+    @property
+    def held(self) -> int:
+        """Bytes of the unfinished line, not handed out yet."""
+        return self._held
+
+    def feed(self, data: bytes) -> bytes | None:
+        """The whole lines completed by ``data``, joined by newlines; None when none."""
+        return self.feed_all([data])
+
+    def feed_all(self, chunks: Sequence[bytes]) -> bytes | None:
+        """As :meth:`feed` for consecutive chunks, copying the bytes once."""
+        for last in range(len(chunks) - 1, -1, -1):
+            cut = chunks[last].rfind(b"\n")
+            if cut >= 0:
+                break
+        else:
+            self._parts.extend(c for c in chunks if c)
+            self._held += sum(len(c) for c in chunks)
+            return self.flush() if self._held > self._max_line else None
+        tail = chunks[last]
+        if not self._parts and last == 0:
+            block = tail[:cut]
+        else:
+            block = b"".join([*self._parts, *chunks[:last], tail[:cut]])
+        rest = [tail[cut + 1 :], *chunks[last + 1 :]]
+        self._parts = [c for c in rest if c]
+        self._held = sum(len(c) for c in self._parts)
+        return block
+
+    def flush(self) -> bytes | None:
+        """The unfinished line, if any, as a line of its own."""
+        if not self._parts:
+            return None
+        block = b"".join(self._parts)
+        self._parts, self._held = [], 0
+        return block
+
+    def drop(self) -> None:
+        self._parts, self._held = [], 0
+
+
+def last_lines(data: bytes, count: int | None) -> bytes:
+    """The last ``count`` lines of ``data`` (an unfinished last line counts), as tail -n."""
+    if count is None:
+        return data
+    if count <= 0:
+        return b""
+    end = len(data) - 1 if data.endswith(b"\n") else len(data)
+    start = end
+    for _ in range(count):
+        start = data.rfind(b"\n", 0, start)
+        if start < 0:
+            return data
+    return data[start + 1 :]
+
+
+def decode(block: bytes) -> str:
+    return block.decode("utf-8", "replace")
+
+
+@dataclass
+class FollowDecoder:
+    """This side of the follow protocol: frames in, line batches and notices out.
+
+    Keeps the file's identity and the offset just past the last whole line handed out:
+    the point a reconnect resumes from.
+    """
+
+    worker: str
+    path: str
+    lines: int | None
+    file_id: str | None = None
+    started: bool = False  # a B or S frame arrived: resuming makes sense from now on
+    _pos: int = 0  # file offset of the next data byte
+    _buf: bytes = b""  # an incomplete header line
+    _left: int = 0  # data bytes still due in the current frame
+    _backlog: list[bytes] | None = None  # collecting a window to trim (B ... 0)
+    _lines: LineAssembler = field(default_factory=LineAssembler)
+    _said_missing: bool = False
+
+    @property
+    def resume_point(self) -> tuple[str, int] | None:
+        if not self.started or self.file_id is None:
+            return None
+        return self.file_id, self._pos - self._lines.held
+
+    def reset_link(self) -> None:
+        """A new connection: forget half-received frames (they will be sent again)."""
+        if self.started:
+            self._pos -= self._lines.held
+        self._buf, self._left, self._backlog = b"", 0, None
+        self._lines.drop()
+
+    def feed(self, data: bytes) -> list[LogEvent]:
+        return self.feed_all([data])
+
+    def feed_all(self, chunks: Sequence[bytes]) -> list[LogEvent]:
+        """Events for consecutive chunks of the stream (frame data is copied once)."""
+        events: list[LogEvent] = []
+        pending: list[bytes] = []  # data of the current frame, not handed on yet
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                if self._left:
+                    size = min(self._left, len(view))
+                    pending.append(chunk if size == len(chunk) else bytes(view[:size]))
+                    view = view[size:]
+                    self._left -= size
+                    self._pos += size
+                    if not self._left:
+                        self._data(pending, events)
+                        pending = []
+                    continue
+                view = self._next_header(view, events)
+        if pending:
+            self._data(pending, events)
+        return events
+
+    def _next_header(self, view: memoryview, events: list[LogEvent]) -> memoryview:
+        room = MAX_HEADER - len(self._buf)  # a header never needs more, however it is cut
+        nl = bytes(view[: room + 1]).find(b"\n")
+        if nl < 0:
+            if len(view) > room:
+                raise ValueError(f"bad follow header: {(self._buf + bytes(view))[:80]!r}")
+            self._buf += bytes(view)
+            return view[len(view) :]
+        header = self._buf + bytes(view[:nl])
+        self._buf = b""
+        self._header(header.decode("ascii", "replace").split(), events)
+        return view[nl + 1 :]
+
+    def _data(self, chunks: list[bytes], events: list[LogEvent]) -> None:
+        if self._backlog is not None:
+            self._backlog.extend(chunks)
+            if self._left == 0:
+                window, self._backlog = b"".join(self._backlog), None
+                self._emit(self._lines.feed(last_lines(window, self.lines)), events)
+                if self.lines == 0:  # no backlog: only an unfinished last line is kept, to
+                    self._lines.feed(window)  # be completed by what is written next
+                self.started = True
+            return
+        self._emit(self._lines.feed_all(chunks), events)
+
+    def _emit(self, block: bytes | None, events: list[LogEvent]) -> None:
+        if block is not None:
+            events.append(LogLines(self.worker, block))
+
+    def _restart(self, events: list[LogEvent]) -> None:
+        """The file was replaced or truncated: finish the old last line, read from 0."""
+        held = self._lines.flush()
+        if held is not None:
+            held = held.rstrip(b"\0")  # padding of a read cut short
+            if held:
+                events.append(LogLines(self.worker, held))
+        self._pos = 0
+
+    def _header(self, words: list[str], events: list[LogEvent]) -> None:
+        kind = words[0] if words else ""
+        if kind == "H":
+            return
+        if kind == "D" and len(words) == 2:
+            self._left = int(words[1])
+        elif kind == "B" and len(words) == 5:
+            trim = words[4] != "1" or self.lines == 0
+            self._start(words[1], int(words[2]), started=not trim)
+            self._left = int(words[3])
+            if trim:  # resuming makes sense only once the trimmed window is out
+                self._backlog = []
+            if self._left == 0:
+                self._data([], events)
+        elif kind == "S" and len(words) == 3:
+            self._start(words[1], int(words[2]))
+        elif kind == "R" and len(words) == 2:
+            self._restart(events)
+            was = self.file_id
+            self._start(words[1], 0)
+            if was is not None:
+                events.append(LogNotice(self.worker, "rotated",
+                                        f"{self.path} was replaced; following the new file"))
+        elif kind == "T":
+            self._restart(events)
+            events.append(LogNotice(self.worker, "truncated",
+                                    f"{self.path} was truncated; reading from its start"))
+        elif kind == "M":
+            if not self._said_missing:
+                self._said_missing = True
+                events.append(LogNotice(self.worker, "missing",
+                                        f"no log file {self.path} (yet); waiting for it"))
+        else:
+            raise ValueError(f"bad follow header: {' '.join(words)!r}")
+
+    def _start(self, file_id: str, offset: int, *, started: bool = True) -> None:
+        self.file_id, self._pos, self.started = file_id, offset, started
+        self._lines.drop()
