@@ -257,6 +257,22 @@ def test_instances_are_resolved_from_their_links(sb: Sandbox,
     assert "instance 5 of queue does not exist; available instances: 0, 1" in none.stderr
 
 
+def test_no_token_in_the_trail_even_with_vv(sb: Sandbox) -> None:
+    """-vv shows the API's requests and paramiko's own lines, never the API token nor the
+    access token it was exchanged for (nor on a failure's retries)."""
+    from pshctl.platform.credentials import tokens_dir
+
+    sb.faults(rules=[{"path": "/api/projects/*/environments", "status": 500, "times": 1}])
+    cold = sb.pshctl("-vv", "-e", "main", "status")  # sb.pshctl: the API token is in no output
+    assert cold.exit_code == 0, cold
+    assert "/auth/oauth2/token" in cold.stderr and "HTTP 500, retry" in cold.stderr, cold
+    assert "paramiko: " in cold.stderr
+    kept = [json.loads(p.read_text())["access_token"] for p in tokens_dir().glob("*.json")]
+    assert kept, "no access token was kept"
+    for token in kept:
+        assert token not in cold.stdout + cold.stderr, "the access token was printed"
+
+
 def test_auth_login_status_logout(sb: Sandbox) -> None:
     without = {"PSHCTL_TOKEN": ""}
     nothing = sb.pshctl("auth", "status", **without)
