@@ -47,6 +47,8 @@ def test_status_lists_one_row_per_instance_under_its_worker(testbed: TestBed,
     assert [r["pid"] for r in rows[:3]] == pids(testbed)
     assert len(set(pids(testbed))) == 3
 
+    # A worker up for less than the verify time shows as starting: wait until all are up.
+    assert cli("wait", "--all", "-e", "test", cwd=root).exit_code == 0
     table = cli("status", "-e", "test", cwd=root)
     lines = table.stdout.splitlines()
     assert lines[1].split()[:3] == ["queue", "3/3", "up"]

@@ -152,7 +152,8 @@ def test_ssh_opens_instance_0_and_all_reaches_every_instance(farm: Path,
 
     every = run(cli, farm, "ssh", "--all", "--", "sh", "-c", "echo $PLATFORM_APP_DIR")
     assert every.exit_code == 0, every
-    lines = dict(line.split(" | ", 1) for line in every.stdout.splitlines())
+    lines = {name.strip(): text for name, text in
+             (line.split(" | ", 1) for line in every.stdout.splitlines())}
     assert sorted(lines) == ["mail", "queue.0", "queue.1", "queue.2"]
     assert lines["queue.1"].strip().endswith("/workers/queue.1/app")
     assert len(set(lines.values())) == 4
