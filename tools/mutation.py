@@ -35,6 +35,18 @@ MODULES: dict[str, tuple[str, ...]] = {
     "pshctl/outcome.py": ("tests/test_outcome.py",),
     "pshctl/parallel.py": ("tests/test_outcome.py",),
     "pshctl/logs/protocol.py": ("tests/test_logs_protocol.py",),
+    "pshctl/supervisor/runit.py": ("tests/test_supervisor_runit.py",),
+    "pshctl/supervisor/systemd.py": ("tests/test_supervisor_systemd.py",),
+    "pshctl/supervisor/auto.py": ("tests/test_supervisor_auto.py",),
+    "pshctl/appdef/parse.py": ("tests/test_appdef.py", "tests/test_appdef_products.py",
+                               "tests/test_appdef_hostile.py"),
+    "pshctl/appdef/upsun.py": ("tests/test_appdef.py", "tests/test_appdef_products.py"),
+    "pshctl/appdef/platformsh.py": ("tests/test_appdef.py", "tests/test_appdef_products.py"),
+    "pshctl/appdef/layout.py": ("tests/test_appdef_products.py", "tests/test_appdef.py"),
+    "pshctl/appdef/includes.py": ("tests/test_appdef_include.py", "tests/test_appdef_hostile.py"),
+    "pshctl/settings.py": ("tests/test_settings.py",),
+    "pshctl/context.py": ("tests/test_context.py",),
+    "pshctl/targets/configured.py": ("tests/test_targets.py",),
 }
 
 # What mutmut's `results --all true` says of a mutant, and how it counts here.
@@ -94,7 +106,7 @@ def prepare(modules: list[str]) -> Path:
         'source_paths = ["pshctl"]\n'
         f"only_mutate = {modules!r}\n"
         f"pytest_add_cli_args_test_selection = {tests!r}\n"
-        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
+        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x", "-m", "not integration"]\n'
     ).replace("'", '"')
     (WORK / "pyproject.toml").write_text(config, encoding="utf-8")
     return WORK
