@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pshctl.supervisor import ServiceProblem
-from pshctl.supervisor.auto import MARK, Auto, probe_script, split_answers
+from pshctl.supervisor import ServiceProblem, ServiceState
+from pshctl.supervisor.auto import MARK, Auto, choose, probe_script, split_answers
 from pshctl.supervisor.runit import Runit
 from pshctl.supervisor.systemd import EXIT_MARK, Systemd
 from tests.test_supervisor_runit import Result
@@ -115,3 +115,98 @@ def test_plan_shows_both_drivers() -> None:
     assert "sv down /s/app" in [s.command for s in steps]
     (probe,) = Auto().plan("status", "/s/app", grace=7, wait=5)
     assert MARK in probe.command
+
+
+def test_fenced_answers_split_exactly() -> None:
+    text = (f"login noise\n{MARK} runit\nline 1\nline 2\n{MARK} runit 3\nbetween\n"
+            f"{MARK} systemd\n{MARK} systemd 0\n{MARK} other\nunfinished\n"
+            f"{MARK} stray 1\n")
+    answers = split_answers(text)
+    assert set(answers) == {"runit", "systemd"}
+    assert (answers["runit"].exit_status, answers["runit"].stdout) == (3, "line 1\nline 2\n")
+    assert (answers["systemd"].exit_status, answers["systemd"].stdout) == (0, "\n")
+    # A closing fence of another driver does not close this one.
+    crossed = split_answers(f"{MARK} runit\nx\n{MARK} systemd 1\ny\n{MARK} runit 0\n")
+    assert crossed["runit"].stdout == "x\ny\n" and "systemd" not in crossed
+    assert split_answers(f"{MARK}  runit\n{MARK} runit 0 extra\n") == {}
+
+
+def test_a_probe_answer_missing_for_one_driver_reads_the_whole_output() -> None:
+    # The remote shell broke off after runit's part: systemd's parser sees everything said.
+    cut = f"{MARK} runit\nrun: /s/app: (pid 5) 9s\n{MARK} runit 0\nsh: killed\n"
+    auto = Auto()
+    (state,) = auto.status(Remote(cut), ["/s/app"])
+    assert (state.supervisor, state.pid) == ("runit", 5)
+    assert auto.found["/s/app"].name == "runit"
+
+
+def test_the_problem_of_a_service_nobody_knows_is_exact() -> None:
+    runit = Runit().parse(Result(1, "fail: app: unable to change to service directory: x\n"),
+                          ["app"])[0]
+    systemd = Systemd().parse(Result(0, "Failed to connect to bus: x\nsystemctl-exit 1\n"),
+                              ["app"])[0]
+    driver, state = choose([(Runit(), runit), (Systemd(), systemd)])
+    assert driver is None
+    assert state == ServiceState(
+        "app", problem="missing", raw=runit.raw + "\n" + systemd.raw,
+        message="neither runit nor systemd knows this service (runit: unable to change to "
+                "service directory: x; systemd: no answer from systemd's user manager: "
+                "Failed to connect to bus: x)")
+    odd = Runit().parse(Result(1, "warning: app: unable to open supervise/ok: x\n"), ["app"])[0]
+    driver, state = choose([(Runit(), odd), (Systemd(), systemd)])
+    assert driver is None and state.problem == "unsupervised"
+    assert state.message == ("not supervised (runit: unable to open supervise/ok: x; "
+                             "systemd: no answer from systemd's user manager: "
+                             "Failed to connect to bus: x)")
+
+
+def test_the_first_known_driver_wins_when_none_runs() -> None:
+    down = ServiceState("app", state="down", supervisor="runit")
+    also = ServiceState("app", state="down", supervisor="systemd")
+    runit, systemd = Runit(), Systemd()
+    assert choose([(runit, down), (systemd, also)]) == (runit, down)
+    running = ServiceState("app", state="run", pid=3, supervisor="systemd")
+    assert choose([(runit, down), (systemd, running)]) == (systemd, running)
+
+
+@dataclass
+class Recording(Runit):
+    """A runit driver that records what Auto asked of it."""
+
+    asked: list[tuple[object, ...]] = field(default_factory=list)
+
+    def stop(self, runner: object, service: str, grace: float, *,  # type: ignore[override]
+             progress: object = None) -> object:
+        self.asked.append(("stop", runner, service, grace, progress))
+        return "stopped"
+
+    def start(self, runner: object, service: str, wait: float) -> object:  # type: ignore[override]
+        self.asked.append(("start", runner, service, wait))
+        return "started"
+
+
+def test_actions_go_to_the_driver_found_with_every_argument() -> None:
+    remote = Remote(fenced("run: /s/app: (pid 5) 9s\n", 0,
+                           show(Id="app.service", LoadState="not-found")))
+    driver = Recording()
+    auto = Auto([Systemd(), driver])
+    sink = object()
+    assert auto.stop(remote, "/s/app", 7.5, progress=sink) == "stopped"
+    assert auto.start(remote, "/s/app", 2.5) == "started"
+    assert driver.asked == [("stop", remote, "/s/app", 7.5, sink),
+                            ("start", remote, "/s/app", 2.5)]
+    assert sum(MARK in c for c in remote.calls) == 1  # detected once, then known
+    assert auto.driver(remote, "/s/app") is driver
+
+
+def test_plan_steps_name_their_driver_and_keep_their_own_condition() -> None:
+    steps = Auto().plan("stop", "/s/app", grace=7, wait=5)
+    runit = [s for s in steps if s.when and s.when.startswith("on runit")]
+    plain = Runit().plan("stop", "/s/app", grace=7, wait=5)
+    assert [s.argv for s in runit] == [s.argv for s in plain]
+    assert [s.when for s in runit] == [
+        "on runit" + (f", {s.when}" if s.when else "") for s in plain]
+    assert [s.script for s in runit] == [s.script for s in plain]
+    (probe,) = Auto().plan("status", "/s/app", grace=7, wait=5)
+    assert probe.when == "finds the supervisor and reads the state"
+    assert probe.command == probe_script(Auto().drivers, ["/s/app"])

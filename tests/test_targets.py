@@ -225,3 +225,62 @@ def test_configured_sandbox_wins_over_registration(project: Path) -> None:
     )
     [queue] = targets(project, "sandbox", "queue")
     assert queue.host == "box"
+
+
+# --- explicit entries, whole -----------------------------------------------------------
+
+MIXED = """\
+environments:
+  urls:
+    ssh_url: ssh://u@h.example:2200
+    workers:
+      queue: {ssh_url: ssh://q@qh.example}
+      mail: {host: mh, log_dir: /l, supervisor: systemd, service_name: mailer}
+  partial:
+    workers:
+      queue: {host: qh}
+      mail: {port: 2}
+"""
+
+
+def test_explicit_entries_whole(tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text(APP)
+    (tmp_path / ".pshctl.yaml").write_text(MIXED)
+    app, queue, mail = targets(tmp_path, "urls", "queue", "mail", app_container=True)
+    assert app == Target(name="app", worker=None, host="h.example", user="u", port=2200,
+                         environment="urls")
+    assert queue == Target(name="queue", worker="queue", host="qh.example", user="q",
+                           environment="urls")
+    # A worker's own host: nothing of the environment's ssh_url is taken for it.
+    assert mail == Target(name="mail", worker="mail", host="mh", log_dir="/l",
+                          supervisor="systemd", service_name="mailer", environment="urls")
+    (queue,) = targets(tmp_path, "partial", "queue")
+    assert queue == Target(name="queue", worker="queue", host="qh", environment="partial")
+
+
+def test_explicit_entries_name_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text(APP)
+    (tmp_path / ".pshctl.yaml").write_text(MIXED)
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "partial", "mail")
+    assert str(info.value) == "environment 'partial': no host for worker 'mail'"
+    assert info.value.hint == "defined at .pshctl.yaml:7"
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "partial", app_container=True)
+    assert str(info.value) == "environment 'partial': no host for the app container"
+    (tmp_path / ".pshctl.yaml").write_text(
+        "environments:\n  box:\n    host: h\n    workers:\n      queue: {}\n")
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "box", "mail")
+    assert str(info.value) == "environment 'box' (.pshctl.yaml:2) has no entry for worker 'mail'"
+    assert info.value.hint == "add it under environments.box.workers (configured workers: queue)"
+    (tmp_path / ".pshctl.yaml").write_text("environments:\n  box:\n    host: h\n")
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "box", "mail")
+    assert info.value.hint == "add it under environments.box.workers (configured workers: none)"
+
+
+def test_composed_urls() -> None:
+    assert compose_ssh_url("p1", "main-x", "app", "eu-3") == "p1-main-x--app@ssh.eu-3.platform.sh"
+    assert compose_ssh_url("p1", "main-x", "web", "ca-1.platform.sh") == (
+        "p1-main-x--web@ssh.ca-1.platform.sh")
