@@ -449,3 +449,73 @@ def test_json_keeps_yaml_lines_only_where_the_shapes_agree(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as info:  # not JSON: YAML reads it, and refuses it
         load_settings(tmp_path)
     assert "ssh.keepalive must be a whole number" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("environments:\n  s: {service_dir: \"/a\\0b\"}\n",
+         ".pshctl.yaml:2: environment 's': service_dir must be a directory path, not '/a\\x00b'"),
+        ("default_environment: ''\n", ".pshctl.yaml:1: 'default_environment' must be an "
+         "environment name (a git branch's, one word), not ''"),
+        (f"default_environment: {'b' * 256}\n", ".pshctl.yaml:1: 'default_environment' must be "
+         f"an environment name (a git branch's, one word), not '{'b' * 27}...{'b' * 28}'"),
+        ("environments:\n  s: {machine_name: 'a@b'}\n", ".pshctl.yaml:2: environment 's': "
+         "machine_name 'a@b' refused: it is part of the SSH user: '@' is not allowed"),
+    ],
+)
+def test_more_refusals_word_for_word(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("name", ["m", "b" * 255])
+def test_environment_names_at_the_bounds(tmp_path: Path, name: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(f"default_environment: {name}\n")
+    assert load_settings(tmp_path).default_environment == name
+
+
+def test_a_file_at_the_size_limit_is_read(tmp_path: Path) -> None:
+    from pshctl.settings import MAX_FILE_BYTES
+
+    path = tmp_path / ".pshctl.yaml"
+    path.write_bytes(b"project: abc\n" + b"#" * (MAX_FILE_BYTES - 14) + b"\n")
+    assert path.stat().st_size == MAX_FILE_BYTES
+    assert load_settings(tmp_path).project == "abc"
+    path.write_bytes(path.read_bytes() + b"\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml: larger than 1024 KiB: not a config file"
+
+
+def test_odd_files_are_named_in_the_error(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / ".pshctl.yaml"
+    path.mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert (str(info.value), info.value.file) == (".pshctl.yaml: is not a regular file",
+                                                 ".pshctl.yaml")
+    path.rmdir()
+    os.mkfifo(path)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml: is not a regular file"
+    path.unlink()
+    path.write_bytes(b"a: 1\n\n\xc3\x28\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml:3: not UTF-8 text (invalid continuation byte)"
+    path.write_bytes(b"\xff")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml:1: not UTF-8 text (invalid start byte)"
+    path.unlink()
+    path.symlink_to(tmp_path / "loop")
+    (tmp_path / "loop").symlink_to(path)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml: cannot read: Too many levels of symbolic links"

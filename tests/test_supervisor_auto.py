@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pshctl.supervisor import ServiceProblem, ServiceState
+from pshctl.supervisor import ServiceProblem, ServiceState, Step
 from pshctl.supervisor.auto import MARK, Auto, choose, probe_script, split_answers
+from pshctl.supervisor.driver import COMMAND_TIMEOUT
 from pshctl.supervisor.runit import Runit
 from pshctl.supervisor.systemd import EXIT_MARK, Systemd
 from tests.test_supervisor_runit import Result
@@ -33,12 +34,16 @@ class Remote:
 
     probe: str
     calls: list[str] = field(default_factory=list)
+    timeouts: list[float | None] = field(default_factory=list)
+    stderr: str = ""
+    code: int = 0
 
     def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
         text = argv if isinstance(argv, str) else " ".join(argv)
         self.calls.append(text)
+        self.timeouts.append(timeout)
         if MARK in text:
-            return Result(0, self.probe)
+            return Result(self.code, self.probe, self.stderr)
         if text.startswith("sv status"):
             return Result(0, "run: /s/old: (pid 3) 50s\n")
         return Result(0, show(Id="new.service", MainPID=4) + f"{EXIT_MARK} 0\n100.0 1.0\n")
@@ -200,13 +205,52 @@ def test_actions_go_to_the_driver_found_with_every_argument() -> None:
 
 
 def test_plan_steps_name_their_driver_and_keep_their_own_condition() -> None:
-    steps = Auto().plan("stop", "/s/app", grace=7, wait=5)
-    runit = [s for s in steps if s.when and s.when.startswith("on runit")]
-    plain = Runit().plan("stop", "/s/app", grace=7, wait=5)
-    assert [s.argv for s in runit] == [s.argv for s in plain]
-    assert [s.when for s in runit] == [
-        "on runit" + (f", {s.when}" if s.when else "") for s in plain]
-    assert [s.script for s in runit] == [s.script for s in plain]
+    for action in ("stop", "start"):
+        steps = Auto().plan(action, "/s/app", grace=7, wait=5)
+        expected = [
+            Step(s.argv, f"on {d.name}" + (f", {s.when}" if s.when else ""), s.script)
+            for d in (Systemd(), Runit()) for s in d.plan(action, "/s/app", grace=7, wait=5)
+        ]
+        assert steps == expected
+    assert "up to 5s" in " ".join(s.when or "" for s in Auto().plan("start", "a", grace=7,
+                                                                      wait=5))
     (probe,) = Auto().plan("status", "/s/app", grace=7, wait=5)
     assert probe.when == "finds the supervisor and reads the state"
     assert probe.command == probe_script(Auto().drivers, ["/s/app"])
+
+
+def test_an_action_before_any_status_detects_on_the_same_runner() -> None:
+    remote = Remote(fenced("run: /s/app: (pid 5) 9s\n", 0,
+                           show(Id="app.service", LoadState="not-found")))
+    driver = Recording()
+    auto = Auto([Systemd(), driver])
+    assert auto.start(remote, "/s/app", 2.5) == "started"
+    assert driver.asked == [("start", remote, "/s/app", 2.5)]
+    assert len(remote.calls) == 1 and MARK in remote.calls[0]
+    assert remote.timeouts == [COMMAND_TIMEOUT]  # the probe is bounded like any command
+
+
+@pytest.mark.parametrize(
+    ("stdout", "stderr", "code", "said"),
+    [
+        ("", "bash: syntax error\n", 2, "bash: syntax error"),
+        ("login banner\n", "", 2, "login banner"),
+        ("login banner\n", "bash: syntax error\n", 2, "login banner\nbash: syntax error"),
+    ],
+)
+def test_an_answer_without_fences_is_read_by_every_driver(
+        stdout: str, stderr: str, code: int, said: str) -> None:
+    remote = Remote(stdout, stderr=stderr, code=code)
+    (state,) = Auto().status(remote, ["app"])
+    assert state.problem == "unsupervised"
+    assert state.message == (
+        f"not supervised (systemd: no answer from systemd's user manager: "
+        f"{said.replace(chr(10), '; ')}; runit: no status from sv: {said})")
+
+
+def test_a_shell_without_either_command_and_no_fences() -> None:
+    said = "sh: 1: sv: not found\nsh: 1: systemctl: not found\n"
+    (state,) = Auto().status(Remote("", stderr=said, code=127), ["app"])
+    assert state.problem == "missing"
+    assert "systemd: `systemctl` is not installed" in (state.message or "")
+    assert "runit: runit's `sv` is not installed" in (state.message or "")

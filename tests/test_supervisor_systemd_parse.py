@@ -40,7 +40,8 @@ def state(**fields: object) -> ServiceState:
          dict(state="run", pid=42, uptime_s=60.0, restarts=3)),
         ({"MainPID": 42, "ExecMainStartTimestampMonotonic": 999_880_000},
          dict(state="run", pid=42, uptime_s=0.1, restarts=0)),
-        ({"MainPID": 42, "ExecMainStartTimestampMonotonic": 1_200_000_000},
+        ({"MainPID": 42, "ExecMainStartTimestampMonotonic": 1_200_000_000,
+          "ExecMainCode": 1, "ExecMainStatus": 0},  # an earlier run's exit: not this one's
          dict(state="run", pid=42, uptime_s=0.0, restarts=0)),  # a clock behind: not negative
         ({"ActiveState": "reloading", "MainPID": 7, "ExecMainStartTimestampMonotonic": 1},
          dict(state="run", pid=7, uptime_s=1000.0, restarts=0)),
@@ -113,7 +114,7 @@ def test_last_exit_words(props: dict[str, str], expected: str | None) -> None:
     ("service", "unit"),
     [("app", "app.service"), ("/srv/service/app", "app.service"),
      ("/srv/service/app/", "app.service"), ("mail.service", "mail.service"),
-     ("a/b.service/", "b.service")],
+     ("a/b.service/", "b.service"), ("/s/TAX", "TAX.service"), ("a/b/c", "c.service")],
 )
 def test_unit_name(service: str, unit: str) -> None:
     assert unit_name(service) == unit
@@ -215,3 +216,22 @@ def test_verb_failures_quote_systemctl() -> None:
     assert str(failed) == "systemctl failed: Job failed. See journal."
     silent = Systemd().verb_problem(Result(3, ""), "app")
     assert isinstance(silent, OperationFailed) and str(silent) == "systemctl failed: exit 3"
+
+
+def test_uptime_is_in_microseconds_of_the_monotonic_clock() -> None:
+    props = {"MainPID": 5, "ExecMainStartTimestampMonotonic": 500_000_000_000}
+    assert parse_block(block(**props), "app", 500_100.0).uptime_s == 100.0
+
+
+def test_values_holding_equals_signs_and_bare_words() -> None:
+    text = answer(show(Id="a.service", MainPID=1, SubState="odd=value"), "oops\n", "also\n")
+    a, b = parse_status(text, ["a", "b"])
+    assert "SubState=odd=value" in a.raw.split()
+    assert b.message == "no answer from systemd's user manager: oops; also"
+
+
+@pytest.mark.parametrize(("stdout", "stderr"), [("", "Failed to connect to bus: x\n"),
+                                               ("Failed to connect to bus: x\n", "")])
+def test_the_driver_reads_both_streams(stdout: str, stderr: str) -> None:
+    (s,) = Systemd().parse(Result(1, stdout, stderr), ["app"])
+    assert s.message == "no answer from systemd's user manager: Failed to connect to bus: x"

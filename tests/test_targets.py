@@ -284,3 +284,35 @@ def test_composed_urls() -> None:
     assert compose_ssh_url("p1", "main-x", "app", "eu-3") == "p1-main-x--app@ssh.eu-3.platform.sh"
     assert compose_ssh_url("p1", "main-x", "web", "ca-1.platform.sh") == (
         "p1-main-x--web@ssh.ca-1.platform.sh")
+
+
+def test_entries_made_in_code_have_no_origin_to_name(tmp_path: Path) -> None:
+    from pshctl.settings import EnvironmentEntry
+    from pshctl.targets.configured import explicit_targets
+
+    context = resolve_context(Selection(environment="e"), cwd=_app(tmp_path))
+    bare = EnvironmentEntry("e", keys={"host": "h"}, workers={"a": {}, "b": {}})
+    with pytest.raises(ConfigError) as info:
+        explicit_targets(context, bare, ["q"], with_app=False)
+    assert str(info.value) == "environment 'e' has no entry for worker 'q'"
+    assert info.value.hint == "add it under environments.e.workers (configured workers: a, b)"
+    hostless = EnvironmentEntry("e", workers={"q": {"port": 2}})
+    with pytest.raises(ConfigError) as info:
+        explicit_targets(context, hostless, ["q"], with_app=False)
+    assert (str(info.value), info.value.hint) == (
+        "environment 'e': no host for worker 'q'", None)
+
+
+def _app(root: Path) -> Path:
+    (root / ".platform.app.yaml").write_text(APP)
+    return root
+
+
+def test_an_environments_own_region_wins(tmp_path: Path, no_platform_cli: Path) -> None:
+    (_app(tmp_path) / ".pshctl.yaml").write_text(
+        "project: p1\nregion: eu-3\nenvironments:\n"
+        "  main: {machine_name: main-x, region: us-2}\n  dev: {machine_name: dev-y}\n")
+    (main,) = targets(tmp_path, "main", app_container=True)
+    assert (main.user, main.host) == ("p1-main-x--app", "ssh.us-2.platform.sh")
+    (dev,) = targets(tmp_path, "dev", app_container=True)
+    assert (dev.user, dev.host) == ("p1-dev-y--app", "ssh.eu-3.platform.sh")
