@@ -281,7 +281,8 @@ EXACT_ERRORS = [
      "did you mean 'project'?"),
     ('zzzz: x\n',
      ".pshctl.yaml:1: unknown key 'zzzz'",
-     'known keys: project, region, product, default_environment, ssh, environments'),
+     'known keys: project, region, product, default_environment, api_url, auth_url, ssh, '
+     'environments'),
     ('environments: [a]\n',
      ".pshctl.yaml:1: 'environments' must be a mapping",
      None),
