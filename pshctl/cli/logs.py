@@ -26,6 +26,7 @@ from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
+    InstanceOpt,
     JsonOpt,
     ProjectOpt,
     envelope,
@@ -105,6 +106,7 @@ def logs(
         typer.Option("--follow", "-f", help="Keep printing new lines (survives rotation, "
                      "truncation and dropped connections) until Ctrl-C."),
     ] = False,
+    instance: InstanceOpt = None,
     json_: JsonOpt = False,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
@@ -113,10 +115,11 @@ def logs(
 ) -> int:
     """Show the last lines of worker logs, or follow them live.
 
-    With --json, each line is one JSON object: the envelope ("project", "environment",
-    "app"), then {"worker", "line", "received", "time"}:
-    "received" is the UTC time pshctl read the line, "time" the time the line itself says
-    (null when it says none).
+    Every instance of a scaled worker, merged, each line prefixed `queue.1 | `. With
+    --json, each line is one JSON object: the envelope ("project", "environment", "app"),
+    then {"worker", "instance", "name", "line", "received", "time"}: "received" is the
+    UTC time pshctl read the line, "time" the time the line itself says (null when it
+    says none).
     """
     from pshctl.api import since_time
     from pshctl.logs import LogRequest
@@ -129,15 +132,17 @@ def logs(
                          since=since_time(since))
     env = open_environment(ctx, project, environment, app_name, announce=not json_,
                            accept_new=accept_new)
-    targets = env.targets(names, all_workers=all_workers)
+    targets = env.targets(names, all_workers=all_workers, instance=instance)
     if not targets:
         output.info(f"app {env.app.name} defines no workers")
         return ExitCode.OK
     order = [t.name for t in targets]
     printer = output.Lines(order, as_json=json_, timestamps=timestamps, times=True,
-                           context=envelope(env.context))
+                           context=envelope(env.context),
+                           labels={t.name: (t.container, t.instance) for t in targets})
     try:
-        with env.log_stream(request, names, all_workers=all_workers) as stream:
+        with env.log_stream(request, names, all_workers=all_workers,
+                            instance=instance) as stream:
             if follow or len(order) == 1:
                 _drain(stream, printer)
             else:

@@ -14,7 +14,7 @@ import json
 import sys
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Union
@@ -156,8 +156,10 @@ def print_json_line(data: Any) -> None:
     sys.stdout.flush()
 
 
-def _text(cell: Cell) -> str:
+def cell_text(cell: Cell) -> str:
+    """A cell's text, without its style."""
     return cell if isinstance(cell, str) else cell[0]
+
 
 
 def print_table(
@@ -195,7 +197,7 @@ CLIPPED = "error"
 
 def _room_for(index: int, columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> int:
     """The width left for column ``index`` once the others have their whole text."""
-    others = sum(max(len(_text(row[i])) if i < len(row) else 0
+    others = sum(max(len(cell_text(row[i])) if i < len(row) else 0
                      for row in [columns, *rows])
                  for i in range(len(columns)) if i != index)
     gaps = 2 * (len(columns) - 1)  # a space of padding on each side between columns
@@ -203,7 +205,7 @@ def _room_for(index: int, columns: Sequence[str], rows: Sequence[Sequence[Cell]]
 
 
 def _print_plain_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
-    texts = [[_text(c) for c in row] for row in rows]
+    texts = [[cell_text(c) for c in row] for row in rows]
     header = [c.upper() for c in columns]
     widths = [max(len(r[i]) for r in [header, *texts]) for i in range(len(columns))]
     for row in [header, *texts]:
@@ -319,7 +321,8 @@ class Lines:
     With several workers each line starts with the worker's name, padded: ``queue | ...``,
     in the worker's colour on a terminal. Piped, the bytes pass as they came. With
     ``as_json`` each line is one object: the envelope (``context``), then ``{"worker",
-    "line", "received"}`` (and, with
+    "instance", "name", "line", "received"}`` (``labels``: name -> (worker, instance), for
+    the instances of a scaled worker; any other name is a worker's own; and, with
     ``times``, ``"time"``: the time the line itself says, or null). With ``timestamps``
     each line starts with a time: its own when it says one, else when it was received.
     Safe to call from several threads: a line is never cut by another worker's.
@@ -327,7 +330,9 @@ class Lines:
 
     def __init__(self, names: Sequence[str], *, as_json: bool = False,
                  stderr: bool = False, timestamps: bool = False, times: bool = False,
-                 context: dict[str, Any] | None = None) -> None:
+                 context: dict[str, Any] | None = None,
+                 labels: Mapping[str, tuple[str, int | str]] | None = None) -> None:
+        self.labels = dict(labels or {})
         self.as_json = as_json
         self.context = context or {}  # the envelope each JSON line starts with
         self.stderr = stderr
@@ -364,10 +369,11 @@ class Lines:
 
     def _json(self, worker: str, data: bytes, received: float | None) -> None:
         stamp = utc_stamp(received) if received is not None else None
+        label, instance = self.labels.get(worker, (worker, 0))
         rows = []
         for line in data.decode("utf-8", "replace").split("\n"):
-            row: dict[str, Any] = {**self.context, "worker": worker, "line": line,
-                                   "received": stamp}
+            row: dict[str, Any] = {**self.context, "worker": label, "instance": instance,
+                                   "name": worker, "line": line, "received": stamp}
             if self.times:
                 row["time"] = _own_stamp(line)
             rows.append(json.dumps(row) + "\n")
