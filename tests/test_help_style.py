@@ -10,9 +10,10 @@ import pytest
 
 from tests.helpers import CliRunner
 
-# Upper-case words; a literal alternative in lower case may follow (``N|all``,
-# ``runit|systemd`` is the one set of literal choices).
-METAVAR = re.compile(r"^(?:[A-Z][A-Z_]*(?:\|[a-z]+)*|[a-z]+(?:\|[a-z]+)+)(?:\.\.\.)?$")
+# Upper-case words (``WORKER=N`` too); a literal alternative in lower case may follow
+# (``N|all``); ``runit|systemd`` is the one set of literal choices.
+METAVAR = re.compile(
+    r"^(?:[A-Z][A-Z_]*(?:=[A-Z]+)?(?:\|[a-z]+)*|[a-z]+(?:\|[a-z]+)+)(?:\.\.\.)?$")
 
 
 def commands() -> list[tuple[list[str], Any]]:

@@ -158,7 +158,10 @@ def test_the_examples_have_the_shape_of_the_real_output(cli: CliRunner, tmp_path
         "sandbox status --json": status,
         "sandbox down --json": docs["sandbox down --json"],
         "status --json": docs["status --json"],
-        "status --wide --json": docs["top --json"],  # usage filled, as top's
+        # status's document, with usage filled as top's
+        "status --wide --json": {**docs["status --json"], "workers": [
+            {**docs["status --json"]["workers"][0],
+             "usage": docs["top --json"]["workers"][0]["usage"]}]},
         "top --json": docs["top --json"],
         "wait --json": docs["wait --json"],
         "restart --json": docs["restart --json"],
