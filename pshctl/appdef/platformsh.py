@@ -17,6 +17,7 @@ sets them; ``timezone`` and ``firewall`` are the app's and cannot be set per wor
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -98,19 +99,30 @@ def _is_wrapped(data: dict[str, Any]) -> bool:
 
 def _applications_file(root: Path, choice: ProductChoice, loaded: Loaded) -> None:
     path = root / APPLICATIONS_FILE
-    file = APPLICATIONS_FILE
+    where = _Listing(APPLICATIONS_FILE, path, ())
     try:
-        data = load_file(path, display=file, includes=True)
-        if isinstance(data, Include):
-            data = _included(data, root, path, [])[0]
-        entries = list(_entries(data, file))
+        data = load_file(path, display=where.file, includes=True)
+        if isinstance(data, Include):  # the whole list is in another file
+            holders: list[Path] = []
+            data, source, file = _included(data, root, path, holders)
+            where = _Listing(file, source, tuple(holders))
+        entries = list(_entries(data, where.file))
     except ConfigError as exc:
-        loaded.broken.append(Broken(None, None, exc, file))
+        loaded.broken.append(Broken(None, None, exc, where.file))
         return
     for name, entry, line in entries:
         guess = entry.get("name") if name is None and isinstance(entry, dict) else name
-        loaded.add(guess, file, partial(_applications_entry, root, path, name, entry, line,
-                                        choice))
+        loaded.add(guess, where.file, partial(_applications_entry, root, where, name, entry,
+                                              line, choice))
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The file that lists the apps: applications.yaml, or the file it includes whole."""
+
+    file: str  # as messages name it
+    source: Path
+    holders: tuple[Path, ...]  # applications.yaml, when it includes the listing
 
 
 def _entries(data: Any, file: str) -> Iterator[tuple[str | None, Any, int]]:
@@ -144,18 +156,18 @@ def _mapping_entries(section: Any, file: str) -> Iterator[tuple[str, Any, int]]:
         yield name, entry, line_of(section, name) or 1
 
 
-def _applications_entry(root: Path, path: Path, name: str | None, entry: Any, line: int,
+def _applications_entry(root: Path, where: _Listing, name: str | None, entry: Any, line: int,
                         choice: ProductChoice) -> AppDefinition:
-    file, source = APPLICATIONS_FILE, path
-    included: list[Path] = []
+    file, source = where.file, where.source
+    included = list(where.holders)
     if isinstance(entry, Include):
-        entry, source, file = _included(entry, root, path, included)
+        entry, source, file = _included(entry, root, source, included)
     if not isinstance(entry, dict):
         raise ConfigError("each app must be a mapping", file=file, line=line)
     if name is None or "name" in entry:
         name = _name_of(entry, file)
     else:
-        name = check_name("app", name, APPLICATIONS_FILE, line)
+        name = check_name("app", name, where.file, line)
     return _build(entry, name=name, file=file, source=source, root=root, default_root=root,
                   choice=choice, included=included)
 
