@@ -455,12 +455,15 @@ def test_values_up_to_the_bound(tmp_path: Path, extra: int, fits: bool) -> None:
 
 def test_archive_is_kept_as_written_with_a_warning(tmp_path: Path) -> None:
     write(tmp_path, {".platform.app.yaml": "name: app\nvariables:\n  env:\n"
-                                           "    X: !archive scripts\nworkers:\n"
+                                           "    X: !archive scripts\n"
+                                           "    Y: !archive {path: assets}\nworkers:\n"
                                            "  q: {commands: {start: run}}\n"})
     app = load_app(tmp_path)
     assert app.warnings == (
-        ".platform.app.yaml:4: !archive 'scripts' (a directory) is not read by pshctl",)
-    assert app.worker("q").variables == {"env": {"X": {"archive": "scripts"}}}
+        ".platform.app.yaml:4: !archive 'scripts' (a directory) is not read by pshctl",
+        ".platform.app.yaml:5: !archive 'assets' (a directory) is not read by pshctl")
+    assert app.worker("q").variables == {"env": {"X": {"archive": "scripts"},
+                                                 "Y": {"archive": "assets"}}}
     assert app.files == (tmp_path / ".platform.app.yaml",)
 
 

@@ -199,10 +199,26 @@ def test_nulls_are_unset(tmp_path: Path) -> None:
         firewall:
         timezone:
         workers:
-            q: {commands: {start: run, post_start: null}}
+            q: {commands: {pre_start: null, start: run, post_start: null}}
     """)
     assert load_app(tmp_path).worker("q") == ContainerConfig(
         name="q", kind="worker", commands={"start": "run"}, inherited=PLATFORM_KEYS, line=13)
+
+
+def test_mount_paths_and_sizes_at_their_edges(tmp_path: Path) -> None:
+    write(tmp_path, """
+        name: app
+        disk: 0
+        mounts:
+            X: 'shared:files/X'
+            /Xx/: {source: local, source_path: Xx}
+        workers:
+            q: {commands: {start: run}, disk: '0'}
+    """)
+    app = load_app(tmp_path)
+    assert (app.worker("q").disk, app.web) == (0, None)
+    assert app.worker("q").mounts == {"X": {"source": "local", "source_path": "X"},
+                                      "/Xx/": {"source": "local", "source_path": "Xx"}}
 
 
 def test_a_valid_size_is_written_in_capitals(tmp_path: Path) -> None:
@@ -227,7 +243,13 @@ def test_a_valid_size_is_written_in_capitals(tmp_path: Path) -> None:
     ("name: app\nworkers:\n  q:\n    commands:\n      start: a\n      post_start: 1\n",
      "6: worker 'q': commands.post_start must be a string"),
     ("name: app\nweb: [a]\n", "2: 'web' must be a mapping"),
-    ("name: app\nweb:\n  commands: run\n", "3: web: 'commands' must be a mapping"),
+    ("name: app\nweb:\n  disk: 5\n  commands: run\n", "4: web: 'commands' must be a mapping"),
+    ("name: app\nworkers:\n  q:\n    size: S\n\n    commands: [start]\n",
+     "6: worker 'q': 'commands' must be a mapping"),
+    ("name: app\nworkers:\n  q:\n    size: S\n    commands:\n      start: [a]\n",
+     "6: worker 'q': commands.start must be a string"),
+    (f"name: app\nworkers:\n  {'q' * 64}: {{commands: {{start: r}}}}\n",
+     f"3: worker name '{'q' * 24}...' is 64 characters long; at most 63 are allowed"),
     ("name: app\n\nweb:\n  commands: {start: run}\n  disk: -1\n",
      "5: web: disk must be a whole number of MB, not -1"),
     ("name: app\ndisk: true\n", "2: app 'app': disk must be a whole number of MB, not True"),
