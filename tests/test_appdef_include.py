@@ -424,9 +424,13 @@ def nested(depth: int, inner: str = "") -> str:
     (f"  x: {nested(62)}\n", None),
     (f"  x: {nested(63)}\n", ".platform.app.yaml:3: nested more than 64 levels deep"),
     # An alias counts at its own depth plus the depth of what it refers to.
-    (f"  a: &a {nested(5)}\n  y: {nested(57, '*a')}\n", None),
-    (f"  a: &a {nested(5)}\n  y: {nested(58, '*a')}\n",
+    (f"  a: &a {nested(5, '0')}\n  y: {nested(57, '*a')}\n", None),
+    (f"  a: &a {nested(5, '0')}\n  y: {nested(58, '*a')}\n",
      ".platform.app.yaml:4: nested more than 64 levels deep"),
+    # Each mapping at its own line: the first too deep is the one at line 63.
+    ("".join("  " * i + f"k{i}:\n" for i in range(1, 63)) + "  " * 63 + "k: 1\n", None),
+    ("".join("  " * i + f"k{i}:\n" for i in range(1, 64)) + "  " * 64 + "k: 1\n",
+     ".platform.app.yaml:66: nested more than 64 levels deep"),
 ])
 def test_nesting_up_to_the_bound(tmp_path: Path, text: str, problem: str | None) -> None:
     write(tmp_path, {".platform.app.yaml": "name: app\naccess:\n" + text})
@@ -473,6 +477,47 @@ def test_include_as_a_key(tmp_path: Path) -> None:
     assert config_error(tmp_path) == ".platform.app.yaml:4: !include: cannot be used as a key"
 
 
+def test_included_data_takes_the_line_of_its_tag(tmp_path: Path) -> None:
+    # Keys nested anywhere in the included file, lists included, are at the tag's line.
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers:\n  queue: !include queue.yaml\n",
+        "queue.yaml": """
+            # the queue
+            variables:
+              env:
+                5: five
+            commands: {start: run}
+        """,
+    })
+    assert config_error(tmp_path) == (".platform.app.yaml:3: worker 'queue': variables.env: "
+                                      "the name 5 must be a string (quote it)")
+    write(tmp_path, {"queue.yaml": """
+        # the queue
+        commands: {start: run}
+
+        firewall:
+          outbound: [{ips: [10.0.0.0/8]}]
+    """})
+    assert load_app(tmp_path).worker("queue").warnings == (
+        ".platform.app.yaml:3: worker 'queue': 'firewall' cannot be set here; the app's "
+        "applies (Platform.sh)",)
+
+
+@pytest.mark.parametrize(("tag", "files", "problem"), [
+    ("!include queue.yaml", {}, "workers/queue.yaml:1: !include: cannot read 'queue.yaml' "
+                                "(No such file or directory)"),
+    ("!include queue.yaml", {"queue.yaml": b"commands: {start: \xff}\n"},
+     "workers/queue.yaml:1: !include: 'queue.yaml' is not UTF-8 text (type: binary takes any "
+     "file)"),
+])
+def test_problems_of_a_nested_yaml_include_name_its_file(
+        tmp_path: Path, tag: str, files: dict[str, str | bytes], problem: str) -> None:
+    write(tmp_path, {".platform.app.yaml": "name: app\nworkers:\n"
+                                           "  q: !include workers/queue.yaml\n",
+                     "workers/queue.yaml": f"{tag}\n", **files})
+    assert config_error(tmp_path) == problem
+
+
 @pytest.mark.parametrize(("entry", "problem"), [
     ("!include {type: string, path: app.yaml}",
      "!include: an app must be included as YAML, not type 'string'"),
@@ -482,14 +527,23 @@ def test_include_as_a_key(tmp_path: Path) -> None:
     ("!include ../../app.yaml", "!include: '../../app.yaml' is outside the project ({root})"),
     ("!include nothere.yaml",
      "!include: cannot read 'nothere.yaml' (No such file or directory)"),
+    ("!include latin1.yaml",
+     "!include: 'latin1.yaml' is not UTF-8 text (type: binary takes any file)"),
 ])
 def test_whole_app_include_problems(tmp_path: Path, entry: str, problem: str) -> None:
     write(tmp_path, {".platform/applications.yaml": f"- name: ok\n- {entry}\n",
-                     ".platform/app.yaml": "name: app\n"})
+                     ".platform/app.yaml": "name: app\n",
+                     ".platform/latin1.yaml": b"name: caf\xe9\n"})
     project = load_project(tmp_path)
     assert list(project.apps) == ["ok"]
     assert [str(e) for e in project.file_errors] == [
         ".platform/applications.yaml:2: " + problem.format(root=tmp_path.resolve())]
+
+
+def test_whole_app_include_with_a_yaml_error_names_its_file(tmp_path: Path) -> None:
+    write(tmp_path, {".platform/applications.yaml": "- !include app.yaml\n",
+                     ".platform/app.yaml": "name: app\nworkers: [\n"})
+    assert config_error(tmp_path).startswith(".platform/app.yaml:3: invalid YAML")
 
 
 def test_whole_app_include_reads_relative_to_its_file(tmp_path: Path) -> None:

@@ -238,3 +238,16 @@ def test_applications_file_that_includes_the_list(tmp_path: Path) -> None:
                  "c": app(".platform/c.yaml", 1, included=(holder, ".platform/apps.yaml"))},
         "errors": {"b": error}, "file_errors": [],
         "warnings": [f"app 'b' is not loaded: {error}"]}
+
+
+def test_whole_app_included_that_is_not_a_mapping(tmp_path: Path) -> None:
+    write(tmp_path, {".platform/applications.yaml": "- name: ok\n- !include five.yaml\n"
+                                                    "- !include list.yaml\n",
+                     ".platform/five.yaml": "5\n", ".platform/list.yaml": "- a\n",
+                     ".upsun/config.yaml": "applications:\n  five: !include apps/five.yaml\n",
+                     ".upsun/apps/five.yaml": "# five\n5\n"})
+    assert [str(e) for e in load_project(tmp_path, product="platformsh").file_errors] == [
+        ".platform/five.yaml:1: each app must be a mapping",
+        ".platform/list.yaml:1: each app must be a mapping"]
+    assert str(load_project(tmp_path).errors["five"]) == (
+        ".upsun/apps/five.yaml:1: app 'five' must be a mapping")

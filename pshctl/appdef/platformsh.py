@@ -158,12 +158,13 @@ def _mapping_entries(section: Any, file: str) -> Iterator[tuple[str, Any, int]]:
 
 def _applications_entry(root: Path, where: _Listing, name: str | None, entry: Any, line: int,
                         choice: ProductChoice) -> AppDefinition:
-    file, source = where.file, where.source
+    file, source, at = where.file, where.source, line
     included = list(where.holders)
     if isinstance(entry, Include):
         entry, source, file = _included(entry, root, source, included)
+        at = line_of(entry) or 1  # in the included file
     if not isinstance(entry, dict):
-        raise ConfigError("each app must be a mapping", file=file, line=line)
+        raise ConfigError("each app must be a mapping", file=file, line=at)
     if name is None or "name" in entry:
         name = _name_of(entry, file)
     else:
