@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pshctl.appdef import load_project
+from pshctl.appdef import layout, load_project
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -34,7 +34,8 @@ def outline(root: Path) -> dict[str, Any]:
     return {
         "apps": {name: {"file": app.file, "line": app.line, "root": rel(app.root),
                         "source": rel(app.source), "included": [rel(p) for p in app.included],
-                        "workers": {w.name: w.start_command for w in app.workers.values()}}
+                        "workers": {w.name: w.start_command for w in app.workers.values()},
+                        "choice": app.choice == project.choice}
                  for name, app in project.apps.items()},
         "errors": {name: str(error) for name, error in project.errors.items()},
         "file_errors": [str(error) for error in project.file_errors],
@@ -45,7 +46,7 @@ def outline(root: Path) -> dict[str, Any]:
 def app(file: str, line: int, root: str = ".", source: str | None = None,
         included: tuple[str, ...] = (), **workers: str) -> dict[str, Any]:
     return {"file": file, "line": line, "root": root, "source": source or file,
-            "included": list(included), "workers": workers}
+            "included": list(included), "workers": workers, "choice": True}
 
 
 NOTHING: dict[str, Any] = {"apps": {}, "errors": {}, "file_errors": [], "warnings": []}
@@ -251,3 +252,38 @@ def test_whole_app_included_that_is_not_a_mapping(tmp_path: Path) -> None:
         ".platform/list.yaml:1: each app must be a mapping"]
     assert str(load_project(tmp_path).errors["five"]) == (
         ".upsun/apps/five.yaml:1: app 'five' must be a mapping")
+
+
+def test_an_upsun_directory_that_cannot_be_listed(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {".upsun/config.yaml": "applications: {app: {}}\n"})
+    real_scandir = layout.os.scandir
+
+    def scandir(path: Any) -> Any:
+        if str(path) == str(tmp_path / ".upsun"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(layout.os, "scandir", scandir)
+    error = ".upsun/: cannot list the directory: Permission denied"
+    assert outline(tmp_path) == {**NOTHING, "file_errors": [error],
+                                 "warnings": [f".upsun/ is not read: {error}"]}
+
+
+def test_app_files_with_problems(tmp_path: Path) -> None:
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers:\n  q: {}\n",
+        "a/.platform.app.yaml": "applications:\n  5: {}\n  ok: {}\n",
+        ".platform/applications.yaml": "- name: listed\n- name: other\n  name: again\n",
+    })
+    errors = {"app": ".platform.app.yaml:3: worker 'q': commands.start is required"}
+    files = [".platform/applications.yaml:3: invalid YAML: duplicate key 'name'",
+             f"a/.platform.app.yaml:2: app name 5 {NAME_RULE}"]
+    assert outline(tmp_path) == {
+        "apps": {"ok": app("a/.platform.app.yaml", 3, "a")},
+        "errors": errors,
+        "file_errors": files,
+        "warnings": [f"app 'app' is not loaded: {errors['app']}",
+                     f".platform/applications.yaml is not read: {files[0]}",
+                     f"a/.platform.app.yaml is not read: {files[1]}"],
+    }

@@ -117,7 +117,7 @@ def _build(root: Path, name: Any, body: Any, file: str, path: Path, line: int,
     if isinstance(body, Include):
         body, source, file = included_app(body, root=root, base=root / UPSUN_DIR, holder=path,
                                           included=included)
-        line = line_of(body) or 1  # in the included file
+        line = 1  # in the included file, for the error below
     if not isinstance(body, dict):
         raise ConfigError(f"app '{name}' must be a mapping", file=file, line=line)
     return build_app(body, rules=RULES, name=name, file=file, source=source, root=root,
