@@ -170,7 +170,7 @@ def test_upsun_files_one_by_one(tmp_path: Path) -> None:
     write(tmp_path, {
         ".upsun/a.yaml": "",
         ".upsun/b.yaml": "- 1\n",
-        ".upsun/c.yaml": "applications: [a]\n",
+        ".upsun/c.yaml": "services: {}\napplications: [a]\n",
         ".upsun/d.yaml": "services: {}\napplications:\n",
         ".upsun/e.yaml": """
             routes: {}
@@ -183,13 +183,15 @@ def test_upsun_files_one_by_one(tmp_path: Path) -> None:
               inc: !include apps/inc.yaml
         """,
         ".upsun/apps/inc.yaml": "type: php:8.3\n",
+        ".upsun/f.yaml": "applications:\n  5: {}\n",
         ".upsun/.hidden.yaml": "oops: [",
         ".upsun/notes.txt": "x",
     })
     errors = {"bad name": f".upsun/e.yaml:6: app name 'bad name' {NAME_RULE}",
               "five": ".upsun/e.yaml:7: app 'five' must be a mapping"}
     files = [".upsun/b.yaml:1: must be a mapping with applications, services and routes",
-             ".upsun/c.yaml:1: 'applications' must be a mapping of app names to apps"]
+             ".upsun/c.yaml:2: 'applications' must be a mapping of app names to apps",
+             f".upsun/f.yaml:2: app name 5 {NAME_RULE}"]
     assert outline(tmp_path) == {
         "apps": {"ok": app(".upsun/e.yaml", 5),
                  "inc": app(".upsun/apps/inc.yaml", 1, included=(".upsun/e.yaml",))},
@@ -206,12 +208,14 @@ def test_upsun_applications_included_from_another_file(tmp_path: Path) -> None:
         ".upsun/apps/all.yaml": "one: {}\ntwo:\n  workers: {w: {commands: {start: go}}}\n"
                             "three: {workers: {w: {}}}\n",
         ".upsun/list.yaml": "applications: !include apps/list.yaml\n",
+        # The same file included again: the same definitions, not a second one.
+        ".upsun/more.yaml": "applications: !include apps/all.yaml\n",
         ".upsun/apps/list.yaml": "- one\n",
     })
     # The apps are defined in the included file, at its lines; editing either file changes them.
     error = ".upsun/apps/all.yaml:4: worker 'w': commands.start is required"
     files = ".upsun/apps/list.yaml:1: 'applications' must be a mapping of app names to apps"
-    holder = (".upsun/config.yaml",)
+    holder = (".upsun/more.yaml",)
     assert outline(tmp_path) == {
         "apps": {"one": app(".upsun/apps/all.yaml", 1, included=holder),
                  "two": app(".upsun/apps/all.yaml", 3, included=holder, w="go")},
