@@ -164,3 +164,16 @@ def test_an_unlistable_upsun_directory(tmp_path: Path, monkeypatch: pytest.Monke
     assert layout.has_upsun(tmp_path)  # there: loading says why it cannot be read
     assert choose_product(tmp_path, "platformsh") == ProductChoice(
         "platformsh", "setting", (".upsun/",), "platformsh", (".platform.app.yaml",))
+
+
+def test_project_root_from_a_directory_that_cannot_be_resolved(tmp_path: Path) -> None:
+    touch(tmp_path, ".upsun/config.yaml")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    start = tmp_path / "loop" / "sub"
+    try:
+        start.resolve()
+    except RuntimeError:
+        pass  # Python before 3.13: a symbolic link loop cannot be resolved
+    else:
+        pytest.skip("this Python resolves a symbolic link loop without an error")
+    assert find_project_root(start) == tmp_path
