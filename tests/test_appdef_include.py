@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pshctl.appdef import load_app
+from pshctl.appdef import load_app, load_project
 from pshctl.cli.complete import complete_worker
 from pshctl.errors import ConfigError, ExitCode
 from pshctl.yamlutil import loads
@@ -382,3 +382,177 @@ def test_completion_lists_workers_whose_values_are_includes(
     monkeypatch.chdir(tmp_path)
     assert complete_worker("") == ["queue", "mail", "cron", "reports"]
     assert complete_worker("m") == ["mail"]
+
+
+# --- the bounds, at the bound and one past it ----------------------------------------------
+
+
+def include_chain(length: int) -> dict[str, str | bytes]:
+    """Worker ``q`` included through ``length + 1`` files, each including the next."""
+    files: dict[str, str | bytes] = {
+        ".platform.app.yaml": "name: app\nworkers:\n  q: !include f0.yaml\n"}
+    files.update({f"f{i}.yaml": f"!include f{i + 1}.yaml\n" for i in range(length)})
+    files[f"f{length}.yaml"] = "commands: {start: run}\n"
+    return files
+
+
+def test_includes_nested_up_to_the_bound(tmp_path: Path) -> None:
+    write(tmp_path / "ok", include_chain(15))
+    assert load_app(tmp_path / "ok").worker("q").start_command == "run"
+    write(tmp_path / "over", include_chain(16))
+    assert config_error(tmp_path / "over") == (
+        "f15.yaml:1: !include: includes nested more than 16 deep")
+
+
+def test_files_included_up_to_the_bound(tmp_path: Path) -> None:
+    def app(count: int) -> dict[str, str | bytes]:
+        env = "".join(f"    V{i}: !include {{type: string, path: v.txt}}\n" for i in range(count))
+        return {".platform.app.yaml": f"name: app\nvariables:\n  env:\n{env}", "v.txt": "x"}
+
+    write(tmp_path / "ok", app(500))  # each tag counts, the same file or not
+    assert load_app(tmp_path / "ok").included == (tmp_path / "ok" / "v.txt",)
+    write(tmp_path / "over", app(501))
+    assert config_error(tmp_path / "over") == (
+        ".platform.app.yaml:504: !include: more than 500 files included by one app")
+
+
+def nested(depth: int, inner: str = "") -> str:
+    return "[" * depth + inner + "]" * depth
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (f"  x: {nested(62)}\n", None),
+    (f"  x: {nested(63)}\n", ".platform.app.yaml:3: nested more than 64 levels deep"),
+    # An alias counts at its own depth plus the depth of what it refers to.
+    (f"  a: &a {nested(5, '0')}\n  y: {nested(57, '*a')}\n", None),
+    (f"  a: &a {nested(5, '0')}\n  y: {nested(58, '*a')}\n",
+     ".platform.app.yaml:4: nested more than 64 levels deep"),
+    # Each mapping at its own line: the first too deep is the one at line 63.
+    ("".join("  " * i + f"k{i}:\n" for i in range(1, 63)) + "  " * 63 + "k: 1\n", None),
+    ("".join("  " * i + f"k{i}:\n" for i in range(1, 64)) + "  " * 64 + "k: 1\n",
+     ".platform.app.yaml:66: nested more than 64 levels deep"),
+])
+def test_nesting_up_to_the_bound(tmp_path: Path, text: str, problem: str | None) -> None:
+    write(tmp_path, {".platform.app.yaml": "name: app\naccess:\n" + text})
+    if problem is None:
+        assert load_app(tmp_path).name == "app"
+    else:
+        assert config_error(tmp_path) == problem
+
+
+@pytest.mark.parametrize(("extra", "fits"), [(793, True), (794, False)])
+def test_values_up_to_the_bound(tmp_path: Path, extra: int, fits: bool) -> None:
+    # 1 + 1 (name) + 1 + the access mapping: 1 + 1001 (x) + 1 + 198 * 1001 + 1 (y)
+    # + 1 + 1 + extra (z): 200,000 values with 793 extra ones.
+    write(tmp_path, {".platform.app.yaml": (
+        "name: app\naccess:\n  x: &a [" + ",".join(["0"] * 999) + "]\n"
+        "  y: [" + ",".join(["*a"] * 198) + "]\n  z: [" + ",".join(["0"] * extra) + "]\n")})
+    if fits:
+        assert load_app(tmp_path).name == "app"
+    else:
+        assert config_error(tmp_path) == (
+            ".platform.app.yaml:1: more than 200000 values once YAML aliases are expanded")
+
+
+# --- the other tags and places --------------------------------------------------------------
+
+
+def test_archive_is_kept_as_written_with_a_warning(tmp_path: Path) -> None:
+    write(tmp_path, {".platform.app.yaml": "name: app\nvariables:\n  env:\n"
+                                           "    X: !archive scripts\n"
+                                           "    Y: !archive {path: assets}\nworkers:\n"
+                                           "  q: {commands: {start: run}}\n"})
+    app = load_app(tmp_path)
+    assert app.warnings == (
+        ".platform.app.yaml:4: !archive 'scripts' (a directory) is not read by pshctl",
+        ".platform.app.yaml:5: !archive 'assets' (a directory) is not read by pshctl")
+    assert app.worker("q").variables == {"env": {"X": {"archive": "scripts"},
+                                                 "Y": {"archive": "assets"}}}
+    assert app.files == (tmp_path / ".platform.app.yaml",)
+
+
+def test_include_as_a_key(tmp_path: Path) -> None:
+    write(tmp_path, {".platform.app.yaml": "name: app\nvariables:\n  env:\n"
+                                           "    ? !include a.yaml\n    : 1\n"})
+    assert config_error(tmp_path) == ".platform.app.yaml:4: !include: cannot be used as a key"
+
+
+def test_included_data_takes_the_line_of_its_tag(tmp_path: Path) -> None:
+    # Keys nested anywhere in the included file, lists included, are at the tag's line.
+    write(tmp_path, {
+        ".platform.app.yaml": "name: app\nworkers:\n  queue: !include queue.yaml\n",
+        "queue.yaml": """
+            # the queue
+            variables:
+              env:
+                5: five
+            commands: {start: run}
+        """,
+    })
+    assert config_error(tmp_path) == (".platform.app.yaml:3: worker 'queue': variables.env: "
+                                      "the name 5 must be a string (quote it)")
+    write(tmp_path, {"queue.yaml": """
+        # the queue
+        commands: {start: run}
+
+        firewall:
+          outbound: [{ips: [10.0.0.0/8]}]
+    """})
+    assert load_app(tmp_path).worker("queue").warnings == (
+        ".platform.app.yaml:3: worker 'queue': 'firewall' cannot be set here; the app's "
+        "applies (Platform.sh)",)
+
+
+@pytest.mark.parametrize(("tag", "files", "problem"), [
+    ("!include queue.yaml", {}, "workers/queue.yaml:1: !include: cannot read 'queue.yaml' "
+                                "(No such file or directory)"),
+    ("!include queue.yaml", {"queue.yaml": b"commands: {start: \xff}\n"},
+     "workers/queue.yaml:1: !include: 'queue.yaml' is not UTF-8 text (type: binary takes any "
+     "file)"),
+])
+def test_problems_of_a_nested_yaml_include_name_its_file(
+        tmp_path: Path, tag: str, files: dict[str, str | bytes], problem: str) -> None:
+    write(tmp_path, {".platform.app.yaml": "name: app\nworkers:\n"
+                                           "  q: !include workers/queue.yaml\n",
+                     "workers/queue.yaml": f"{tag}\n", **files})
+    assert config_error(tmp_path) == problem
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ("!include {type: string, path: app.yaml}",
+     "!include: an app must be included as YAML, not type 'string'"),
+    ("!include applications.yaml",
+     "!include: include cycle: .platform/applications.yaml -> .platform/applications.yaml"),
+    ("!include {path: ''}", "!include: 'path' is required"),
+    ("!include ../../app.yaml", "!include: '../../app.yaml' is outside the project ({root})"),
+    ("!include nothere.yaml",
+     "!include: cannot read 'nothere.yaml' (No such file or directory)"),
+    ("!include latin1.yaml",
+     "!include: 'latin1.yaml' is not UTF-8 text (type: binary takes any file)"),
+])
+def test_whole_app_include_problems(tmp_path: Path, entry: str, problem: str) -> None:
+    write(tmp_path, {".platform/applications.yaml": f"- name: ok\n- {entry}\n",
+                     ".platform/app.yaml": "name: app\n",
+                     ".platform/latin1.yaml": b"name: caf\xe9\n"})
+    project = load_project(tmp_path)
+    assert list(project.apps) == ["ok"]
+    assert [str(e) for e in project.file_errors] == [
+        ".platform/applications.yaml:2: " + problem.format(root=tmp_path.resolve())]
+
+
+def test_whole_app_include_with_a_yaml_error_names_its_file(tmp_path: Path) -> None:
+    write(tmp_path, {".platform/applications.yaml": "- !include app.yaml\n",
+                     ".platform/app.yaml": "name: app\nworkers: [\n"})
+    assert config_error(tmp_path).startswith(".platform/app.yaml:3: invalid YAML")
+
+
+def test_whole_app_include_reads_relative_to_its_file(tmp_path: Path) -> None:
+    write(tmp_path, {".platform/applications.yaml": "- !include apps/app.yaml\n",
+                     ".platform/apps/app.yaml": "name: app\nsource: {root: code}\n"
+                                                "variables: !include vars.yaml\n",
+                     "code/vars.yaml": "env: {A: from-code}\n"})
+    app = load_app(tmp_path)
+    assert (app.file, app.root, app.source) == (".platform/apps/app.yaml", tmp_path / "code",
+                                                tmp_path / ".platform/apps/app.yaml")
+    assert app.files == (tmp_path / ".platform/apps/app.yaml",
+                         tmp_path / ".platform/applications.yaml", tmp_path / "code/vars.yaml")

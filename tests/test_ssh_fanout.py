@@ -24,14 +24,22 @@ def bed_target(bed: TestBed) -> Target:
                   identity_file=str(bed.client_key), known_hosts=str(bed.known_hosts))
 
 
+STOCK_MAX_STARTUPS = 10  # OpenSSH's default MaxStartups 10:30:100 starts dropping here
+
+
 @pytest.mark.integration
 def test_forty_connections_at_once_against_a_strict_maxstartups(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    # sshd refuses every connection beyond MAX_HANDSHAKES unauthenticated ones: a single
-    # drop would show in its log (a retry would hide it from the result, not from the log).
+    # sshd refuses every connection beyond 10 unauthenticated ones (the point where a stock
+    # sshd starts dropping, here without its random early drops): a single drop would show
+    # in its log (a retry would hide it from the result, not from the log). The limit is
+    # not MAX_HANDSHAKES itself: sshd's listener learns that a connection authenticated
+    # only when its child says so, a moment after the client knows, so a loaded machine
+    # sees up to a couple of finished handshakes still counted; the cap keeps that margin.
+    assert session.MAX_HANDSHAKES <= STOCK_MAX_STARTUPS - 2
     bed = TestBed.start(tmp_path_factory.mktemp("strict"),
-                        sshd_config=f"MaxStartups {session.MAX_HANDSHAKES}\n")
+                        sshd_config=f"MaxStartups {STOCK_MAX_STARTUPS}\n")
     try:
         target = bed_target(bed)
 

@@ -35,7 +35,7 @@ THRESHOLD = 0.80
 
 # The module to mutate -> the unit tests that must catch its mutants. One line a module.
 MODULES: dict[str, tuple[str, ...]] = {
-    "pshctl/outcome.py": ("tests/test_outcome.py",),
+    "pshctl/outcome.py": ("tests/test_outcome.py", "tests/test_instances.py"),
     "pshctl/parallel.py": ("tests/test_outcome.py",),
     "pshctl/logs/protocol.py": ("tests/test_logs_protocol.py",),
     "pshctl/supervisor/runit.py": ("tests/test_supervisor_runit.py",),
@@ -43,14 +43,20 @@ MODULES: dict[str, tuple[str, ...]] = {
                                      "tests/test_supervisor_systemd_parse.py"),
     "pshctl/supervisor/auto.py": ("tests/test_supervisor_auto.py",),
     "pshctl/appdef/parse.py": ("tests/test_appdef.py", "tests/test_appdef_products.py",
-                               "tests/test_appdef_hostile.py"),
-    "pshctl/appdef/upsun.py": ("tests/test_appdef.py", "tests/test_appdef_products.py"),
-    "pshctl/appdef/platformsh.py": ("tests/test_appdef.py", "tests/test_appdef_products.py"),
-    "pshctl/appdef/layout.py": ("tests/test_appdef_products.py", "tests/test_appdef.py"),
+                               "tests/test_appdef_hostile.py", "tests/test_appdef_parse.py",
+                               "tests/test_appdef_include.py"),
+    "pshctl/appdef/upsun.py": ("tests/test_appdef.py", "tests/test_appdef_products.py",
+                               "tests/test_appdef_parse.py", "tests/test_appdef_loaders.py"),
+    "pshctl/appdef/platformsh.py": ("tests/test_appdef.py", "tests/test_appdef_products.py",
+                                    "tests/test_appdef_parse.py",
+                                    "tests/test_appdef_loaders.py"),
+    "pshctl/appdef/layout.py": ("tests/test_appdef_products.py", "tests/test_appdef.py",
+                                "tests/test_appdef_layout.py"),
     "pshctl/appdef/includes.py": ("tests/test_appdef_include.py", "tests/test_appdef_hostile.py"),
-    "pshctl/settings.py": ("tests/test_settings.py",),
+    "pshctl/settings.py": ("tests/test_settings.py", "tests/test_instances.py"),
     "pshctl/context.py": ("tests/test_context.py",),
-    "pshctl/targets/configured.py": ("tests/test_targets.py",),
+    "pshctl/targets/configured.py": ("tests/test_targets.py", "tests/test_instances.py",
+                                     "tests/test_targets_sources.py"),
 }
 
 # What mutmut's `results --all true` says of a mutant, and how it counts here.

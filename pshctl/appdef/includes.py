@@ -62,7 +62,6 @@ class _Reads:
     count: int = 0
     sizes: dict[int, int] = field(default_factory=dict)  # id -> values under it, expanded
     heights: dict[int, int] = field(default_factory=dict)  # id -> levels under it
-    path: set[int] = field(default_factory=set)  # the containers being walked
 
 
 @dataclass(frozen=True)
@@ -75,18 +74,16 @@ class _Scope:
 
 
 def resolve_includes(
-    data: Any, *, source: Path, app_root: Path, project_root: Path,
-    read: list[Path] | None = None, warnings: list[str] | None = None,
-    chain: tuple[Path, ...] = (),
-) -> Any:
-    """``data`` (read from ``source``) with every tag replaced, and checked against the
-    bounds. Containers are changed in place; a tag at the top is replaced by the return value.
-    Every file included is appended to ``read``, every warning to ``warnings``.
+    data: dict[Any, Any], *, source: Path, app_root: Path, project_root: Path,
+    read: list[Path], warnings: list[str], chain: tuple[Path, ...] = (),
+) -> None:
+    """Replace every tag in ``data`` (an app's mapping, read from ``source``, changed in
+    place) and check it against the bounds. Every file included is appended to ``read``,
+    every warning to ``warnings``.
     """
-    reads = _Reads(Path(project_root).resolve(), read if read is not None else [],
-                   warnings if warnings is not None else [])
+    reads = _Reads(Path(project_root).resolve(), read, warnings)
     scope = _Scope(Path(app_root).resolve(), (*chain, _real(Path(source))), reads)
-    return _resolve(data, scope, 1, line_of(data) or 1)
+    _resolve(data, scope, 1, 1)  # the mapping's own line is taken
 
 
 def include_document(
@@ -119,7 +116,8 @@ def _real(path: Path) -> Path:
 
 def _resolve(value: Any, scope: _Scope, depth: int, line: int) -> Any:
     """``value`` with its tags replaced; on the way, the bounds are checked: nesting (aliases
-    followed), size with aliases expanded, and structures that contain themselves."""
+    followed) and size with aliases expanded. (A structure containing itself, which the
+    loader refuses anyway, would be too deep.)"""
     if isinstance(value, Include):
         return _include(value, scope, depth)
     if not isinstance(value, (dict, list)):
@@ -130,12 +128,8 @@ def _resolve(value: Any, scope: _Scope, depth: int, line: int) -> Any:
         if depth - 1 + reads.heights[key] > MAX_DEPTH:
             raise _too_deep(scope, line)
         return value
-    if key in reads.path:
-        raise ConfigError("a YAML alias refers to a mapping or list that contains it",
-                          file=_file_of(scope), line=line)
     if depth > MAX_DEPTH:
         raise _too_deep(scope, line)
-    reads.path.add(key)
     if isinstance(value, dict):
         for name, item in value.items():
             if isinstance(name, Include):
@@ -146,7 +140,6 @@ def _resolve(value: Any, scope: _Scope, depth: int, line: int) -> Any:
         for index, item in enumerate(value):
             value[index] = _resolve(item, scope, depth + 1, line)
         children = value
-    reads.path.discard(key)
     size, height = 1, 1
     for child in children:
         size += 1 + reads.sizes.get(id(child), 0)
@@ -164,7 +157,7 @@ def _too_deep(scope: _Scope, line: int) -> ConfigError:
 
 
 def _file_of(scope: _Scope) -> str:
-    return _display(scope.reads.project_root, scope.chain[-1]) if scope.chain else "?"
+    return _display(scope.reads.project_root, scope.chain[-1])
 
 
 def _include(tag: Include, scope: _Scope, depth: int) -> Any:
@@ -186,7 +179,7 @@ def _parse(tag: Include) -> tuple[str, str]:
     """The tag's type and path, checked."""
     spec = tag.spec
     if isinstance(spec, str):
-        spec = {"path": spec} if spec else {}
+        spec = {"path": spec}
     if not isinstance(spec, dict):
         raise _fail(tag, "expected a file path, or a mapping with 'type' and 'path'")
     unknown = [key for key in spec if key not in _KEYS]
@@ -276,10 +269,7 @@ def _relocate(value: Any, line: int, seen: set[int]) -> None:
 
 def _display(project_root: Path, path: Path) -> str:
     """A file name for messages: relative to the project root."""
-    try:
-        return os.path.relpath(path, project_root)
-    except ValueError:
-        return str(path)
+    return os.path.relpath(path, project_root)
 
 
 def _fail(tag: Include, message: str) -> ConfigError:

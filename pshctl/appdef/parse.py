@@ -359,6 +359,7 @@ def plain(value: Any) -> Any:
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list):
         return [plain(item) for item in value]
-    if isinstance(value, Include):  # `!archive`, or an include type pshctl does not read
-        return {"archive": value.spec if isinstance(value.spec, str) else str(value.spec)}
+    if isinstance(value, Include):  # `!archive`: its path, whichever form it was written in
+        spec = value.spec
+        return {"archive": spec.get("path") if isinstance(spec, dict) else spec}
     return value

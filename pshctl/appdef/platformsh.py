@@ -17,6 +17,7 @@ sets them; ``timezone`` and ``firewall`` are the app's and cannot be set per wor
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -67,18 +68,23 @@ def _app_file(root: Path, path: Path, choice: ProductChoice, loaded: Loaded) -> 
     try:
         data = load_file(path, display=file, includes=True)
         if isinstance(data, dict) and _is_wrapped(data):
-            entries = list(_mapping_entries(data["applications"], file))
+            entries = list(_mapping_entries(data["applications"]))
         else:
             if not isinstance(data, dict):
                 raise ConfigError("the app definition must be a mapping", file=file, line=1)
-            entries = [(_name_of(data, file), data, line_of(data) or 1)]
+            entries = [(_name_of(data, file), data, line_of(data, "name") or 1)]
     except ConfigError as exc:
         loaded.broken.append(Broken(None, None, exc, file))
         return
-    for name, entry, _ in entries:
-        loaded.add(name, file, partial(
-            _build, entry, name=name, file=file, source=path, root=root,
-            default_root=path.parent, choice=choice, included=[]))
+    for name, entry, line in entries:
+        loaded.add(name, file, partial(_app_file_entry, root, path, file, name, entry, line,
+                                       choice))
+
+
+def _app_file_entry(root: Path, path: Path, file: str, name: Any, entry: Any, line: int,
+                    choice: ProductChoice) -> AppDefinition:
+    return _build(entry, name=check_name("app", name, file, line), file=file, source=path,
+                  root=root, default_root=path.parent, choice=choice, included=[])
 
 
 def _name_of(data: dict[str, Any], file: str) -> str:
@@ -98,19 +104,30 @@ def _is_wrapped(data: dict[str, Any]) -> bool:
 
 def _applications_file(root: Path, choice: ProductChoice, loaded: Loaded) -> None:
     path = root / APPLICATIONS_FILE
-    file = APPLICATIONS_FILE
+    where = _Listing(APPLICATIONS_FILE, path, ())
     try:
-        data = load_file(path, display=file, includes=True)
-        if isinstance(data, Include):
-            data = _included(data, root, path, [])[0]
-        entries = list(_entries(data, file))
+        data = load_file(path, display=where.file, includes=True)
+        if isinstance(data, Include):  # the whole list is in another file
+            holders: list[Path] = []
+            data, source, file = _included(data, root, path, holders)
+            where = _Listing(file, source, tuple(holders))
+        entries = list(_entries(data, where.file))
     except ConfigError as exc:
-        loaded.broken.append(Broken(None, None, exc, file))
+        loaded.broken.append(Broken(None, None, exc, where.file))
         return
     for name, entry, line in entries:
         guess = entry.get("name") if name is None and isinstance(entry, dict) else name
-        loaded.add(guess, file, partial(_applications_entry, root, path, name, entry, line,
-                                        choice))
+        loaded.add(guess, where.file, partial(_applications_entry, root, where, name, entry,
+                                              line, choice))
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The file that lists the apps: applications.yaml, or the file it includes whole."""
+
+    file: str  # as messages name it
+    source: Path
+    holders: tuple[Path, ...]  # applications.yaml, when it includes the listing
 
 
 def _entries(data: Any, file: str) -> Iterator[tuple[str | None, Any, int]]:
@@ -118,44 +135,38 @@ def _entries(data: Any, file: str) -> Iterator[tuple[str | None, Any, int]]:
     if data is None:
         return
     if isinstance(data, list):
-        for index, entry in enumerate(data):
-            yield None, entry, line_of(entry) or _item_line(data, index)
+        # A list's items have no lines; the line is only used for an item that is not a
+        # mapping (an include reports its problems at its tag).
+        for entry in data:
+            yield None, entry, 1
         return
     if isinstance(data, dict):
-        section = data["applications"] if _is_wrapped(data) else data
-        yield from _mapping_entries(section, file)
+        yield from _mapping_entries(data["applications"] if _is_wrapped(data) else data)
         return
     raise ConfigError("must be a list of apps, or a mapping of app names to apps",
                       file=file, line=1)
 
 
-def _item_line(items: list[Any], index: int) -> int:
-    item = items[index]
-    return item.line if isinstance(item, Include) else 1
-
-
-def _mapping_entries(section: Any, file: str) -> Iterator[tuple[str, Any, int]]:
-    if not isinstance(section, dict):
-        raise ConfigError("'applications' must be a mapping of app names to apps",
-                          file=file, line=line_of(section) or 1)
+def _mapping_entries(section: dict[Any, Any]) -> Iterator[tuple[str, Any, int]]:
     for name, entry in section.items():
         if isinstance(name, str) and name.startswith("."):
             continue  # an anchor holder, not an app
         yield name, entry, line_of(section, name) or 1
 
 
-def _applications_entry(root: Path, path: Path, name: str | None, entry: Any, line: int,
+def _applications_entry(root: Path, where: _Listing, name: str | None, entry: Any, line: int,
                         choice: ProductChoice) -> AppDefinition:
-    file, source = APPLICATIONS_FILE, path
-    included: list[Path] = []
+    file, source, at = where.file, where.source, line
+    included = list(where.holders)
     if isinstance(entry, Include):
-        entry, source, file = _included(entry, root, path, included)
+        entry, source, file = _included(entry, root, source, included)
+        at = 1  # in the included file: not a mapping, so it has no line of its own
     if not isinstance(entry, dict):
-        raise ConfigError("each app must be a mapping", file=file, line=line)
+        raise ConfigError("each app must be a mapping", file=file, line=at)
     if name is None or "name" in entry:
         name = _name_of(entry, file)
     else:
-        name = check_name("app", name, APPLICATIONS_FILE, line)
+        name = check_name("app", name, where.file, line)
     return _build(entry, name=name, file=file, source=source, root=root, default_root=root,
                   choice=choice, included=included)
 

@@ -62,18 +62,24 @@ def load(root: Path, choice: ProductChoice) -> Loaded:
     except ConfigError as exc:
         loaded.broken.append(Broken(None, None, exc, f"{UPSUN_DIR}/"))
         return loaded
-    chosen: dict[str, tuple[Any, str, Path, int]] = {}
+    chosen: dict[str, _Chosen] = {}
     for path in files:
         _read_file(root, path, chosen, loaded)
-    for name, (body, file, path, line) in chosen.items():
-        loaded.add(name, file, partial(_build, root, name, body, file, path, line, choice))
+    for name, (body, file, path, line, holders) in chosen.items():
+        loaded.add(name, file, partial(_build, root, name, body, file, path, line, holders,
+                                       choice))
     return loaded
 
 
-def _read_file(root: Path, path: Path, chosen: dict[str, tuple[Any, str, Path, int]],
-               loaded: Loaded) -> None:
+# An app as its file defines it: body, file (as messages name it), path, line, and the
+# file that included its whole `applications:` mapping, if any.
+_Chosen = tuple[Any, str, Path, int, tuple[Path, ...]]
+
+
+def _read_file(root: Path, path: Path, chosen: dict[str, _Chosen], loaded: Loaded) -> None:
     """Add the apps of one file to ``chosen``, replacing those of earlier files whole."""
-    file = display(root, path)
+    file, holder = display(root, path), path
+    holders: tuple[Path, ...] = ()
     try:
         data = load_file(path, display=file, includes=True)
         if data is None:
@@ -81,15 +87,16 @@ def _read_file(root: Path, path: Path, chosen: dict[str, tuple[Any, str, Path, i
         if not isinstance(data, dict):
             raise ConfigError("must be a mapping with applications, services and routes",
                               file=file, line=1)
-        apps = data.get("applications")
-        if isinstance(apps, Include):
-            apps = include_document(apps, base=root / UPSUN_DIR, project_root=root, read=[],
-                                    chain=(path.resolve(),))[0]
+        apps, at = data.get("applications"), line_of(data, "applications")
+        if isinstance(apps, Include):  # the apps are in another file
+            apps, path, file = include_document(apps, base=root / UPSUN_DIR, project_root=root,
+                                                read=[], chain=(path.resolve(),))
+            holders, at = (holder,), 1
         if apps is None:
             return
         if not isinstance(apps, dict):
             raise ConfigError("'applications' must be a mapping of app names to apps",
-                              file=file, line=line_of(data, "applications"))
+                              file=file, line=at)
     except ConfigError as exc:
         loaded.broken.append(Broken(None, None, exc, file))
         return
@@ -99,17 +106,18 @@ def _read_file(root: Path, path: Path, chosen: dict[str, tuple[Any, str, Path, i
         if name in chosen and chosen[name][1] != file:
             loaded.notes.append(f"app '{name}' is defined in {chosen[name][1]} and in {file}; "
                                 f"the one in {file} is used whole")
-        chosen[name] = (body, file, path, line_of(apps, name) or 1)
+        chosen[name] = (body, file, path, line_of(apps, name) or 1, holders)
 
 
 def _build(root: Path, name: Any, body: Any, file: str, path: Path, line: int,
-           choice: ProductChoice) -> AppDefinition:
+           holders: tuple[Path, ...], choice: ProductChoice) -> AppDefinition:
     check_name("app", name, file, line)
     source = path
-    included: list[Path] = []
+    included = list(holders)
     if isinstance(body, Include):
         body, source, file = included_app(body, root=root, base=root / UPSUN_DIR, holder=path,
                                           included=included)
+        line = 1  # in the included file, for the error below
     if not isinstance(body, dict):
         raise ConfigError(f"app '{name}' must be a mapping", file=file, line=line)
     return build_app(body, rules=RULES, name=name, file=file, source=source, root=root,
