@@ -25,15 +25,21 @@ from pshctl.cli import output
 from pshctl.cli.complete import complete_worker
 from pshctl.cli.interrupts import two_step
 from pshctl.cli.options import (
+    MAX_WAIT_SECONDS,
     PANEL_RUN,
     AcceptNewOpt,
     AppOpt,
+    BatchOpt,
     EnvironmentOpt,
+    GraceOpt,
+    IntervalOpt,
     JsonOpt,
     MaxParallelOpt,
     ProjectOpt,
+    VerifyOpt,
     open_environment,
     program,
+    seconds_option,
 )
 from pshctl.defaults import (
     DEFAULT_GRACE,
@@ -70,24 +76,9 @@ WorkerOpt = Annotated[
     ),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every worker of the app.")]
-GraceOpt = Annotated[
-    int,
-    typer.Option("--grace", min=0, help="Seconds from SIGTERM to SIGKILL (as Platform.sh).",
-                 rich_help_panel=PANEL_RUN),
-]
-VerifyOpt = Annotated[
-    float,
-    typer.Option("--verify", min=0, help="Seconds a started worker must stay up.",
-                 rich_help_panel=PANEL_RUN),
-]
 RollingOpt = Annotated[
     bool,
     typer.Option("--rolling", help="One batch at a time; stop at the first failure.",
-                 rich_help_panel=PANEL_RUN),
-]
-BatchOpt = Annotated[
-    int,
-    typer.Option("--batch", min=1, help="Workers per batch with --rolling.",
                  rich_help_panel=PANEL_RUN),
 ]
 KeepGoingOpt = Annotated[
@@ -203,8 +194,7 @@ def status_command(
     worker: WorkerOpt = None,
     as_json: JsonOpt = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.2,
-                                            help="Seconds between refreshes (--watch).")] = 2.0,
+    interval: IntervalOpt = 2.0,
     wide: Annotated[bool, typer.Option(
         "--wide", help="Also the columns of `pshctl top`: processes, CPU %, memory.")] = False,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
@@ -445,11 +435,10 @@ def wait_command(
     workers: WorkersArg = None,
     worker: WorkerOpt = None,
     all_workers: AllOpt = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=0,
-                                           help="Give up after this many seconds (exit 5).")
+    timeout: Annotated[float, seconds_option(
+        "--timeout", "Give up after this many seconds (exit 5).", high=MAX_WAIT_SECONDS)
                        ] = DEFAULT_WAIT_TIMEOUT,
-    stable: Annotated[float, typer.Option("--stable", min=0,
-                                          help="Seconds a worker must have been up.")
+    stable: Annotated[float, seconds_option("--stable", "Seconds a worker must have been up.")
                       ] = DEFAULT_VERIFY,
     as_json: JsonOpt = False,
     accept_new: AcceptNewOpt = False,

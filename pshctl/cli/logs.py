@@ -18,13 +18,16 @@ import typer
 from pshctl.cli import output
 from pshctl.cli.complete import complete_log_type, complete_worker
 from pshctl.cli.options import (
+    MAX_LINES,
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
     JsonOpt,
     ProjectOpt,
+    number,
     open_environment,
 )
+from pshctl.defaults import DEFAULT_LOG_LINES
 from pshctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -66,10 +69,11 @@ def logs(
                      help="Which log: <log dir>/<TYPE>.log (app, deploy, cron, error, ...)."),
     ] = "app",
     lines: Annotated[
-        str,
+        Optional[int],
         typer.Option("--lines", "-n", metavar="N|all",
+                     parser=number(0, MAX_LINES, whole=True, words={"all": None}),
                      help="How many of the last lines to show; 'all' for the whole log."),
-    ] = "100",
+    ] = DEFAULT_LOG_LINES,
     follow: Annotated[
         bool,
         typer.Option("--follow", "-f", help="Keep printing new lines (survives rotation, "
@@ -91,7 +95,7 @@ def logs(
     names = [*(workers or ()), *(worker or ())]
     if all_workers and names:
         raise UsageError("--all reads every worker; name no workers with it")
-    request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
+    request = LogRequest(log_type=log_type, lines=lines, follow=follow)
     env = open_environment(ctx, project, environment, app_name, announce=not json_,
                            accept_new=accept_new)
     targets = env.targets(names, all_workers=all_workers)
@@ -106,18 +110,6 @@ def logs(
         output.drop_stdout()  # the reader went away (`| head`): stop as cat does
         return ExitCode.OK
     return stream.results().exit_code
-
-
-def _line_count(value: str) -> int | None:
-    if value.strip().lower() == "all":
-        return None
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise UsageError(f"--lines takes a number of lines or 'all', not {value!r}")
-    return count
 
 
 def _drain(stream: LogStream, printer: output.Lines) -> None:

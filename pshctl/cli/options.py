@@ -6,8 +6,10 @@ it (``pshctl restart mail -e main``); the one given after the command wins.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -46,11 +48,86 @@ AppOpt = Annotated[
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
 ]
+# The ranges of the command line's numbers. Bounded so that every value is finite and
+# representable where it goes (a socket timeout, a sleep, a thread count, `tail -n`).
+MAX_SECONDS = 3600  # a grace, a verification, a refresh: an hour is already absurd
+MAX_WAIT_SECONDS = 86400  # `wait --timeout`, `--wait-lock`: a day
+MAX_PARALLEL = 256
+MAX_LINES = 10**9
+MAX_INSTANCE = 9999
+
+
+def number(
+    low: float, high: float, *, whole: bool = False, unit: str = "seconds",
+    words: dict[str, Any] | None = None,
+) -> Callable[[Any], Any]:
+    """The parser of one numeric option: a finite number from ``low`` to ``high``
+    (inclusive), a whole one when ``whole``, or one of ``words`` (``{"all": None}``).
+
+    Every numeric option of every command parses through this, so that ``nan``, ``inf``,
+    ``1e400`` or ``10**30`` is a usage error (exit 2) naming the option (click adds
+    "Invalid value for '--verify'") and the valid range, before anything runs.
+    """
+    kind = "a whole number" if whole else f"a number of {unit}"
+    valid = f"{kind} from {_plain(low)} to {_plain(high)}"
+    if words:
+        valid += "".join(f" or '{word}'" for word in words)
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):  # the option's default, already a value
+            return value
+        text = value.strip()
+        if words and text.lower() in words:
+            return words[text.lower()]
+        try:
+            parsed: float = int(text) if whole else float(text)
+        except ValueError:
+            parsed = math.nan
+        if not (math.isfinite(parsed) and low <= parsed <= high):
+            import typer
+
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise typer.BadParameter(f"must be {valid}, not {shown!r}")
+        return parsed
+
+    parse.__name__ = "integer" if whole else "number"  # click names the type after it
+    return parse
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def seconds_option(
+    name: str, help: str, *, low: float = 0, high: float = MAX_SECONDS, panel: str | None = None,
+) -> Any:
+    """A ``typer.Option`` taking seconds from ``low`` to ``high``."""
+    return typer.Option(name, parser=number(low, high), metavar="SECONDS", help=help,
+                        rich_help_panel=panel)
+
+
 MaxParallelOpt = Annotated[
     int,
-    typer.Option("--max-parallel", min=1,
+    typer.Option("--max-parallel", parser=number(1, MAX_PARALLEL, whole=True), metavar="N",
                  help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
                  rich_help_panel=PANEL_RUN),
+]
+GraceOpt = Annotated[
+    int,
+    typer.Option("--grace", parser=number(0, MAX_SECONDS, whole=True), metavar="SECONDS",
+                 help="Seconds from SIGTERM to SIGKILL (as Platform.sh).",
+                 rich_help_panel=PANEL_RUN),
+]
+VerifyOpt = Annotated[
+    float, seconds_option("--verify", "Seconds a started worker must stay up.", panel=PANEL_RUN),
+]
+BatchOpt = Annotated[
+    int,
+    typer.Option("--batch", parser=number(1, MAX_PARALLEL, whole=True), metavar="N",
+                 help="Workers per batch with --rolling.", rich_help_panel=PANEL_RUN),
+]
+IntervalOpt = Annotated[
+    float, seconds_option("--interval", "Seconds between refreshes (--watch).", low=0.2),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 AcceptNewOpt = Annotated[

@@ -22,11 +22,13 @@ from pshctl.cli import output
 from pshctl.cli.complete import complete_worker
 from pshctl.cli.interrupts import two_step
 from pshctl.cli.options import (
+    MAX_INSTANCE,
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
     MaxParallelOpt,
     ProjectOpt,
+    number,
     open_environment,
 )
 from pshctl.defaults import DEFAULT_MAX_PARALLEL
@@ -78,7 +80,8 @@ def ssh(
             "-I",
             help="Instance number, on multi-instance hosts.",
             show_default=False,
-            min=0,
+            parser=number(0, MAX_INSTANCE, whole=True),
+            metavar="N",
         ),
     ] = None,
     pipe: Annotated[
