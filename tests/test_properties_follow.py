@@ -8,6 +8,8 @@ carry, so a decoder that dropped everything would fail here.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -56,7 +58,7 @@ def mutate(stream: bytes, data: st.DataObject) -> bytes:
 def chunked(stream: bytes, data: st.DataObject) -> list[bytes]:
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
     edges = [0, *cuts, len(stream)]
-    return [stream[a:b] for a, b in zip(edges, edges[1:])]
+    return [stream[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def run(chunks: list[bytes], lines: int | None, resets: set[int]) -> list[object]:

@@ -24,7 +24,7 @@ from pshctl.cli.options import (
     EnvironmentOpt,
     JsonOpt,
     ProjectOpt,
-    number,
+    number_option,
     open_environment,
 )
 from pshctl.defaults import DEFAULT_LOG_LINES
@@ -70,9 +70,9 @@ def logs(
     ] = "app",
     lines: Annotated[
         Optional[int],
-        typer.Option("--lines", "-n", metavar="N|all",
-                     parser=number(0, MAX_LINES, whole=True, words={"all": None}),
-                     help="How many of the last lines to show; 'all' for the whole log."),
+        number_option("--lines", "-n", metavar="N|all", low=0, high=MAX_LINES, whole=True,
+                      words={"all": None},
+                      help="How many of the last lines to show; 'all' for the whole log."),
     ] = DEFAULT_LOG_LINES,
     follow: Annotated[
         bool,

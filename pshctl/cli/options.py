@@ -98,34 +98,33 @@ def _plain(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
-def seconds_option(
-    name: str, help: str, *, low: float = 0, high: float = MAX_SECONDS, panel: str | None = None,
+def number_option(
+    *names: str, help: str, low: float, high: float, whole: bool = False,
+    metavar: str = "SECONDS", words: dict[str, Any] | None = None, panel: str | None = None,
 ) -> Any:
-    """A ``typer.Option`` taking seconds from ``low`` to ``high``."""
-    return typer.Option(name, parser=number(low, high), metavar="SECONDS", help=help,
-                        rich_help_panel=panel)
+    """A ``typer.Option`` parsed by :func:`number`, its range said in its help."""
+    shown = f"{_plain(low)}-{_plain(high)}" + "".join(f" or {w}" for w in words or ())
+    return typer.Option(*names, parser=number(low, high, whole=whole, words=words),
+                        metavar=metavar, help=f"{help} [{shown}]", rich_help_panel=panel)
 
 
-MaxParallelOpt = Annotated[
-    int,
-    typer.Option("--max-parallel", parser=number(1, MAX_PARALLEL, whole=True), metavar="N",
-                 help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
-                 rich_help_panel=PANEL_RUN),
-]
-GraceOpt = Annotated[
-    int,
-    typer.Option("--grace", parser=number(0, MAX_SECONDS, whole=True), metavar="SECONDS",
-                 help="Seconds from SIGTERM to SIGKILL (as Platform.sh).",
-                 rich_help_panel=PANEL_RUN),
-]
+def seconds_option(name: str, help: str, *, low: float = 0, high: float = MAX_SECONDS,
+                   panel: str | None = None) -> Any:
+    return number_option(name, help=help, low=low, high=high, panel=panel)
+
+
+MaxParallelOpt = Annotated[int, number_option(
+    "--max-parallel", help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
+    low=1, high=MAX_PARALLEL, whole=True, metavar="N", panel=PANEL_RUN)]
+GraceOpt = Annotated[int, number_option(
+    "--grace", help="Seconds from SIGTERM to SIGKILL (as Platform.sh).", low=0,
+    high=MAX_SECONDS, whole=True, panel=PANEL_RUN)]
 VerifyOpt = Annotated[
     float, seconds_option("--verify", "Seconds a started worker must stay up.", panel=PANEL_RUN),
 ]
-BatchOpt = Annotated[
-    int,
-    typer.Option("--batch", parser=number(1, MAX_PARALLEL, whole=True), metavar="N",
-                 help="Workers per batch with --rolling.", rich_help_panel=PANEL_RUN),
-]
+BatchOpt = Annotated[int, number_option(
+    "--batch", help="Workers per batch with --rolling.", low=1, high=MAX_PARALLEL, whole=True,
+    metavar="N", panel=PANEL_RUN)]
 IntervalOpt = Annotated[
     float, seconds_option("--interval", "Seconds between refreshes (--watch).", low=0.2),
 ]

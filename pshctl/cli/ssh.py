@@ -28,7 +28,7 @@ from pshctl.cli.options import (
     EnvironmentOpt,
     MaxParallelOpt,
     ProjectOpt,
-    number,
+    number_option,
     open_environment,
 )
 from pshctl.defaults import DEFAULT_MAX_PARALLEL
@@ -75,14 +75,8 @@ def ssh(
     ] = None,
     instance: Annotated[
         Optional[int],
-        typer.Option(
-            "--instance",
-            "-I",
-            help="Instance number, on multi-instance hosts.",
-            show_default=False,
-            parser=number(0, MAX_INSTANCE, whole=True),
-            metavar="N",
-        ),
+        number_option("--instance", "-I", help="Instance number, on multi-instance hosts.",
+                      low=0, high=MAX_INSTANCE, whole=True, metavar="N"),
     ] = None,
     pipe: Annotated[
         bool,

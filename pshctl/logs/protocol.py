@@ -429,4 +429,4 @@ def _well_formed(words: list[str]) -> bool:
     or 10**300-byte length, a file id that is no device:inode)."""
     shape = _FRAMES.get(words[0]) if words else None
     return shape is not None and len(words) == len(shape) + 1 and all(
-        _WORD[kind].fullmatch(word) for kind, word in zip(shape, words[1:]))
+        _WORD[kind].fullmatch(word) for kind, word in zip(shape, words[1:], strict=True))
