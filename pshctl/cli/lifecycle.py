@@ -37,6 +37,7 @@ from pshctl.cli.options import (
     MaxParallelOpt,
     ProjectOpt,
     VerifyOpt,
+    WaitLockOpt,
     open_environment,
     program,
     seconds_option,
@@ -393,6 +394,7 @@ def _action_command(action: str) -> Callable[..., int]:
         rolling: RollingOpt = False,
         batch: BatchOpt = 1,
         keep_going: KeepGoingOpt = False,
+        wait_lock: WaitLockOpt = 0.0,
         dry_run: DryRunOpt = False,
         as_json: JsonOpt = False,
         accept_new: AcceptNewOpt = False,
@@ -407,14 +409,15 @@ def _action_command(action: str) -> Callable[..., int]:
                        verb=action, accept_new=accept_new, announce=not as_json)
         if dry_run:
             return _dry_run(env.plan(action, names, all_workers=all_workers, grace=grace,
-                                     verify=verify), as_json)
+                                     verify=verify, wait_lock=wait_lock), as_json)
         control = Control()
         rows = [t.name for t in env.targets(names, all_workers=all_workers)]  # kept by env
         with _Progress(rows) as progress, \
                 _interrupt_guard(control, progress, env.context, action):
             results = env.act(action, names, all_workers=all_workers, grace=grace,
                               verify=verify, max_parallel=max_parallel, rolling=rolling,
-                              batch=batch, keep_going=keep_going, control=control,
+                              batch=batch, keep_going=keep_going, wait_lock=wait_lock,
+                              control=control,
                               on_event=progress)
         return output.emit(_action_report(results, env.context, control.interrupted),
                            as_json=as_json)

@@ -125,6 +125,9 @@ VerifyOpt = Annotated[
 BatchOpt = Annotated[int, number_option(
     "--batch", help="Workers per batch with --rolling.", low=1, high=MAX_PARALLEL, whole=True,
     metavar="N", panel=PANEL_RUN)]
+WaitLockOpt = Annotated[float, number_option(
+    "--wait-lock", help="Seconds to wait for a worker another pshctl run is acting on "
+    "(0: refuse at once, exit 6).", low=0, high=MAX_WAIT_SECONDS, panel=PANEL_RUN)]
 IntervalOpt = Annotated[
     float, seconds_option("--interval", "Seconds between refreshes (--watch).", low=0.2),
 ]
