@@ -79,6 +79,11 @@ def logs(
         typer.Option("--follow", "-f", help="Keep printing new lines (survives rotation, "
                      "truncation and dropped connections) until Ctrl-C."),
     ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="Pass the log's bytes through as they are, control "
+                     "characters included (on a terminal they are shown escaped: ^[ for ESC)."),
+    ] = False,
     json_: JsonOpt = False,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
@@ -102,7 +107,7 @@ def logs(
     if not targets:
         output.info(f"app {env.app.name} defines no workers")
         return ExitCode.OK
-    printer = output.Lines([t.name for t in targets], as_json=json_)
+    printer = output.Lines([t.name for t in targets], as_json=json_, raw=raw)
     try:
         with env.log_stream(request, names, all_workers=all_workers) as stream:
             _drain(stream, printer)
