@@ -15,7 +15,8 @@ descriptor). It runs on a channel of the connection the action already uses, so:
   ``flock -w 1`` at a time so that it sees a hang-up) or refuses at once with
   :class:`LeaseBusy` (exit 6) naming who holds it and since when.
 
-A container without ``flock`` gets no lease (the action goes on, and says so). What the
+A container without ``flock`` (or another tool the script needs) gets no lease: the
+action goes on, and says so. What the
 holder's line says comes from the container: callers show it escaped, as all remote text.
 """
 
@@ -41,16 +42,20 @@ if TYPE_CHECKING:
 
 ANSWER_SLACK = 30.0  # seconds beyond the wait for the remote shell's answer
 MAX_HOLDER = 300  # bytes of the holder's line shown
+COMMAND_NOT_FOUND = 127
 
 # Arguments: FILE-NAME WAIT-SECONDS WHO. Answers one line per second while waiting
-# (``W HOLDER``), then ``L held``, ``L busy HOLDER``, ``L none`` (no flock) or ``L error``.
+# (``W HOLDER``), then ``L held``, ``L busy HOLDER``, ``L none TOOL`` (a tool it needs is
+# missing: no lease) or ``L error WHY``.
 LEASE_SCRIPT = r"""
+for c in flock id mkdir head tr date cat; do
+  command -v "$c" >/dev/null 2>&1 || { echo "L none $c"; exit 0; }
+done
 d="${TMPDIR:-/tmp}/pshctl-leases-$(id -u)"
 mkdir -m 700 "$d" 2>/dev/null
 if [ -L "$d" ] || [ ! -d "$d" ] || [ ! -O "$d" ]; then
   echo "L error $d is not a directory of this user"; exit 1
 fi
-command -v flock >/dev/null 2>&1 || { echo 'L none'; exit 0; }
 f="$d/$1"
 exec 9>>"$f" || { echo "L error cannot open $f"; exit 1; }
 if ! flock -n 9; then
@@ -85,12 +90,14 @@ class LeaseBusy(PshctlError):
 class Lease:
     """A held lease; :meth:`release` (or the end of the connection) gives it back."""
 
-    def __init__(self, channel: paramiko.Channel | None) -> None:
+    def __init__(self, channel: paramiko.Channel | None, *, missing: str = "") -> None:
         self._channel = channel
+        self.missing = missing  # the tool the container lacks, when no lease was taken
 
     @property
     def held(self) -> bool:
-        """False on a container without ``flock``: the action runs without a lease."""
+        """False on a container without ``flock`` (or ``id``, ...): the action runs
+        without a lease."""
         return self._channel is not None
 
     def release(self) -> None:
@@ -116,7 +123,7 @@ def holder_id() -> str:
 
 def lock_name(service: str) -> str:
     """The lock file's name for a service (a runit name, a service directory, a unit)."""
-    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", service)[-40:].lstrip(".") or "service"
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", service)[-40:].lstrip(".-") or "service"
     digest = hashlib.sha256(service.encode()).hexdigest()[:12]
     return f"{readable}-{digest}.lock"
 
@@ -182,15 +189,26 @@ def acquire(
     final = answer.final or ""
     if final == "held":
         return Lease(channel)
-    channel.close()
-    if answer.final is None and interrupted():
-        raise LeaseInterrupted("interrupted while waiting for the worker's lease")
-    if final == "none":
-        return Lease(None)
+    try:
+        if answer.final is None and interrupted():
+            raise LeaseInterrupted("interrupted while waiting for the worker's lease")
+        if answer.final is None and _status(session, channel) == COMMAND_NOT_FOUND:
+            final = "none sh"  # not even `sh` on the remote PATH: the action will say more
+    finally:
+        channel.close()
+    if final.startswith("none"):
+        return Lease(None, missing=final[5:].strip() or "flock")
     if final.startswith("busy"):
         raise LeaseBusy(final[5:].strip(), time.monotonic() - began)
     said = final.removeprefix("error ") or b"".join(errors).decode("utf-8", "replace").strip()
     raise OperationFailed(f"cannot take the worker's lease: {said[:MAX_HOLDER] or 'no answer'}")
+
+
+def _status(session: Any, channel: paramiko.Channel) -> int | None:
+    try:
+        return int(session.exit_status(channel, time.monotonic() + 5))
+    except PshctlError:
+        return None
 
 
 class LeaseInterrupted(PshctlError):

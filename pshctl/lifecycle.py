@@ -181,7 +181,9 @@ class Event:
     """
 
     worker: str
-    phase: str  # stopping, stopped, starting, verifying, done, failed, skipped
+    # waiting (for another run's lease), unleased (the container cannot hold one),
+    # stopping, stopped, starting, verifying, done, failed, skipped
+    phase: str
     detail: str = ""
     elapsed: float | None = None
     grace: float | None = None
@@ -558,7 +560,8 @@ class _Operation:
         except lease.LeaseInterrupted:
             raise NotAttempted("not attempted: interrupted") from None
         if not held.held:
-            self.event(job, "connecting", "no flock on the container: acting without a lease")
+            self.event(job, "unleased",
+                       f"no `{held.missing}` on the container: acting without a lease")
         return held
 
     def _stop(self, job: _Job, session: Connection, supervisor: Any, service: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,8 +22,7 @@ import pytest
 from tests.helpers import CliRunner, wait_until
 from tests.testbed import IGNORES_TERM, SUPERVISORS, TestBed
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)]
+ON_BOTH = pytest.mark.parametrize("testbed", SUPERVISORS, indirect=True)
 
 
 def _spawn(root: Path, *args: str) -> subprocess.Popen[str]:
@@ -36,6 +36,8 @@ def _mid_stop(testbed: TestBed) -> None:
                timeout=30)
 
 
+@pytest.mark.integration
+@ON_BOTH
 def test_two_runs_take_turns_and_nothing_is_left_down(testbed: TestBed) -> None:
     testbed.add_service("stubborn", IGNORES_TERM)
     root = testbed.project(["stubborn"])
@@ -62,6 +64,8 @@ def _holder(proc: subprocess.Popen[str]) -> str:
     return f"{getpass.getuser()}@{socket.gethostname()} pid {proc.pid} since "
 
 
+@pytest.mark.integration
+@ON_BOTH
 def test_a_busy_worker_is_refused_and_a_dropped_run_releases_it(
     testbed: TestBed, cli: CliRunner
 ) -> None:
@@ -84,3 +88,48 @@ def test_a_busy_worker_is_refused_and_a_dropped_run_releases_it(
     assert after.exit_code == 0, after
     (worker,) = after.json["workers"]
     assert worker["ok"] and testbed.pid("stubborn") == worker["new_pid"]
+
+
+def _path_without(tmp_path: Path, missing: str) -> str:
+    """A remote PATH with everything of /usr/bin and /bin but ``missing``."""
+    bin_dir = tmp_path / f"no-{missing}"
+    bin_dir.mkdir()
+    for directory in (Path("/usr/bin"), Path("/bin"), Path("/usr/sbin"), Path("/sbin")):
+        for program in directory.iterdir():
+            link = bin_dir / program.name
+            if program.name != missing and not link.exists():
+                link.symlink_to(program)
+    return str(bin_dir)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("missing", ["flock", "sh"])
+def test_a_container_without_flock_acts_without_a_lease(tmp_path: Path, cli: CliRunner,
+                                                        missing: str) -> None:
+    """The action goes on and says so; without `sh` its own error shows, not the lease's."""
+    path = _path_without(tmp_path, missing) if missing == "flock" else "/nonexistent"
+    bed = TestBed.start(tmp_path / "bed", remote_env={"PATH": path})
+    try:
+        bed.add_service("queue")
+        root = bed.project(["queue"], tmp_path / "app",
+                           overrides={"queue": {"supervisor": "runit"}})
+        result = cli("-e", "test", "restart", "queue", "--json", "--verify", "0", cwd=root)
+        assert f"queue: unleased: no `{missing}` on the container: acting without a lease" \
+            in result.stderr, result
+        (worker,) = result.json["workers"]
+        if missing == "flock":
+            assert result.exit_code == 0 and worker["new_pid"] == bed.pid("queue"), result
+        else:
+            assert result.exit_code == 1 and "`sv` is not installed" in worker["error"], result
+    finally:
+        bed.stop()
+
+
+@pytest.mark.parametrize("service", ["app", "/srv/service/queue", "../../etc/passwd",
+                                     "-rf x", "a\nb", ".hidden", "x" * 300, ""])
+def test_lock_names_are_plain_file_names(service: str) -> None:
+    from pshctl.lease import lock_name
+
+    name = lock_name(service)
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}-[0-9a-f]{12}\.lock", name), name
+    assert lock_name(service + "x") != name
