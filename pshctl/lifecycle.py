@@ -6,7 +6,9 @@ runs in parallel up to ``max_parallel`` or in rolling batches, and every worker 
 with its own frozen result: one failing worker never hides the others.
 
 Stopping follows Platform.sh: SIGTERM, up to ``grace`` seconds, then SIGKILL. A restart
-is verified: a new pid, still the same process ``verify`` seconds later.
+is verified: a new pid, still the same process ``verify`` seconds later. Each action
+holds a lease on the worker's container over its own session (:mod:`pshctl.lease`), so
+that two runs never act on one worker at once.
 
 Interrupts are the caller's to catch (this module never prints nor installs signal
 handlers); it calls :meth:`Control.interrupt` and this module then starts no new worker,
