@@ -44,31 +44,33 @@ ANSWER_SLACK = 30.0  # seconds beyond the wait for the remote shell's answer
 MAX_HOLDER = 300  # bytes of the holder's line shown
 COMMAND_NOT_FOUND = 127
 
-# Arguments: FILE-NAME WAIT-SECONDS WHO. Answers one line per second while waiting
+# Arguments: FILE-NAME WAIT-SECONDS WHO NOW. Answers one line per second while waiting
 # (``W HOLDER``), then ``L held``, ``L busy HOLDER``, ``L none TOOL`` (a tool it needs is
-# missing: no lease) or ``L error WHY``.
+# missing: no lease) or ``L error WHY``. When the lease is free, the one program it runs
+# is ``flock`` (then ``exec cat``): the lease costs a channel and little else.
 LEASE_SCRIPT = r"""
-for c in flock id mkdir head tr date cat; do
+for c in flock cat; do
   command -v "$c" >/dev/null 2>&1 || { echo "L none $c"; exit 0; }
 done
-d="${TMPDIR:-/tmp}/pshctl-leases-$(id -u)"
-mkdir -m 700 "$d" 2>/dev/null
+d="${TMPDIR:-/tmp}/pshctl-leases-${USER:-$(id -u)}"
+[ -d "$d" ] || mkdir -m 700 "$d" 2>/dev/null
 if [ -L "$d" ] || [ ! -d "$d" ] || [ ! -O "$d" ]; then
   echo "L error $d is not a directory of this user"; exit 1
 fi
-f="$d/$1"
+f="$d/$1" since=$4
 exec 9>>"$f" || { echo "L error cannot open $f"; exit 1; }
 if ! flock -n 9; then
   n=0
   while :; do
-    holder=$(head -c 300 -- "$f" | tr -d '\n')
+    holder=$(head -c 300 -- "$f" 2>/dev/null | tr -d '\n')
     if [ "$n" -ge "$2" ]; then printf 'L busy %s\n' "$holder"; exit 0; fi
     printf 'W %s\n' "$holder" || exit 0
     if flock -w 1 9; then break; fi
     n=$((n + 1))
   done
+  since=$(date -u +%Y-%m-%dT%H:%M:%SZ 2>/dev/null) || since=$4
 fi
-printf '%s since %s\n' "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$f"
+printf '%s since %s\n' "$3" "$since" > "$f"
 echo 'L held'
 exec cat >/dev/null
 """
@@ -131,7 +133,8 @@ def lock_name(service: str) -> str:
 def lease_argv(service: str, wait: float) -> tuple[str, ...]:
     """The remote command that takes the lease (shown by ``--dry-run`` too)."""
     seconds = str(max(0, math.ceil(wait)))
-    return ("sh", "-c", LEASE_SCRIPT, "sh", lock_name(service), seconds, holder_id())
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return ("sh", "-c", LEASE_SCRIPT, "sh", lock_name(service), seconds, holder_id(), now)
 
 
 @dataclass
