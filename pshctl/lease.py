@@ -52,6 +52,7 @@ LEASE_SCRIPT = r"""
 for c in flock cat; do
   command -v "$c" >/dev/null 2>&1 || { echo "L none $c"; exit 0; }
 done
+umask 077
 d="${TMPDIR:-/tmp}/pshctl-leases-${USER:-$(id -u)}"
 [ -d "$d" ] || mkdir -m 700 "$d" 2>/dev/null
 if [ -L "$d" ] || [ ! -d "$d" ] || [ ! -O "$d" ]; then
@@ -123,18 +124,24 @@ def holder_id() -> str:
     return f"{user}@{socket.gethostname()} pid {os.getpid()}"
 
 
-def lock_name(service: str) -> str:
-    """The lock file's name for a service (a runit name, a service directory, a unit)."""
+def lock_name(service: str, scope: str = "") -> str:
+    """The lock file's name for a service (a runit name, a service directory, a unit).
+
+    ``scope`` tells apart containers that share one ``/tmp`` (the sandbox's, where every
+    container's unit is ``app.service``): the worker, its instance and the SSH port. On
+    the platform each container has a ``/tmp`` of its own.
+    """
     readable = re.sub(r"[^A-Za-z0-9_.-]", "_", service)[-40:].lstrip(".-") or "service"
-    digest = hashlib.sha256(service.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{scope}\0{service}".encode()).hexdigest()[:12]
     return f"{readable}-{digest}.lock"
 
 
-def lease_argv(service: str, wait: float) -> tuple[str, ...]:
+def lease_argv(service: str, wait: float, scope: str = "") -> tuple[str, ...]:
     """The remote command that takes the lease (shown by ``--dry-run`` too)."""
     seconds = str(max(0, math.ceil(wait)))
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return ("sh", "-c", LEASE_SCRIPT, "sh", lock_name(service), seconds, holder_id(), now)
+    return ("sh", "-c", LEASE_SCRIPT, "sh", lock_name(service, scope), seconds, holder_id(),
+            now)
 
 
 @dataclass
@@ -167,6 +174,7 @@ def acquire(
     session: Any,
     service: str,
     *,
+    scope: str = "",
     wait: float = 0.0,
     on_wait: Callable[[str], None] | None = None,
     interrupted: Callable[[], bool] = lambda: False,
@@ -179,7 +187,7 @@ def acquire(
     """
     from pshctl.ssh.pump import pump
 
-    channel = session.open_exec(shlex.join(lease_argv(service, wait)))
+    channel = session.open_exec(shlex.join(lease_argv(service, wait, scope)))
     answer = _Answer(on_wait, threading.Event(), interrupted)
     errors: list[bytes] = []
     began = time.monotonic()

@@ -557,8 +557,9 @@ class _Operation:
             self.event(job, "waiting", f"for the lease held by {holder or 'another run'}")
 
         try:
-            held = lease.acquire(session, job.target.service, wait=self.settings.wait_lock,
-                                 on_wait=waiting, interrupted=lambda: self.control.interrupted)
+            held = lease.acquire(session, job.target.service, scope=lease_scope(job.target),
+                                 wait=self.settings.wait_lock, on_wait=waiting,
+                                 interrupted=lambda: self.control.interrupted)
         except lease.LeaseInterrupted:
             raise NotAttempted("not attempted: interrupted") from None
         if not held.held:
@@ -657,6 +658,11 @@ class _Operation:
                             job.new_pid, left_down=left_down)
 
 
+def lease_scope(target: Target) -> str:
+    """What tells this worker's lease from another container's on a shared ``/tmp``."""
+    return f"{target.name}/{target.instance}/{target.port}"
+
+
 def check_action(action: str) -> None:
     if action not in ACTIONS:
         raise UsageError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
@@ -689,7 +695,7 @@ def plan(action: str, target: Target, settings: Settings | None = None) -> list[
     grace, wait_s = settings.grace, settings.start_wait
     hold = "held until the end; another run's lease: " + (
         f"wait up to {settings.wait_lock:g}s" if settings.wait_lock else "refuse (exit 6)")
-    steps = [Step(lease_argv(service, settings.wait_lock), hold),
+    steps = [Step(lease_argv(service, settings.wait_lock, lease_scope(target)), hold),
              *supervisor.plan("status", service, grace=grace, wait=wait_s)]
     if action in ("stop", "restart"):
         steps += supervisor.plan("stop", service, grace=grace, wait=wait_s)

@@ -133,3 +133,17 @@ def test_lock_names_are_plain_file_names(service: str) -> None:
     name = lock_name(service)
     assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}-[0-9a-f]{12}\.lock", name), name
     assert lock_name(service + "x") != name
+
+
+def test_containers_sharing_a_tmp_get_their_own_leases() -> None:
+    """The sandbox's containers share /tmp and all run `app.service`: the lease's scope
+    (worker, instance, port) keeps them apart, the same for every run of one worker."""
+    from pshctl.lease import lock_name
+    from pshctl.lifecycle import lease_scope
+    from pshctl.targets import Target
+
+    queue, mail = (Target(name=n, worker=n, host="h", port=2222, service_name="app")
+                   for n in ("queue", "mail"))
+    assert lock_name("app", lease_scope(queue)) != lock_name("app", lease_scope(mail))
+    assert lock_name("app", lease_scope(queue)) == lock_name("app", lease_scope(
+        Target(name="queue", worker="queue", host="h", port=2222, service_name="app")))
