@@ -27,7 +27,7 @@ WORKERS = ["w1", "w2", "w3", "w4", "w5"]
 STOP_SECONDS = 2
 # On SIGTERM: end the child at once, then take STOP_SECONDS to exit (a worker draining
 # its queue). The child is killed first so that a SIGKILL later leaves no orphan.
-SLOW_STOP = slow_stop(STOP_SECONDS)
+SLOW_STOP = slow_stop(STOP_SECONDS, ready=True)
 ROW = re.compile(r"^\s*(w\d)\s+(\S+)", re.MULTILINE)
 
 
@@ -35,9 +35,18 @@ ROW = re.compile(r"^\s*(w\d)\s+(\S+)", re.MULTILINE)
 def bed(testbed: TestBed, terminal: Terminal) -> TestBed:
     """Five slow-stopping workers, and a shell in their project dir."""
     testbed.add_services({name: SLOW_STOP for name in WORKERS})
+    # Started is not enough: a shell stopped before its trap is set dies at once, and a
+    # loaded machine can take that long to run a new process's first lines.
+    wait_until(lambda: all("ready" in _log(testbed, name) for name in WORKERS),
+               "every worker to set its SIGTERM trap")
     root = testbed.project(WORKERS)
     terminal.start_shell(str(root), PSHCTL.parent)
     return testbed
+
+
+def _log(bed: TestBed, name: str) -> str:
+    path = bed.log_file(name)
+    return path.read_text() if path.exists() else ""
 
 
 def _restart_line(marker: str) -> str:

@@ -19,7 +19,10 @@ from pshctl.supervisor import (
 )
 from pshctl.supervisor.systemd import (
     EXIT_MARK,
+    JOB_MARK,
+    TIMED_OUT,
     Systemd,
+    job_script,
     kill_argv,
     parse_status,
     start_argv,
@@ -138,21 +141,44 @@ def test_masked_unit_is_unsupervised() -> None:
     assert state.problem == "unsupervised" and "masked" in (state.message or "")
 
 
+# What a wait on a job ends with, by the unit's state after it: done, or still going.
+_JOB_DONE = {"stop": ("ActiveState=inactive", "ActiveState=failed"),
+             "start": ("ActiveState=active", "ActiveState=failed", "SubState=auto-restart")}
+
+
 @dataclass
 class FakeSystemctl:
-    """Answers the driver's commands from scripted `show` blocks (the last one repeats)."""
+    """Answers the driver's commands from scripted `show` blocks (the last one repeats).
+
+    A job script (queue and wait, or wait: calls ``queue stop``, ``wait stop``) ends
+    its wait when the state it answers with is one the job ends in, and times out
+    otherwise; ``verbs`` scripts a refused request (``stop``, ``start``, ``kill``)."""
 
     shows: list[str]
     verbs: dict[str, Result] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
+    def _show(self) -> str:
+        text = self.shows.pop(0) if len(self.shows) > 1 else self.shows[0]
+        if "kill" in self.calls and self.after_kill:
+            text = self.after_kill
+        return text
+
     def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+        if isinstance(argv, str) and JOB_MARK in argv:
+            verb = "start" if "systemctl --user start" in argv else "stop"
+            queued = "--no-block" in argv
+            self.calls.append(f"{'queue' if queued else 'wait'} {verb}")
+            refused = self.verbs.get(verb)
+            if queued and refused is not None and refused.exit_status:
+                return Result(0, refused.stderr + f"{JOB_MARK} queue {refused.exit_status}\n"
+                              + answer(self.shows[0]))
+            text = self._show()
+            done = any(word in text for word in _JOB_DONE[verb])
+            return Result(0, f"{JOB_MARK} wait {0 if done else TIMED_OUT}\n" + answer(text))
         if isinstance(argv, str):
             self.calls.append("show")
-            text = self.shows.pop(0) if len(self.shows) > 1 else self.shows[0]
-            if "kill" in self.calls and self.after_kill:
-                text = self.after_kill
-            return Result(0, answer(text))
+            return Result(0, answer(self._show()))
         verb = argv[2]
         self.calls.append(verb)
         return self.verbs.get(verb, Result(0, ""))
@@ -165,8 +191,8 @@ def test_stop_polls_and_reports_exited() -> None:
                           show(ActiveState="inactive", SubState="dead", ExecMainCode=2,
                                ExecMainStatus=15)])
     report = Systemd().stop(fake, "app", 15)
-    assert report.outcome == "exited"
-    assert fake.calls == ["stop", "show", "show"]
+    assert report.outcome == "exited" and report.state.state == "down"
+    assert fake.calls == ["queue stop", "wait stop"]
 
 
 def test_stop_sends_kill_itself_after_grace() -> None:
@@ -176,22 +202,43 @@ def test_stop_sends_kill_itself_after_grace() -> None:
     report = Systemd().stop(fake, "app", 0.2)
     assert report.outcome == "killed" and report.seconds >= 0.2
     assert fake.calls.count("kill") == 1
+    assert fake.calls[0] == "queue stop" and fake.calls[-2:] == ["kill", "wait stop"]
 
 
 def test_a_kill_by_the_units_own_timeout_is_reported_as_killed() -> None:
     fake = FakeSystemctl([show(ActiveState="failed", SubState="failed", ExecMainCode=2,
                                ExecMainStatus=9, Result="timeout")])
     report = Systemd().stop(fake, "app", 15)
-    assert report.outcome == "killed" and "kill" not in fake.calls
+    assert report.outcome == "killed" and fake.calls == ["queue stop"]
 
 
-def test_start_polls_for_a_main_pid() -> None:
-    fake = FakeSystemctl([show(ActiveState="inactive", SubState="dead"),
-                          show(ActiveState="activating", SubState="start"),
+def test_start_waits_on_the_job_for_a_main_pid() -> None:
+    fake = FakeSystemctl([show(ActiveState="activating", SubState="start"),
                           show(MainPID=77, ExecMainStartTimestampMonotonic=999_990_000)])
     state = Systemd().start(fake, "app", 5)
     assert state.pid == 77 and state.health == STARTING
-    assert fake.calls == ["start", "show", "show", "show"]
+    assert fake.calls == ["queue start", "wait start"]
+
+
+def test_start_reads_until_systemd_restarts_it() -> None:
+    """The start job is done, but the process died at once: systemd restarts it."""
+    fake = FakeSystemctl([show(ActiveState="activating", SubState="auto-restart"),
+                          show(ActiveState="activating", SubState="auto-restart"),
+                          show(MainPID=78, ExecMainStartTimestampMonotonic=999_990_000)])
+    state = Systemd().start(fake, "app", 5)
+    assert state.pid == 78
+    assert fake.calls == ["queue start", "show", "show"]
+
+
+def test_job_scripts_queue_then_wait_and_quote() -> None:
+    script = job_script("stop", "it's", 0.75, queue=True)
+    assert script.startswith("systemctl --user stop --no-block -- 'it'\"'\"'s.service' 2>&1 && "
+                             "{ timeout 0.75 systemctl --user stop -- 'it'\"'\"'s.service' 2>&1; ")
+    assert f'|| echo "{JOB_MARK} queue $?"' in script
+    assert script.endswith(status_script(["it's"]))
+    again = job_script("start", "app", 1, queue=False)
+    assert again.startswith(f'timeout 1.00 systemctl --user start -- app.service 2>&1; '
+                            f'echo "{JOB_MARK} wait $?"; ')
 
 
 def test_verb_failures() -> None:
@@ -207,9 +254,9 @@ def test_verb_failures() -> None:
 
 def test_plan() -> None:
     steps = Systemd().plan("stop", "app", grace=15, wait=5)
-    assert [s.argv[:3] for s in steps] == [
-        ("systemctl", "--user", "stop"), ("sh", "-c", status_script(["app"])),
-        ("systemctl", "--user", "kill"), ("sh", "-c", status_script(["app"])),
+    assert [s.command.split(" ")[:3] for s in steps] == [
+        ["systemctl", "--user", "stop"], ["timeout", "1.00", "systemctl"],
+        ["systemctl", "--user", "kill"], ["timeout", "1.00", "systemctl"],
     ]
-    assert steps[1].command == status_script(["app"])  # sent as written
+    assert steps[0].command == job_script("stop", "app", 1, queue=True)  # sent as written
     assert "after 15s" in (steps[2].when or "")

@@ -52,7 +52,7 @@ def poll_delays(first: float = FIRST_POLL, cap: float = MAX_POLL) -> Iterator[fl
         delay = min(cap, delay * 2)
 
 
-class _Ticker:
+class StopTicker:
     """Reports a stop's progress when it begins, once per whole second, and on SIGKILL."""
 
     def __init__(self, service: str, grace: float, sink: ProgressSink | None) -> None:
@@ -133,7 +133,7 @@ class PollingDriver:
 
     def stop(self, runner: Runner, service: str, grace: float, *,
              progress: ProgressSink | None = None) -> StopReport:
-        ticker = _Ticker(service, grace, progress)
+        ticker = StopTicker(service, grace, progress)
         self.control(runner, self.stop_argv(service), service)
         ticker.tick(force=True)
         killed_at: float | None = None

@@ -4,10 +4,19 @@ The unit is the service's name (``service_name``, ``app`` by default) with ``.se
 added; a configured ``service_dir`` means nothing here. pshctl reads a unit with
 ``systemctl --user show`` (one block of ``Key=value`` lines per unit, blank-line
 separated) and the remote's clock (``/proc/uptime``, the monotonic clock systemd's
-``...Monotonic`` timestamps use) in one command, and drives it with the verbs that
-return at once (``stop --no-block``, ``kill --signal=KILL``, ``start --no-block``);
-``driver.py`` polls. The unit's own ``TimeoutStopSec`` is not relied on: pshctl sends
-SIGKILL itself once ``--grace`` has passed.
+``...Monotonic`` timestamps use) in one command.
+
+Stop and start wait on systemd's own jobs rather than polling the unit: one command
+line queues the job (``stop --no-block``, ``start --no-block``: it is queued even if
+what follows is cut short), waits for it with a blocking ``systemctl --user stop|start``
+under ``timeout`` (a second request for the same job joins it, and ends the moment
+the job does), then reads the state, all in one exec. Each wait lasts at most about
+a second, so pshctl reports progress once a second, sends SIGKILL itself
+(``kill --signal=KILL``) the moment ``--grace`` has passed, whatever the unit's own
+``TimeoutStopSec``, and an interrupted pshctl leaves nothing waiting on the remote for
+long. Polling ``show`` instead costs a ``systemctl`` process and a round of the
+manager's bus per read: 30 units of one manager polled every 200 ms saturate two
+cores, and then the jobs themselves are acted on seconds late.
 
 How systemd's states map onto pshctl's:
 
@@ -30,12 +39,32 @@ from __future__ import annotations
 
 import shlex
 import signal
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from pshctl.errors import OperationFailed
-from pshctl.supervisor import Output, Problem, RunState, ServiceState
-from pshctl.supervisor.driver import PollingDriver, Verb
+from pshctl.supervisor import (
+    Output,
+    Problem,
+    ProgressSink,
+    Runner,
+    RunState,
+    ServiceProblem,
+    ServiceState,
+    Step,
+    StopReport,
+)
+from pshctl.supervisor.driver import (
+    COMMAND_TIMEOUT,
+    KILL_WAIT,
+    SETTLE_WAIT,
+    PollingDriver,
+    StopTicker,
+    Verb,
+    poll_delays,
+)
 
 NAME = "systemd"
 SYSTEMCTL = ("systemctl", "--user")
@@ -82,6 +111,47 @@ def start_argv(service: str) -> list[str]:
 
 
 VERBS = {"stop": stop_argv, "kill": kill_argv, "start": start_argv}
+
+JobVerb = Literal["stop", "start"]
+JOB_MARK = "pshctl-job"
+TIMED_OUT = 124  # timeout(1)'s status when the time ran out (the job goes on)
+# One wait on a job lasts about this long at most: then pshctl reports progress, checks
+# the grace, and an interrupted pshctl leaves no wait behind on the remote for longer.
+WAIT_SLICE = 1.0
+MIN_WAIT = 0.05  # a shorter wait is not worth an exec: the next one takes over
+# After a start job is done, a unit not yet running (systemd restarting it) is read
+# this often: rare, and never the tight loop that starves a shared manager.
+START_POLL, START_POLL_CAP = 0.1, 0.5
+
+
+def job_script(verb: JobVerb, service: str, seconds: float, *, queue: bool) -> str:
+    """Wait up to ``seconds`` for the unit's ``verb`` job (``queue``: ask for it first,
+    returning at once, so that it is queued even if the wait is cut short), then the
+    unit's state, in one command line. Then ``JOB_MARK queue N`` says the request was
+    refused with status N; ``JOB_MARK wait N`` gives the wait's status."""
+    unit = shlex.quote(unit_name(service))
+    wait = (f"timeout {seconds:.2f} systemctl --user {verb} -- {unit} 2>&1; "
+            f'echo "{JOB_MARK} wait $?"')
+    if queue:
+        wait = (f"{shlex.join(VERBS[verb](service))} 2>&1 && {{ {wait}; }} "
+                f'|| echo "{JOB_MARK} queue $?"')
+    return f"{wait}; {status_script([service])}"
+
+
+@dataclass
+class _Said:
+    exit_status: int
+    stdout: str
+    stderr: str = ""
+
+
+def _wait_for(elapsed: float, left: float) -> float:
+    """How long the next wait may last: up to the next whole second of the stop (a
+    progress report), and never past ``left``."""
+    to_tick = WAIT_SLICE - elapsed % WAIT_SLICE
+    if to_tick < WAIT_SLICE / 4:
+        to_tick += WAIT_SLICE
+    return max(MIN_WAIT, min(left, to_tick))
 
 
 def _blocks(text: str) -> tuple[list[dict[str, str]], list[str]]:
@@ -231,6 +301,110 @@ class Systemd(PollingDriver):
 
     def verb_argv(self, verb: Verb, service: str) -> list[str]:
         return VERBS[verb](service)
+
+    def job(self, runner: Runner, verb: JobVerb, service: str, seconds: float, *,
+            queue: bool = False) -> tuple[int | None, OperationFailed | None, ServiceState]:
+        """One wait on a job (see :func:`job_script`): the wait's status (``TIMED_OUT``:
+        the job goes on), what went wrong if the job failed, and the unit's state after.
+        Raises when the request itself was refused."""
+        script = job_script(verb, service, seconds, queue=queue)
+        result = runner.run(script, timeout=COMMAND_TIMEOUT + seconds)
+        text = (result.stdout or "") + (result.stderr or "")
+        said, mark, rest = text.partition(f"{JOB_MARK} ")
+        first, _, answer = rest.partition("\n")
+        step, _, number = first.partition(" ")
+        if not mark or step not in ("queue", "wait") or not number.strip().isdigit():
+            raise OperationFailed(f"systemctl said: {text.strip() or '(nothing)'} "
+                                  f"(exit {result.exit_status})")
+        code = int(number)
+        if code == COMMAND_NOT_FOUND and "timeout" in said and "not found" in said:
+            raise OperationFailed("`timeout` (coreutils) is not installed on the remote")
+        problem = self.verb_problem(_Said(code, said), service) if code else None
+        if step == "queue" or isinstance(problem, ServiceState):
+            if isinstance(problem, ServiceState):
+                raise ServiceProblem(problem)
+            raise problem or OperationFailed(f"systemctl {verb} refused: exit {code}")
+        state = parse_status(answer, [service])[0]
+        if state.problem is not None:
+            raise ServiceProblem(state)
+        return code, (problem if code != TIMED_OUT else None), state
+
+    def stop(self, runner: Runner, service: str, grace: float, *,
+             progress: ProgressSink | None = None) -> StopReport:
+        """The shared semantics (``driver.PollingDriver.stop``), waiting on the stop job."""
+        ticker = StopTicker(service, grace, progress)
+        ticker.tick(force=True)
+        killed_at: float | None = None
+        until, queue = grace, True
+        while True:
+            elapsed = ticker.elapsed()
+            _, failure, state = self.job(runner, "stop", service,
+                                         _wait_for(elapsed, until - elapsed), queue=queue)
+            queue = False
+            if state.stopped:
+                break
+            if failure is not None:
+                raise failure  # a stop job that failed or was cancelled (a start came)
+            elapsed = ticker.elapsed()
+            has_process = state.state in ("run", "finish", "start")
+            if killed_at is None and elapsed >= grace and has_process:
+                self.control(runner, self.kill_argv(service), service)
+                killed_at = ticker.elapsed()
+                until = killed_at + KILL_WAIT
+                ticker.killed = True
+                ticker.tick(force=True)
+            elif killed_at is not None and elapsed >= until:
+                raise OperationFailed(f"still {state.describe()} {KILL_WAIT:g}s after SIGKILL")
+            elif killed_at is None and elapsed > grace + SETTLE_WAIT:
+                raise OperationFailed(f"did not stop: {state.describe()}")
+            else:
+                if killed_at is None and elapsed >= grace:
+                    until = grace + SETTLE_WAIT
+                ticker.tick()
+        # The unit's own stop timeout may have killed it before our grace ran out.
+        killed = killed_at is not None or state.last_exit == "signal KILL"
+        return StopReport("killed" if killed else "exited", ticker.elapsed(), state)
+
+    def start(self, runner: Runner, service: str, wait: float) -> ServiceState:
+        """Returns the first running state, or the last one seen after ``wait`` s."""
+        deadline = time.monotonic() + wait
+        queue = True
+        while True:
+            left = deadline - time.monotonic()
+            code, _, state = self.job(runner, "start", service,
+                                      max(MIN_WAIT, min(WAIT_SLICE, left)), queue=queue)
+            queue = False
+            # A failed start job is not an error by itself: the unit's state says what
+            # came of it (systemd may be restarting it), as for runit.
+            if code != TIMED_OUT or time.monotonic() >= deadline:
+                break
+        delays = poll_delays(START_POLL, START_POLL_CAP)
+        while not (state.running and state.want != "down") and time.monotonic() < deadline:
+            time.sleep(min(next(delays), max(0.0, deadline - time.monotonic())))
+            state = self.read(runner, service)
+        return state
+
+    def plan(self, action: str, service: str, *, grace: float, wait: float) -> list[Step]:
+        status = self.status_command([service])
+        if action == "status":
+            return [Step.of(status)]
+        if action == "stop":
+            return [
+                Step.of(job_script("stop", service, WAIT_SLICE, queue=True),
+                        "queues the stop job, waits up to 1s for it, reads the state"),
+                Step.of(job_script("stop", service, WAIT_SLICE, queue=False),
+                        f"again, about once a second, until it is down or {grace:g}s passed"),
+                Step.of(self.kill_argv(service), f"if still running after {grace:g}s"),
+                Step.of(job_script("stop", service, WAIT_SLICE, queue=False),
+                        "until it is down, after the kill"),
+            ]
+        if action == "start":
+            return [
+                Step.of(job_script("start", service, min(WAIT_SLICE, wait), queue=True),
+                        "queues the start job, waits for it, reads the state"),
+                Step.of(status, f"polled until it runs, up to {wait:g}s"),
+            ]
+        raise ValueError(f"unknown action {action!r}")
 
     def verb_problem(self, result: Output, service: str) -> ServiceState | OperationFailed | None:
         if result.exit_status == 0:
