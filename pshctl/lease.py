@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 ANSWER_SLACK = 30.0  # seconds beyond the wait for the remote shell's answer
 MAX_HOLDER = 300  # bytes of the holder's line shown
 COMMAND_NOT_FOUND = 127
+RELEASE_WAIT = 5.0  # seconds a release waits for the remote holder to have ended
 
 # Arguments: FILE-NAME WAIT-SECONDS WHO NOW. Answers one line per second while waiting
 # (``W HOLDER``), then ``L held``, ``L busy HOLDER``, ``L none TOOL`` (a tool it needs is
@@ -104,9 +105,18 @@ class Lease:
         return self._channel is not None
 
     def release(self) -> None:
-        if self._channel is not None:
-            self._channel.close()  # sshd hangs up `cat`: the lock goes with it
-            self._channel = None
+        """End the remote holder and wait (briefly) until it has ended: the lock is free
+        when this returns, and no process of pshctl's is left on the container."""
+        channel, self._channel = self._channel, None
+        if channel is None:
+            return
+        try:
+            channel.shutdown_write()  # EOF: `cat` ends, and the lock with it
+            channel.status_event.wait(RELEASE_WAIT)
+        except (OSError, EOFError):  # the connection is gone: so is the holder
+            pass
+        finally:
+            channel.close()
 
     def __enter__(self) -> Lease:
         return self

@@ -72,9 +72,8 @@ def test_a_hostile_destination_is_refused(cli: CliRunner, repository: Path,
     Target(name="queue", worker="queue", host="ok.example", user="-u"),
     Target(name="queue", worker="queue", host="ok.example", user="u\x1b]52;c;eA==\x07"),
     Target(name="queue", worker="queue", host="ok.example", user="u", port=10**30),
-    Target(name="queue", worker="queue", host="ok.example", user="u",
-           instance="1 -oProxyCommand=x"),  # type: ignore[arg-type]  # an API's answer
-], ids=["host", "user", "dash-user", "escape-user", "port", "instance"])
+    Target(name="queue", worker="queue", host="ok.example", user="1.u -oProxyCommand=x"),
+], ids=["host", "user", "dash-user", "escape-user", "port", "instance-user"])
 def test_destination_refuses_what_no_reader_checked(target: Target) -> None:
     """A target straight from an API or a plugin, which no file reader saw."""
     with pytest.raises(ConfigError, match="refused"):
@@ -84,5 +83,5 @@ def test_destination_refuses_what_no_reader_checked(target: Target) -> None:
 def test_checked_destinations_print_as_before() -> None:
     assert destination(Target(name="q", worker="q", host="ssh.eu-3.platform.sh",
                               user="abc--app--q")) == "abc--app--q@ssh.eu-3.platform.sh"
-    assert destination(Target(name="q", worker="q", host="::1", user="u", port=2222,
+    assert destination(Target(name="q", worker="q", host="::1", user="1.u", port=2222,
                               instance=1)) == "ssh://1.u@[::1]:2222"
