@@ -123,7 +123,8 @@ VerifyOpt = Annotated[
     float, seconds_option("--verify", "Seconds a started worker must stay up.", panel=PANEL_RUN),
 ]
 BatchOpt = Annotated[int, number_option(
-    "--batch", help="Workers per batch with --rolling.", low=1, high=MAX_PARALLEL, whole=True,
+    "--batch", help="Workers (instances) per batch with --rolling.", low=1, high=MAX_PARALLEL,
+    whole=True,
     metavar="N", panel=PANEL_RUN)]
 WaitLockOpt = Annotated[float, number_option(
     "--wait-lock", help="Seconds to wait for a worker another pshctl run is acting on "
@@ -132,6 +133,14 @@ IntervalOpt = Annotated[
     float, seconds_option("--interval", "Seconds between refreshes (--watch).", low=0.2),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+InstanceOpt = Annotated[
+    Optional[int],
+    number_option(
+        "--instance", "-I", low=0, high=MAX_INSTANCE, whole=True, metavar="N",
+        help="Only instance N of each worker (WORKER.N names one instance too). "
+        "Default: every instance.",
+    ),
+]
 AcceptNewOpt = Annotated[
     bool,
     typer.Option(
