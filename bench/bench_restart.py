@@ -8,7 +8,10 @@ runs in the same process, medians, ratios against the baseline measured alongsid
   has acted, pshctl sends ``sv down``/``sv up`` and polls ``sv status`` itself);
 - systemd: ``pshctl restart W --verify 0`` vs ``ssh 'systemctl --user restart U'``
   (a blocking restart job, systemd's own floor: for information);
-- the first SIGTERM-to-down of a prompt worker as pshctl reports it (``stop_s``).
+- the first SIGTERM-to-down of a prompt worker as pshctl reports it (``stop_s``);
+- the cost of the lease (pshctl/lease.py) a restart holds on the container: the same
+  restart through the Python API, with the lease and without it (a connection that
+  cannot open one), paired in one process (goal: <= 1.1x).
 
 Both sides are the same worker on the same sshd, whose remote shell does not read
 ``~/.bashrc``; the ssh baseline pays one OpenSSH connection, pshctl its interpreter start,
@@ -110,12 +113,51 @@ def bench(supervisor: str, baseline: Callable[[TestBed], str]) -> list[tuple[str
 
             command = baseline(bed)
             ours, theirs = paired(restart, lambda: ssh(bed, command), settled(bed, "w"))
+            leased, bare = lease_cost(root, settled(bed, "w"))
             return [(f"{supervisor}: pshctl restart --verify 0 vs ssh {command!r}",
                      ours, theirs),
                     (f"{supervisor}: SIGTERM to down, as pshctl reports it (stop_s)",
-                     statistics.median(stops), float("nan"))]
+                     statistics.median(stops), float("nan")),
+                    (f"{supervisor}: restart with the lease vs without (API)", leased, bare)]
         finally:
             bed.stop()
+
+
+class _NoLease:
+    """A session that offers only ``run``: lifecycle holds no lease on it."""
+
+    def __init__(self, session: object) -> None:
+        self._session = session
+
+    def run(self, argv: object, *, timeout: float | None = None) -> object:
+        return self._session.run(argv, timeout=timeout)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._session.close()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> _NoLease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def lease_cost(root: Path, settle: Callable[[], object]) -> tuple[float, float]:
+    from pshctl import lifecycle
+    from pshctl.api import open_environment
+
+    env = open_environment("test", cwd=root)
+    targets = env.targets(["w"])
+    connect = env.connector()
+    settings = lifecycle.Settings(verify=0)
+
+    def restart(connector: lifecycle.Connector) -> None:
+        results = lifecycle.act("restart", targets, settings, connector=connector)
+        if results.failed:
+            raise SystemExit(f"restart failed: {results.failed[0].message}")
+
+    return paired(lambda: restart(connect), lambda: restart(lambda t: _NoLease(connect(t))),
+                  settle)
 
 
 def main() -> int:
@@ -149,6 +191,9 @@ def record_rows(rows: list[tuple[str, float, float]]) -> None:
         elif name.startswith("systemd: pshctl restart"):
             time_row("restart W --verify 0 (systemd, prompt worker)", ours,
                      "ssh 'systemctl --user restart U'", theirs, most=None)
+        elif "with the lease" in name:
+            time_row(f"restart W with its lease ({name.split(':')[0]})", ours,
+                     "the same restart without a lease", theirs, most=1.1)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,7 @@ class ActionOptions(TypedDict, total=False):
     rolling: bool  # batches one after the other; halt at a failed one ...
     batch: int
     keep_going: bool  # ... unless this is set
+    wait_lock: float  # seconds to wait for a worker's lease held by another run (0: refuse)
     on_event: Callable[[Event], None] | None  # progress, as it happens
     control: Control | None  # lets another thread or a signal handler interrupt
     instance: Instance | None  # that instance of each worker only
@@ -417,7 +418,8 @@ class Environment:
     def act(self, action: str, workers: Sequence[str] = (), *, all_workers: bool = False,
             grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
             max_parallel: int = DEFAULT_MAX_PARALLEL, rolling: bool = False, batch: int = 1,
-            keep_going: bool = False, on_event: Callable[[Event], None] | None = None,
+            keep_going: bool = False, wait_lock: float = 0.0,
+            on_event: Callable[[Event], None] | None = None,
             control: Control | None = None,
             instance: Instance | None = None) -> Results[ActionResult]:
         """``stop``, ``start`` or ``restart`` workers, in parallel or in rolling batches.
@@ -428,15 +430,19 @@ class Environment:
         (``instance``, or ``queue.1`` among the names, for one). With ``rolling=True`` it
         goes ``batch`` instances at a time, never every instance of one worker at once,
         and stops at the first failed batch (the rest fail as not attempted) unless
-        ``keep_going``. ``control`` (a :class:`pshctl.lifecycle.Control`) lets another
-        thread or a signal handler interrupt: no new worker begins, those in flight are
-        started again, and the results' ``exit_code`` is 130.
+        ``keep_going``. Each worker's action holds a lease on its container (pshctl.lease):
+        a worker another run is acting on is waited for up to ``wait_lock`` seconds, then
+        fails with :class:`pshctl.lease.LeaseBusy` (exit 6). ``control`` (a
+        :class:`pshctl.lifecycle.Control`) lets another thread or a signal handler
+        interrupt: no new worker begins, those in flight are started again, and the
+        results' ``exit_code`` is 130.
         """
         from pshctl import lifecycle
 
         targets = self._chosen(action, workers, all_workers, instance)
         settings = lifecycle.Settings(grace=grace, verify=verify, max_parallel=max_parallel,
-                                      rolling=rolling, batch=batch, keep_going=keep_going)
+                                      rolling=rolling, batch=batch, keep_going=keep_going,
+                                      wait_lock=wait_lock)
         return lifecycle.act(action, targets, settings, connector=self.connector(),
                              control=control, on_event=on_event)
 
@@ -457,13 +463,14 @@ class Environment:
 
     def plan(self, action: str, workers: Sequence[str] = (), *, all_workers: bool = False,
              grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
+             wait_lock: float = 0.0,
              instance: Instance | None = None) -> list[tuple[Target, list[Step]]]:
         """The remote commands :meth:`act` would run, per worker; nothing is run
         (``--dry-run``)."""
         from pshctl import lifecycle
 
         targets = self._chosen(action, workers, all_workers, instance)
-        settings = lifecycle.Settings(grace=grace, verify=verify)
+        settings = lifecycle.Settings(grace=grace, verify=verify, wait_lock=wait_lock)
         return list(lifecycle.iter_plans(action, targets, settings))
 
     def run(self, command: Sequence[str] | str, workers: Sequence[str] = (), *,

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     CONFIG = 3  # configuration or name error
     CONNECTION = 4  # connection, authentication or host-key error
     TIMEOUT = 5  # a wait ran out of time
+    LOCKED = 6  # another pshctl run holds a worker's lease (see --wait-lock)
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
     SSH_CONNECTION = 255  # `pshctl ssh -- CMD` could not connect, as `ssh` does
 

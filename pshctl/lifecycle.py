@@ -6,7 +6,9 @@ runs in parallel up to ``max_parallel`` or in rolling batches, and every worker 
 with its own frozen result: one failing worker never hides the others.
 
 Stopping follows Platform.sh: SIGTERM, up to ``grace`` seconds, then SIGKILL. A restart
-is verified: a new pid, still the same process ``verify`` seconds later.
+is verified: a new pid, still the same process ``verify`` seconds later. Each action
+holds a lease on the worker's container over its own session (:mod:`pshctl.lease`), so
+that two runs never act on one worker at once.
 
 Interrupts are the caller's to catch (this module never prints nor installs signal
 handlers); it calls :meth:`Control.interrupt` and this module then starts no new worker,
@@ -15,6 +17,7 @@ finishes starting every worker it stopped, and skips the verification wait.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +30,14 @@ from pshctl.defaults import (
     DEFAULT_VERIFY,
     DEFAULT_WAIT_TIMEOUT,
 )
-from pshctl.errors import ConnectionFailed, OperationFailed, OperationTimeout, UsageError
+from pshctl.errors import (
+    ConnectionFailed,
+    ExitCode,
+    OperationFailed,
+    OperationTimeout,
+    PshctlError,
+    UsageError,
+)
 from pshctl.outcome import Outcome, Results, labelled
 from pshctl.parallel import run_parallel
 from pshctl.restarts import SAMPLE_INTERVAL, SETTLE_WINDOW, RestartWatch
@@ -210,7 +220,9 @@ class Event:
     """
 
     worker: str
-    phase: str  # stopping, stopped, starting, verifying, done, failed, skipped
+    # waiting (for another run's lease), unleased (the container cannot hold one),
+    # stopping, stopped, starting, verifying, done, failed, skipped
+    phase: str
     detail: str = ""
     elapsed: float | None = None
     grace: float | None = None
@@ -228,6 +240,8 @@ class Settings:
     batch: int = 1
     keep_going: bool = False
     start_wait: int = START_WAIT
+    # Seconds to wait for a lease another run holds on a worker (0: refuse at once).
+    wait_lock: float = 0.0
 
 
 class CrashLooping(OperationFailed):
@@ -604,7 +618,7 @@ class _Operation:
             raise NotAttempted("not attempted: interrupted")
         self.event(job, "connecting")
         supervisor = get_supervisor(job.target.supervisor)
-        with self.connector(job.target) as session:
+        with self.connector(job.target) as session, self._lease(job, session):
             service = job.target.service
             before = supervisor.status(session, [service])[0]
             if before.problem is not None:
@@ -623,6 +637,28 @@ class _Operation:
                     # then start a fresh one.
                     self._stop(job, session, supervisor, service, was_running=True)
                 self._start(job, session, supervisor, service)
+
+    def _lease(self, job: _Job, session: Connection) -> contextlib.AbstractContextManager[Any]:
+        """The worker's lease, held on its container for this session (pshctl.lease), so
+        that two runs never act on one worker at once. A connection that cannot open a
+        channel of its own (a test double of Runner) holds none."""
+        if not hasattr(session, "open_exec"):
+            return contextlib.nullcontext()
+        from pshctl import lease
+
+        def waiting(holder: str) -> None:
+            self.event(job, "waiting", f"for the lease held by {holder or 'another run'}")
+
+        try:
+            held = lease.acquire(session, job.target.service, scope=lease_scope(job.target),
+                                 wait=self.settings.wait_lock, on_wait=waiting,
+                                 interrupted=lambda: self.control.interrupted)
+        except lease.LeaseInterrupted:
+            raise NotAttempted("not attempted: interrupted") from None
+        if not held.held:
+            self.event(job, "unleased",
+                       f"no `{held.missing}` on the container: acting without a lease")
+        return held
 
     def _stop(self, job: _Job, session: Connection, supervisor: Any, service: str,
               *, was_running: bool) -> None:
@@ -697,6 +733,11 @@ class _Operation:
             return Outcome(job.name, self._result(job, health))
         if isinstance(error, ConnectionFailed):
             health = UNREACHABLE
+        elif isinstance(error, PshctlError) and error.exit_code == ExitCode.LOCKED:
+            outcome = Outcome(job.name, ActionResult(self.action, UNKNOWN, attempted=False),
+                              error)
+            self.event(job, "failed", outcome.message or "")
+            return outcome
         elif isinstance(error, ServiceProblem):
             health = UNSUPERVISED
         else:
@@ -711,6 +752,11 @@ class _Operation:
         return ActionResult(self.action, health, job.stop, job.stop_s, job.old_pid,
                             job.new_pid, left_down=left_down,
                             killed_after_s=job.killed_after_s if job.stop == "killed" else None)
+
+
+def lease_scope(target: Target) -> str:
+    """What tells this worker's lease from another container's on a shared ``/tmp``."""
+    return f"{target.name}/{target.instance}/{target.port}"
 
 
 def rolling_batches(items: Sequence[X], size: int,
@@ -766,11 +812,16 @@ def act(action: str, targets: Sequence[Target], settings: Settings | None = None
 
 def plan(action: str, target: Target, settings: Settings | None = None) -> list[Step]:
     """The exact remote commands ``action`` would run on ``target`` (``--dry-run``)."""
+    from pshctl.lease import lease_argv
+
     settings = settings or Settings()
     supervisor = get_supervisor(target.supervisor)
     service = target.service
     grace, wait_s = settings.grace, settings.start_wait
-    steps = list(supervisor.plan("status", service, grace=grace, wait=wait_s))
+    hold = "held until the end; another run's lease: " + (
+        f"wait up to {settings.wait_lock:g}s" if settings.wait_lock else "refuse (exit 6)")
+    steps = [Step(lease_argv(service, settings.wait_lock, lease_scope(target)), hold),
+             *supervisor.plan("status", service, grace=grace, wait=wait_s)]
     if action in ("stop", "restart"):
         steps += supervisor.plan("stop", service, grace=grace, wait=wait_s)
     if action == "start":  # a worker still stopping (want down) finishes that stop first

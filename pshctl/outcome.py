@@ -103,7 +103,8 @@ def exit_code(outcomes: Sequence[Outcome[Any]], *, interrupted: bool = False) ->
     """The exit status of a command that acted on these workers (docs/exit-codes.md).
 
     130 when it was interrupted; 0 when no worker failed; 4 when every worker failed to
-    connect; 3 or 5 when every failure is a configuration error or a timeout; else 1.
+    connect; 3, 5 or 6 when every failure is a configuration error, a timeout or a lease
+    held by another run; else 1.
     Instances count one by one: one instance of a worker down fails that worker, and
     4 means no instance of any worker was reached.
     """
@@ -116,7 +117,7 @@ def exit_code(outcomes: Sequence[Outcome[Any]], *, interrupted: bool = False) ->
     if kinds == {ExitCode.CONNECTION}:
         # Something was reached: the command did part of its work.
         return ExitCode.CONNECTION if len(errors) == len(outcomes) else ExitCode.FAILED
-    if kinds in ({ExitCode.CONFIG}, {ExitCode.TIMEOUT}):
+    if kinds in ({ExitCode.CONFIG}, {ExitCode.TIMEOUT}, {ExitCode.LOCKED}):
         return kinds.pop()
     return ExitCode.FAILED
 

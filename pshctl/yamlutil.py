@@ -159,6 +159,8 @@ def loads(text: str, *, file: str, includes: bool = False) -> Any:
         error: Any = exc
     except RecursionError:
         raise _too_deep(text, file) from None
+    except ValueError as exc:  # PyYAML's scanner: a "\U001e4000" escape past U+10FFFF
+        raise ConfigError(f"invalid YAML: a bad escape ({exc})", file=file) from None
     if fast and "maximum nesting depth" in str(getattr(error, "problem", "")):
         raise _too_deep(text, file) from None  # libyaml's own bound (1000 levels)
     if fast:
@@ -170,6 +172,8 @@ def loads(text: str, *, file: str, includes: bool = False) -> Any:
             error = exc
         except RecursionError:
             raise _too_deep(text, file) from None
+        except ValueError:  # a bad escape the pure parser trips on: libyaml's error stands
+            pass
     raise _yaml_error(error, file) from None
 
 

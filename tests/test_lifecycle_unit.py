@@ -254,6 +254,9 @@ def test_wait_success_and_timeout() -> None:
 def test_plan_restart_is_status_stop_start_verify() -> None:
     target = World(a="prompt").target("a")
     steps = lifecycle.plan("restart", target, Settings(grace=7))
+    lease, *steps = steps
+    assert lease.argv[:2] == ("sh", "-c") and "flock" in lease.argv[2]
+    assert "refuse (exit 6)" in (lease.when or "")
     verbs = [s.argv[-2] for s in steps]
     assert verbs == ["status", "down", "status", "kill", "status", "up", "status", "status"]
     assert steps[1].argv == ("sv", "down", "/s/a")

@@ -115,3 +115,14 @@ def read(root: Path) -> Any:
 def test_reader_gives_apps_or_located_errors(project_dir: Path, text: str, place: str) -> None:
     root = fresh(project_dir, place, text)
     within_memory(lambda: read(root))
+
+
+@pytest.mark.parametrize("text", ['a: "\\U001e4000"\n',
+                                  '- "\\x0F": 1\n  "\\U001e40008F074": null\n'])
+def test_an_escape_past_the_last_code_point_is_a_located_error(project_dir: Path,
+                                                              text: str) -> None:
+    """Found by the property test: PyYAML's scanner raised ValueError (chr() arg)."""
+    result = read(fresh(project_dir, ".platform.app.yaml", text))
+    errors = [result] if isinstance(result, PshctlError) else [*result.errors.values(),
+                                                                *result.file_errors]
+    assert any("invalid YAML" in str(error) for error in errors), result

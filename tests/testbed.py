@@ -131,7 +131,9 @@ class TestBed:
         # Remote shells get a home of their own: never the machine's ~/.bashrc or ~/.profile.
         home = root / "home"
         home.mkdir(exist_ok=True)
-        variables = {"HOME": str(home), **(remote_env or {})}
+        # And a TMPDIR of their own (where pshctl's leases live), gone with the bed.
+        (root / "tmp").mkdir(mode=0o700, exist_ok=True)
+        variables = {"HOME": str(home), "TMPDIR": str(root / "tmp"), **(remote_env or {})}
         sshd_config = "SetEnv " + " ".join(f"{k}={v}" for k, v in variables.items()) + \
             "\n" + sshd_config
         if supervisor == "systemd":

@@ -26,17 +26,24 @@ from pshctl.cli import output, problems
 from pshctl.cli.complete import complete_worker
 from pshctl.cli.interrupts import two_step
 from pshctl.cli.options import (
+    MAX_WAIT_SECONDS,
     PANEL_RUN,
     AcceptNewOpt,
     AppOpt,
+    BatchOpt,
     EnvironmentOpt,
+    GraceOpt,
     InstanceOpt,
+    IntervalOpt,
     JsonOpt,
     MaxParallelOpt,
     ProjectOpt,
+    VerifyOpt,
+    WaitLockOpt,
     located,
     open_environment,
     program,
+    seconds_option,
 )
 from pshctl.defaults import (
     DEFAULT_GRACE,
@@ -74,28 +81,10 @@ WorkerOpt = Annotated[
     ),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every worker of the app.")]
-GraceOpt = Annotated[
-    int,
-    typer.Option("--grace", min=0, metavar="SECONDS",
-                 help="Seconds from SIGTERM to SIGKILL (as Platform.sh).",
-                 rich_help_panel=PANEL_RUN),
-]
-VerifyOpt = Annotated[
-    float,
-    typer.Option("--verify", min=0, metavar="SECONDS",
-                 help="Seconds a started worker must stay up.",
-                 rich_help_panel=PANEL_RUN),
-]
 RollingOpt = Annotated[
     bool,
     typer.Option("--rolling", help="One batch at a time; stop at the first failure. A "
                  "batch never holds every instance of a worker.",
-                 rich_help_panel=PANEL_RUN),
-]
-BatchOpt = Annotated[
-    int,
-    typer.Option("--batch", min=1, metavar="N",
-                 help="Workers (instances) per batch with --rolling.",
                  rich_help_panel=PANEL_RUN),
 ]
 KeepGoingOpt = Annotated[
@@ -267,8 +256,7 @@ def status_command(
     worker: WorkerOpt = None,
     as_json: JsonOpt = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.2, metavar="SECONDS",
-                                            help="Seconds between refreshes (--watch).")] = 2.0,
+    interval: IntervalOpt = 2.0,
     wide: Annotated[bool, typer.Option(
         "--wide", help="Also the columns of `pshctl top`: processes, CPU %, memory.")] = False,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
@@ -535,6 +523,7 @@ def _action_command(action: str) -> Callable[..., int]:
         rolling: RollingOpt = False,
         batch: BatchOpt = 1,
         keep_going: KeepGoingOpt = False,
+        wait_lock: WaitLockOpt = 0.0,
         dry_run: DryRunOpt = False,
         as_json: JsonOpt = False,
         accept_new: AcceptNewOpt = False,
@@ -549,7 +538,8 @@ def _action_command(action: str) -> Callable[..., int]:
                        verb=action, accept_new=accept_new, announce=not as_json)
         if dry_run:
             return _dry_run(env, env.plan(action, names, all_workers=all_workers, grace=grace,
-                                          verify=verify, instance=instance), as_json)
+                                          verify=verify, wait_lock=wait_lock,
+                                          instance=instance), as_json)
         control = Control()
         rows = [t.name for t in env.targets(names, all_workers=all_workers,
                                             instance=instance)]  # kept by env
@@ -557,8 +547,8 @@ def _action_command(action: str) -> Callable[..., int]:
                 _interrupt_guard(control, progress, env.context, action):
             results = env.act(action, names, all_workers=all_workers, grace=grace,
                               verify=verify, max_parallel=max_parallel, rolling=rolling,
-                              batch=batch, keep_going=keep_going, control=control,
-                              on_event=progress, instance=instance)
+                              batch=batch, keep_going=keep_going, wait_lock=wait_lock,
+                              control=control, on_event=progress, instance=instance)
         return output.emit(located(_action_report(results, env.context, control.interrupted),
                                    env),
                            as_json=as_json)
@@ -580,11 +570,10 @@ def wait_command(
     worker: WorkerOpt = None,
     all_workers: AllOpt = False,
     instance: InstanceOpt = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0, metavar="SECONDS",
-                                           help="Give up after this many seconds (exit 5).")
+    timeout: Annotated[float, seconds_option(
+        "--timeout", "Give up after this many seconds (exit 5).", high=MAX_WAIT_SECONDS)
                        ] = DEFAULT_WAIT_TIMEOUT,
-    stable: Annotated[float, typer.Option("--stable", min=0, metavar="SECONDS",
-                                          help="Seconds a worker must have been up.")
+    stable: Annotated[float, seconds_option("--stable", "Seconds a worker must have been up.")
                       ] = DEFAULT_VERIFY,
     as_json: JsonOpt = False,
     accept_new: AcceptNewOpt = False,

@@ -23,6 +23,7 @@ import typer
 from pshctl.cli import output
 from pshctl.cli.complete import complete_log_type, complete_worker
 from pshctl.cli.options import (
+    MAX_LINES,
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
@@ -30,12 +31,16 @@ from pshctl.cli.options import (
     JsonOpt,
     ProjectOpt,
     envelope,
+    number_option,
     open_environment,
 )
+from pshctl.defaults import DEFAULT_LOG_LINES
 from pshctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from pshctl.logs import LogNotice, LogStream
+
+ALL_LINES = -1  # what `-n all` parses to (None is "not given": 100, or all with --since)
 
 EPILOG = (
     "Examples: pshctl logs  |  pshctl logs queue -n 20  |  pshctl logs --all -f  |  "
@@ -77,10 +82,11 @@ def logs(
                      help="Which log: <log dir>/<TYPE>.log (app, deploy, cron, error, ...)."),
     ] = "app",
     lines: Annotated[
-        Optional[str],
-        typer.Option("--lines", "-n", metavar="N|all", show_default=False,
-                     help="How many of the last lines to show; 'all' for the whole log "
-                          "(default 100; with --since, all since then)."),
+        Optional[int],
+        number_option("--lines", "-n", metavar="N|all", low=0, high=MAX_LINES, whole=True,
+                      words={"all": ALL_LINES},
+                      help="How many of the last lines to show; 'all' for the whole log "
+                           f"(default {DEFAULT_LOG_LINES}; with --since, all since then)."),
     ] = None,
     since: Annotated[
         Optional[str],
@@ -106,6 +112,11 @@ def logs(
         typer.Option("--follow", "-f", help="Keep printing new lines (survives rotation, "
                      "truncation and dropped connections) until Ctrl-C."),
     ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="Pass the log's bytes through as they are, control "
+                     "characters included (on a terminal they are shown escaped: ^[ for ESC)."),
+    ] = False,
     instance: InstanceOpt = None,
     json_: JsonOpt = False,
     accept_new: AcceptNewOpt = False,
@@ -127,7 +138,10 @@ def logs(
     names = [*(workers or ()), *(worker or ())]
     if all_workers and names:
         raise UsageError("--all reads every worker; name no workers with it")
-    count = _line_count(lines) if lines is not None else None if since else 100
+    if lines is None:
+        count: int | None = None if since else DEFAULT_LOG_LINES
+    else:
+        count = None if lines == ALL_LINES else lines
     request = LogRequest(log_type=log_type, lines=count, follow=follow, grep=grep,
                          since=since_time(since))
     env = open_environment(ctx, project, environment, app_name, announce=not json_,
@@ -138,7 +152,7 @@ def logs(
         return ExitCode.OK
     order = [t.name for t in targets]
     printer = output.Lines(order, as_json=json_, timestamps=timestamps, times=True,
-                           context=envelope(env.context),
+                           context=envelope(env.context), raw=raw,
                            labels={t.name: (t.container, t.instance) for t in targets})
     try:
         with env.log_stream(request, names, all_workers=all_workers,
@@ -151,18 +165,6 @@ def logs(
         output.drop_stdout()  # the reader went away (`| head`): stop as cat does
         return ExitCode.OK
     return stream.results().exit_code
-
-
-def _line_count(value: str) -> int | None:
-    if value.strip().lower() == "all":
-        return None
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise UsageError(f"--lines takes a number of lines or 'all', not {value!r}")
-    return count
 
 
 def _drain(stream: LogStream, printer: output.Lines) -> None:

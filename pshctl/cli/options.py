@@ -6,6 +6,8 @@ it (``pshctl restart mail -e main``); the one given after the command wins.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -46,19 +48,97 @@ AppOpt = Annotated[
         show_default=False, rich_help_panel=PANEL_TARGET,
     ),
 ]
-MaxParallelOpt = Annotated[
-    int,
-    typer.Option("--max-parallel", min=1, metavar="N",
-                 help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
-                 rich_help_panel=PANEL_RUN),
+# The ranges of the command line's numbers. Bounded so that every value is finite and
+# representable where it goes (a socket timeout, a sleep, a thread count, `tail -n`).
+MAX_SECONDS = 3600  # a grace, a verification, a refresh: an hour is already absurd
+MAX_WAIT_SECONDS = 86400  # `wait --timeout`, `--wait-lock`: a day
+MAX_PARALLEL = 256
+MAX_LINES = 10**9
+MAX_INSTANCE = 9999
+
+
+def number(
+    low: float, high: float, *, whole: bool = False, unit: str = "seconds",
+    words: dict[str, Any] | None = None,
+) -> Callable[[Any], Any]:
+    """The parser of one numeric option: a finite number from ``low`` to ``high``
+    (inclusive), a whole one when ``whole``, or one of ``words`` (``{"all": None}``).
+
+    Every numeric option of every command parses through this, so that ``nan``, ``inf``,
+    ``1e400`` or ``10**30`` is a usage error (exit 2) naming the option (click adds
+    "Invalid value for '--verify'") and the valid range, before anything runs.
+    """
+    kind = "a whole number" if whole else f"a number of {unit}"
+    valid = f"{kind} from {_plain(low)} to {_plain(high)}"
+    if words:
+        valid += "".join(f" or '{word}'" for word in words)
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):  # the option's default, already a value
+            return value
+        text = value.strip()
+        if words and text.lower() in words:
+            return words[text.lower()]
+        try:
+            parsed: float = int(text) if whole else float(text)
+        except ValueError:
+            parsed = math.nan
+        if not (math.isfinite(parsed) and low <= parsed <= high):
+            import typer
+
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise typer.BadParameter(f"must be {valid}, not {shown!r}")
+        return parsed
+
+    parse.__name__ = "integer" if whole else "number"  # click names the type after it
+    return parse
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def number_option(
+    *names: str, help: str, low: float, high: float, whole: bool = False,
+    metavar: str = "SECONDS", words: dict[str, Any] | None = None, panel: str | None = None,
+) -> Any:
+    """A ``typer.Option`` parsed by :func:`number`, its range said in its help."""
+    shown = f"{_plain(low)}-{_plain(high)}" + "".join(f" or {w}" for w in words or ())
+    return typer.Option(*names, parser=number(low, high, whole=whole, words=words),
+                        metavar=metavar, help=f"{help} [{shown}]", rich_help_panel=panel)
+
+
+def seconds_option(name: str, help: str, *, low: float = 0, high: float = MAX_SECONDS,
+                   panel: str | None = None) -> Any:
+    return number_option(name, help=help, low=low, high=high, panel=panel)
+
+
+MaxParallelOpt = Annotated[int, number_option(
+    "--max-parallel", help="Workers handled at once (SSH handshakes: 8 at once whatever this is).",
+    low=1, high=MAX_PARALLEL, whole=True, metavar="N", panel=PANEL_RUN)]
+GraceOpt = Annotated[int, number_option(
+    "--grace", help="Seconds from SIGTERM to SIGKILL (as Platform.sh).", low=0,
+    high=MAX_SECONDS, whole=True, panel=PANEL_RUN)]
+VerifyOpt = Annotated[
+    float, seconds_option("--verify", "Seconds a started worker must stay up.", panel=PANEL_RUN),
+]
+BatchOpt = Annotated[int, number_option(
+    "--batch", help="Workers (instances) per batch with --rolling.", low=1, high=MAX_PARALLEL,
+    whole=True,
+    metavar="N", panel=PANEL_RUN)]
+WaitLockOpt = Annotated[float, number_option(
+    "--wait-lock", help="Seconds to wait for a worker another pshctl run is acting on "
+    "(0: refuse at once, exit 6).", low=0, high=MAX_WAIT_SECONDS, panel=PANEL_RUN)]
+IntervalOpt = Annotated[
+    float, seconds_option("--interval", "Seconds between refreshes (--watch).", low=0.2),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 InstanceOpt = Annotated[
     Optional[int],
-    typer.Option(
-        "--instance", "-I", min=0, metavar="N",
+    number_option(
+        "--instance", "-I", low=0, high=MAX_INSTANCE, whole=True, metavar="N",
         help="Only instance N of each worker (WORKER.N names one instance too). "
-        "Default: every instance.", show_default=False,
+        "Default: every instance.",
     ),
 ]
 AcceptNewOpt = Annotated[

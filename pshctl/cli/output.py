@@ -3,7 +3,8 @@
 Nothing else in pshctl writes to stdout (a test checks it); the interactive shell's raw
 terminal bridge (``pshctl.ssh.interactive``) is the one exception. Data goes to stdout,
 diagnostics to stderr. Both consoles have markup, highlighting and
-emoji off, so text that comes from a remote host (``[error]``, ``:x:``) prints as is.
+emoji off, so text that comes from a remote host (``[error]``, ``:x:``) prints as is;
+on a terminal its control characters are shown by :func:`visible`, never acted on.
 On a terminal tables are rich tables; piped, they are plain aligned text; with
 ``--json`` stdout holds exactly one JSON document (or JSON lines for streams).
 """
@@ -11,6 +12,7 @@ On a terminal tables are rich tables; piped, they are plain aligned text; with
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import zlib
@@ -27,6 +29,31 @@ if TYPE_CHECKING:
 # A cell is plain text, or (text, rich style) for emphasis on a terminal; the style
 # is dropped when piped, so never put meaning in the style alone.
 Cell = Union[str, "tuple[str, str]"]
+
+
+# What a terminal would act on instead of showing: C0 controls but tab and newline (ESC
+# starts OSC 52 clipboard writes, title changes, ESC[2J, ESC[1A ESC[2K), DEL, C1
+# controls (U+009B is a CSI of its own), and the invisible format characters that
+# reorder or hide text (bidi overrides and isolates, zero-width ones, BOM).
+_UNSHOWN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e"
+                      "\u2060-\u2069\ufeff]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # ESC -> ^[, BEL -> ^G, CR -> ^M: as less and cat -v
+    return "^?" if code == 0x7F else f"<U+{code:04X}>"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character shown, not acted on (``^[]52;c;...^G``).
+
+    The one sanitiser of what reaches a terminal from remotes and files (log lines,
+    remote stderr in errors, table cells, names): every writer below calls it when its
+    stream is a terminal; piped (and ``logs --raw``) the text passes as it came.
+    """
+    return _UNSHOWN.sub(_shown, text)
 
 
 @cache
@@ -81,7 +108,7 @@ def emit(report: Report, *, as_json: bool = False) -> int:
                 print_table(report.columns, report.rows, title=report.title)
             out = console()
             for line in report.lines:
-                out.print(line)
+                out.print(visible(line) if out.is_terminal else line)
     except OSError:  # the reader went away (EPIPE), or the terminal did (EIO after SIGHUP)
         drop_stdout()
     for note in report.notes:
@@ -175,7 +202,8 @@ def print_table(
 def rich_table(
     columns: Sequence[str], rows: Sequence[Sequence[Cell]], *, title: str | None = None
 ) -> Any:
-    """The terminal form of a table, as a rich renderable (also for live displays)."""
+    """The terminal form of a table, as a rich renderable (also for live displays); its
+    cells are shown :func:`visible`."""
     from rich.table import Table
     from rich.text import Text
 
@@ -187,7 +215,8 @@ def rich_table(
         else:
             table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(Text(c) if isinstance(c, str) else Text(c[0], style=c[1]) for c in row))
+        table.add_row(*(Text(visible(c)) if isinstance(c, str) else
+                        Text(visible(c[0]), style=c[1]) for c in row))
     return table
 
 
@@ -214,42 +243,48 @@ def _print_plain_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -
     sys.stdout.flush()
 
 
+def _err() -> tuple[Console, bool]:
+    err = console(stderr=True)
+    return err, err.is_terminal
+
+
 def info(message: str) -> None:
     """A diagnostic line on stderr."""
-    console(stderr=True).print(message)
+    err, terminal = _err()
+    err.print(visible(message) if terminal else message)
 
 
 def context(line: str) -> None:
     """The line naming what a command acts on: first on stderr, dim on a terminal."""
-    err = console(stderr=True)
-    if err.is_terminal:
+    err, terminal = _err()
+    if terminal:
         from rich.text import Text
 
-        err.print(Text(line, style="dim"))
+        err.print(Text(visible(line), style="dim"))
     else:
         err.print(line)
 
 
 def warn(message: str) -> None:
-    err = console(stderr=True)
-    if err.is_terminal:
+    err, terminal = _err()
+    if terminal:
         from rich.text import Text
 
-        err.print(Text.assemble(("warning: ", "yellow bold"), message))
+        err.print(Text.assemble(("warning: ", "yellow bold"), visible(message)))
     else:
         err.print(f"warning: {message}")
 
 
 def error(message: str, hint: str | None = None) -> None:
-    err = console(stderr=True)
-    if err.is_terminal:
+    err, terminal = _err()
+    if terminal:
         from rich.text import Text
 
         # Only the label is styled: `Text(label, style=...) + Text(message)` would carry the
         # label's style over the whole line.
-        err.print(Text.assemble(("error: ", "red bold"), message))
+        err.print(Text.assemble(("error: ", "red bold"), visible(message)))
         if hint:
-            err.print(Text.assemble(("hint: ", "cyan"), hint))
+            err.print(Text.assemble(("hint: ", "cyan"), visible(hint)))
     else:
         err.print(f"error: {message}")
         if hint:
@@ -294,7 +329,7 @@ class LiveTable:
     def say(self, message: str) -> None:
         """A line printed above the table."""
         with self._lock:
-            self._live.console.print(message)
+            self._live.console.print(visible(message))
 
 
 def is_terminal(*, stderr: bool = False) -> bool:
@@ -319,7 +354,8 @@ class Lines:
     """Whole lines from one or more workers (logs, ``ssh --all``), written whole.
 
     With several workers each line starts with the worker's name, padded: ``queue | ...``,
-    in the worker's colour on a terminal. Piped, the bytes pass as they came. With
+    in the worker's colour on a terminal. On a terminal, control characters are shown
+    :func:`visible`; piped, or with ``raw``, the bytes pass as they came. With
     ``as_json`` each line is one object: the envelope (``context``), then ``{"worker",
     "instance", "name", "line", "received"}`` (``labels``: name -> (worker, instance), for
     the instances of a scaled worker; any other name is a worker's own; and, with
@@ -329,8 +365,8 @@ class Lines:
     """
 
     def __init__(self, names: Sequence[str], *, as_json: bool = False,
-                 stderr: bool = False, timestamps: bool = False, times: bool = False,
-                 context: dict[str, Any] | None = None,
+                 stderr: bool = False, raw: bool = False, timestamps: bool = False,
+                 times: bool = False, context: dict[str, Any] | None = None,
                  labels: Mapping[str, tuple[str, int | str]] | None = None) -> None:
         self.labels = dict(labels or {})
         self.as_json = as_json
@@ -346,6 +382,7 @@ class Lines:
         self.styled = (
             self.prefixed and out.is_terminal and out.color_system is not None and not out.no_color
         )
+        self.escaped = out.is_terminal and not raw
         self._lock = threading.Lock()
 
     def write(self, worker: str, data: bytes, received: float | None = None) -> None:
@@ -356,12 +393,14 @@ class Lines:
                 return
             if self.timestamps:
                 data = _stamped(data, received)
-            if self.styled:
+            if self.styled and self.escaped:
                 self._styled(worker, data)
             else:
                 self._plain(worker, data)
 
     def _plain(self, worker: str, data: bytes) -> None:
+        if self.escaped:
+            data = visible(data.decode("utf-8", "replace")).encode("utf-8")
         if self.prefixed:
             prefix = self.raw_prefixes[worker]
             data = prefix + data.replace(b"\n", b"\n" + prefix)
@@ -388,7 +427,7 @@ class Lines:
         text = Text()
         for line in data.decode("utf-8", "replace").split("\n"):
             text.append(prefix, style=style)
-            text.append(line)  # never markup: plain text into a Text object
+            text.append(visible(line))  # never markup: plain text into a Text object
             text.append("\n")
         console(stderr=self.stderr).print(text, end="")
 

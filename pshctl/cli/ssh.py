@@ -22,11 +22,13 @@ from pshctl.cli import output
 from pshctl.cli.complete import complete_worker
 from pshctl.cli.interrupts import two_step
 from pshctl.cli.options import (
+    MAX_INSTANCE,
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
     MaxParallelOpt,
     ProjectOpt,
+    number_option,
     open_environment,
 )
 from pshctl.defaults import DEFAULT_MAX_PARALLEL
@@ -76,15 +78,9 @@ def ssh(
     ] = None,
     instance: Annotated[
         Optional[int],
-        typer.Option(
-            "--instance",
-            "-I",
-            help="Instance N of a scaled worker (default: its first, 0); with --all, "
-            "instance N of every worker.",
-            show_default=False,
-            metavar="N",
-            min=0,
-        ),
+        number_option("--instance", "-I", help="Instance N of a scaled worker (default: its "
+                      "first, 0); with --all, instance N of every worker.",
+                      low=0, high=MAX_INSTANCE, whole=True, metavar="N"),
     ] = None,
     pipe: Annotated[
         bool,

@@ -26,10 +26,12 @@ from pshctl.cli.options import (
     AppOpt,
     EnvironmentOpt,
     InstanceOpt,
+    IntervalOpt,
     JsonOpt,
     ProjectOpt,
     located,
     open_environment,
+    seconds_option,
 )
 from pshctl.defaults import DEFAULT_MAX_PARALLEL, DEFAULT_USAGE_SAMPLE
 
@@ -89,11 +91,9 @@ def top_command(
     workers: WorkersArg = None,
     as_json: JsonOpt = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.2, metavar="SECONDS",
-                                            help="Seconds between refreshes (--watch).")] = 2.0,
-    sample: Annotated[float, typer.Option("--sample", min=0.1, max=60, metavar="SECONDS",
-                                          help="Seconds CPU % is measured over.")
-                      ] = DEFAULT_USAGE_SAMPLE,
+    interval: IntervalOpt = 2.0,
+    sample: Annotated[float, seconds_option("--sample", "Seconds CPU % is measured over.",
+                                            low=0.1, high=60)] = DEFAULT_USAGE_SAMPLE,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
     instance: InstanceOpt = None,
     accept_new: AcceptNewOpt = False,

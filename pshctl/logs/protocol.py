@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Union
 
 from pshctl.defaults import DEFAULT_LOG_LINES, DEFAULT_LOG_TYPE
-from pshctl.errors import UsageError
+from pshctl.errors import PshctlError, UsageError
 
 if TYPE_CHECKING:
     from pshctl.targets import Target
@@ -48,6 +48,13 @@ MAX_LINE = 8 * 1024 * 1024  # a "line" longer than this is passed on in pieces
 MAX_HEADER = 256  # bytes of a follow frame's header line, newline not counted
 
 _TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_FILE_ID = re.compile(r"[0-9]{1,20}:[0-9]{1,20}")  # stat's %d:%i
+_NUMBER = re.compile(r"[0-9]{1,19}")  # an offset or a length: within a signed 64-bit file
+
+
+class FollowProtocolError(PshctlError, ValueError):
+    """The remote follow loop sent something that is not a frame (a remote that is not
+    what pshctl started, or a corrupted stream): that worker's follow ends with this."""
 
 # `tail -n` (or `cat` for all lines) for a plain read; the exit status tells a missing
 # file from other failures. With a pattern ($3), the last N lines that match.
@@ -455,7 +462,8 @@ class FollowDecoder:
         nl = bytes(view[: room + 1]).find(b"\n")
         if nl < 0:
             if len(view) > room:
-                raise ValueError(f"bad follow header: {(self._buf + bytes(view))[:80]!r}")
+                raise FollowProtocolError(
+                    f"bad follow header: {(self._buf + bytes(view))[:80]!r}")
             self._buf += bytes(view)
             return view[len(view) :]
         header = self._buf + bytes(view[:nl])
@@ -501,11 +509,13 @@ class FollowDecoder:
 
     def _header(self, words: list[str], events: list[LogEvent]) -> None:
         kind = words[0] if words else ""
+        if not _well_formed(words):
+            raise FollowProtocolError(f"bad follow header: {' '.join(words)[:80]!r}")
         if kind == "H":
             return
-        if kind == "D" and len(words) == 2:
+        if kind == "D":
             self._left = int(words[1])
-        elif kind == "B" and len(words) == 5:
+        elif kind == "B":
             trim = words[4] != "1" or self.lines == 0
             self._start(words[1], int(words[2]), started=not trim)
             self._left = int(words[3])
@@ -513,16 +523,16 @@ class FollowDecoder:
                 self._backlog = []
             if self._left == 0:
                 self._data([], events)
-        elif kind == "S" and len(words) == 3:
+        elif kind == "S":
             self._start(words[1], int(words[2]))
-        elif kind == "G" and len(words) == 4:
+        elif kind == "G":
             if words[1] != self.file_id:
                 self._start(words[1], self._pos, started=False)
             self._matched, self._matched_end = [], int(words[2])
             self._left = int(words[3])
             if self._left == 0:
                 self._data([], events)
-        elif kind == "R" and len(words) == 2:
+        elif kind == "R":
             self._restart(events)
             was = self.file_id
             self._start(words[1], 0)
@@ -533,14 +543,24 @@ class FollowDecoder:
             self._restart(events)
             events.append(LogNotice(self.worker, "truncated",
                                     f"{self.path} was truncated; reading from its start"))
-        elif kind == "M":
-            if not self._said_missing:
-                self._said_missing = True
-                events.append(LogNotice(self.worker, "missing",
-                                        f"no log file {self.path} (yet); waiting for it"))
-        else:
-            raise ValueError(f"bad follow header: {' '.join(words)!r}")
+        elif kind == "M" and not self._said_missing:
+            self._said_missing = True
+            events.append(LogNotice(self.worker, "missing",
+                                    f"no log file {self.path} (yet); waiting for it"))
 
     def _start(self, file_id: str, offset: int, *, started: bool = True) -> None:
         self.file_id, self._pos, self.started = file_id, offset, started
         self._lines.drop()
+
+
+# Each frame's words after its letter: I a file id, N an offset or length, X exactness.
+_FRAMES = {"H": "", "T": "", "M": "", "D": "N", "R": "I", "S": "IN", "B": "INNX", "G": "INN"}
+_WORD = {"I": _FILE_ID, "N": _NUMBER, "X": re.compile(r"[01]")}
+
+
+def _well_formed(words: list[str]) -> bool:
+    """A header the follow loop could have sent; anything else ends the follow (a negative
+    or 10**300-byte length, a file id that is no device:inode)."""
+    shape = _FRAMES.get(words[0]) if words else None
+    return shape is not None and len(words) == len(shape) + 1 and all(
+        _WORD[kind].fullmatch(word) for kind, word in zip(shape, words[1:], strict=True))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pshctl.errors import ConfigError
 from pshctl.ssh import names
 from pshctl.ssh.trail import log
 
@@ -198,10 +199,18 @@ def destination(target: Target) -> str:
 
     Off port 22 (the sandbox, self-hosted targets) it is ``ssh://user@host:port``, which
     OpenSSH's ``ssh`` takes as well: ``user@host`` alone would reach the wrong port.
+
+    What this prints is word-split by shells (``ssh $(pshctl ssh --pipe)``): it is built
+    only from a checked host, user and port, and is refused (ConfigError) if it could
+    still read as an option or as several words.
     """
+    check_target(target)
     user = target.user
     where = f"{user}@{target.host}" if user else target.host
-    if target.port is None or target.port == 22:
-        return where
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    return f"ssh://{user}@{host}:{target.port}" if user else f"ssh://{host}:{target.port}"
+    if target.port is not None and target.port != 22:
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        where = f"ssh://{user}@{host}:{target.port}" if user else f"ssh://{host}:{target.port}"
+    if where.startswith("-") or not where.isprintable() or any(c.isspace() for c in where):
+        raise ConfigError(f"target {names.shown(target.name)}: destination "
+                          f"{names.shown(where)} refused: it would read as an ssh option")
+    return where
