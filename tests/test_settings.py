@@ -130,6 +130,10 @@ def test_user_file_alone_expands_home(tmp_path: Path, isolation: Path) -> None:
             "environments:\n  s:\n    workers:\n      q: {prot: 1}\n",
             ".pshctl.yaml:4: environment 's': worker 'q': unknown key 'prot'",
         ),
+        (
+            "environments:\n  s:\n    workers:\n      q: {log_source: journald}\n",
+            ".pshctl.yaml:4: environment 's': worker 'q': log_source must be one of auto, file,",
+        ),
         ("environments:\n  s: {host: [\n", ".pshctl.yaml:3: invalid YAML"),
         ("- a\n", ".pshctl.yaml:1: must be a mapping"),
     ],
