@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from pshctl.context import Context
     from pshctl.lifecycle import ActionResult, Connector, Control, Event, WorkerStatus
     from pshctl.logs import LogRequest, LogStream
+    from pshctl.platform.login import LoggedOut, Stored
+    from pshctl.platform.login import Status as AuthStatus
     from pshctl.ssh import CommandResult, Session, SshOptions
     from pshctl.supervisor import Step
     from pshctl.targets import Target
@@ -83,8 +85,11 @@ __all__ = [
     "PshctlError",
     "Results",
     "UsageError",
+    "auth_status",
     "delete_passphrase",
     "exit_code",
+    "login",
+    "logout",
     "open_environment",
     "passphrase_key",
     "store_passphrase",
@@ -162,6 +167,30 @@ def delete_passphrase(path: str | Path) -> bool:
     return secrets.delete(path)
 
 
+def login(token: str) -> Stored:
+    """Check an API token with the platform (one token exchange), then keep it in the OS
+    keyring; a refused token is not stored. Nothing returned holds the token."""
+    from pshctl.platform import login as platform_login
+
+    return platform_login.login(token)
+
+
+def auth_status(*, check: bool = False) -> AuthStatus:
+    """Which API credential pshctl would use (its source, never the token), the SSH
+    certificate it would present, the API's address; ``check``: exchange the token too."""
+    from pshctl.platform import login as platform_login
+
+    return platform_login.status(check=check)
+
+
+def logout() -> LoggedOut:
+    """Forget the keyring's API token, the access tokens and certificates obtained with
+    it, and the API's cached answers (a token in the environment stays: it is named)."""
+    from pshctl.platform import login as platform_login
+
+    return platform_login.logout()
+
+
 # --- the environment ------------------------------------------------------------------
 
 
@@ -174,6 +203,7 @@ def open_environment(
     accept_new: bool = False,
     verbose: int = 0,
     ssh_options: SshOptions | None = None,
+    refresh: bool = False,
 ) -> Environment:
     """Resolve project, environment and app as ``pshctl -p -e -A`` would, from ``cwd``.
 
@@ -181,13 +211,16 @@ def open_environment(
     the current git branch (docs/configuration.md). SSH timeouts come from the config
     files' ``ssh:`` section unless ``ssh_options`` is given. Passphrase prompts happen
     only when stdin is a terminal (``SshOptions(interactive=False)`` turns them off).
+    ``refresh`` asks the platform's API again instead of its cache.
     """
     from pshctl.context import resolve_context
-    from pshctl.ssh import options_for
+    from pshctl.ssh import options_for, trail
 
-    context = resolve_context(Selection(project=project, environment=environment, app=app),
+    context = resolve_context(Selection(project=project, environment=environment, app=app,
+                                        refresh=refresh),
                               cwd=Path(cwd) if cwd is not None else None)
     options = ssh_options or options_for(context.settings, verbose=verbose)
+    trail.configure(options.verbose)  # resolving may warn (the API) before any connection
     if accept_new:
         options = replace(options, accept_new=True)
     return Environment(context, options)
@@ -201,7 +234,8 @@ class Environment:
     ssh_options: SshOptions = field(repr=False)
     # Resolved targets per selection: resolving may ask the Platform.sh CLI (a network
     # round trip), and the CLI resolves once to show its rows, once to act.
-    _resolved: dict[tuple[tuple[str, ...], bool, bool], tuple[Target, ...]] = field(
+    _resolved: dict[tuple[tuple[str, ...], bool, bool, int | str | None],
+                    tuple[Target, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
     # what it is
@@ -232,18 +266,20 @@ class Environment:
         return self.context.app.worker(name)
 
     def targets(self, workers: Sequence[str] = (), *, all_workers: bool = False,
-                app_container: bool = False) -> list[Target]:
-        """Where each worker is reached (no names, not all: the app container).
+                app_container: bool = False, instance: int | str | None = None,
+                ) -> list[Target]:
+        """Where each worker is reached (no names, not all: the app container);
+        ``instance``: that instance of each (a scaled container's, from the API).
 
         Resolved once per selection and kept for the life of this object.
         """
         from pshctl.targets import resolve_targets
 
-        key = (tuple(workers), all_workers, app_container)
+        key = (tuple(workers), all_workers, app_container, instance)
         if key not in self._resolved:
             self._resolved[key] = tuple(resolve_targets(
                 self.context, list(workers), all_workers=all_workers,
-                app_container=app_container))
+                app_container=app_container, instance=instance))
         return list(self._resolved[key])
 
     # reading
@@ -486,8 +522,8 @@ class Environment:
 
     def target(self, worker: str | None = None, *, instance: int | None = None) -> Target:
         """Where one worker's container (None: the app container) is reached."""
-        (target,) = self.targets([worker] if worker else [])
-        return target if instance is None else replace(target, instance=instance)
+        (target,) = self.targets([worker] if worker else [], instance=instance)
+        return target
 
     # helpers
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConfigError, UsageError
 
@@ -39,6 +39,7 @@ class Selection:
     project: str | None = None
     environment: str | None = None
     app: str | None = None
+    refresh: bool = False  # --refresh: ask the platform's API, not its cache
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class Context:
     # Where the environment came from when it was not given as a flag: "PSHCTL_ENVIRONMENT",
     # "default_environment in .pshctl.yaml", "the git branch"; None for -e.
     environment_source: str | None = None
+    refresh: bool = False  # what the platform's API said is not taken from the cache
+    # What resolving found out for this context (the API's answer, its client), so that
+    # resolving twice in one run asks once, and a new context starts afresh.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:
@@ -70,6 +75,7 @@ def resolve_context(selection: Selection, cwd: Path | None = None) -> Context:
         app=app,
         settings=settings,
         environment_source=source,
+        refresh=selection.refresh,
     )
 
 

@@ -107,3 +107,8 @@ class OperationFailed(PshctlError):
     """An operation failed on at least one worker (the others may have succeeded)."""
 
     exit_code = ExitCode.FAILED
+
+
+class ApiError(ConnectionFailed):
+    """The platform's API could not be reached, refused the credentials, or answered
+    something unusable. Exit status 4, as for SSH: the hint says what to do."""

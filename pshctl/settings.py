@@ -98,6 +98,18 @@ def _region_problem(value: Any) -> str | None:
     return _checked(names.host_problem)(value)
 
 
+def _api_url_problem(value: Any) -> str | None:
+    from pshctl.platform.settings import checked_url
+
+    if not _text(value):
+        return f"must be a URL, not {names.shown(value)}"
+    try:
+        checked_url(value, "the URL")
+    except ConfigError as exc:
+        return f"refused: {exc.message}"
+    return None
+
+
 # Keys of an environment entry, and of each worker entry under it: why a value is wrong.
 ENDPOINT_KEYS: dict[str, Callable[[Any], str | None]] = {
     "host": _checked(names.host_problem),
@@ -159,6 +171,8 @@ class Settings:
     # The environment when none is given (before the git branch), and the file it is from.
     default_environment: str | None = None
     default_environment_file: str | None = None
+    api_url: str | None = None  # the platform's API (pshctl.platform.settings has defaults)
+    auth_url: str | None = None
     ssh: SshTimeouts = field(default_factory=SshTimeouts)
     environments: dict[str, EnvironmentEntry] = field(default_factory=dict)
     files: tuple[Path, ...] = ()  # the files read, highest precedence first
@@ -298,10 +312,11 @@ def parse_config(data: Any, *, file: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping", file=display, line=1)
-    _refuse_unknown(data, ("project", "region", "product", "default_environment", "ssh",
-                           "environments"), display, "")
+    _refuse_unknown(data, ("project", "region", "product", "default_environment", "api_url",
+                           "auth_url", "ssh", "environments"), display, "")
     out: dict[str, Any] = {}
-    for key, problem_of in (("project", _machine_name_problem), ("region", _region_problem)):
+    for key, problem_of in (("project", _machine_name_problem), ("region", _region_problem),
+                            ("api_url", _api_url_problem), ("auth_url", _api_url_problem)):
         if key in data:
             problem = problem_of(data[key])
             _check(problem is None, f"'{key}' {problem}", display, line_of(data, key))
@@ -457,6 +472,8 @@ def _build(data: dict[str, Any], files: tuple[Path, ...]) -> Settings:
         product=data.get("product"),
         default_environment=data.get("default_environment"),
         default_environment_file=data.get("_default_environment_file"),
+        api_url=data.get("api_url"),
+        auth_url=data.get("auth_url"),
         ssh=SshTimeouts(**data.get("ssh", {})),
         environments=environments,
         files=files,

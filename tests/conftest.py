@@ -14,11 +14,16 @@ pytest_plugins = ["tests.testbed", "tests.terminal"]
 
 @pytest.fixture(autouse=True)
 def isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private HOME, XDG dirs and keyring; no PSHCTL_/PLATFORM_ variables; no colour."""
+    """A private HOME, XDG dirs and keyring; no PSHCTL_/PLATFORM_/UPSUN_ variables (the
+    API pointed at a closed port); no colour."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
-        if name.startswith(("PSHCTL_", "PLATFORM_")) or name in {"SSH_AUTH_SOCK", "FORCE_COLOR"}:
+        if name.startswith(("PSHCTL_", "PLATFORM_", "UPSUN_", "PLATFORMSH_")) or name in {
+                "SSH_AUTH_SOCK", "FORCE_COLOR"}:
             monkeypatch.delenv(name, raising=False)
+    # Nothing reaches the real platform: an API request goes to a closed local port.
+    monkeypatch.setenv("PSHCTL_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setenv("PSHCTL_AUTH_URL", "http://127.0.0.1:9/auth")
     monkeypatch.setenv("HOME", str(home))
     for var, sub in [
         ("XDG_CONFIG_HOME", ".config"),

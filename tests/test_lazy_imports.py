@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import REPO
 
-HEAVY = ("paramiko", "fabric", "invoke", "keyring", "yaml")
+HEAVY = ("paramiko", "fabric", "invoke", "keyring", "yaml", "urllib3", "cryptography")
 
 
 def imported_modules(*args: str, env: dict[str, str] | None = None) -> set[str]:
@@ -47,8 +47,11 @@ def imported_modules(*args: str, env: dict[str, str] | None = None) -> set[str]:
         ([], {"_PSHCTL_COMPLETE": "complete_bash", "COMP_WORDS": "pshctl ", "COMP_CWORD": "1"}),
         ([], {"_PSHCTL_COMPLETE": "complete_bash", "COMP_WORDS": "pshctl workers ",
               "COMP_CWORD": "2"}),
+        # environment names come from the API's cache: no HTTP library, no keyring
+        ([], {"_PSHCTL_COMPLETE": "complete_bash", "COMP_WORDS": "pshctl -e ",
+              "COMP_CWORD": "2", "PSHCTL_PROJECT": "abc"}),
     ],
-    ids=["help", "version", "complete-command", "complete-subcommand"],
+    ids=["help", "version", "complete-command", "complete-subcommand", "complete-environment"],
 )
 def test_fast_paths_import_nothing_heavy(args: list[str], env: dict[str, str] | None) -> None:
     heavy = set(HEAVY) & imported_modules(*args, env=env)

@@ -8,12 +8,12 @@ import re
 import subprocess
 import sys
 from contextlib import redirect_stdout
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pshctl.api import HostKeyError, open_environment
+from pshctl.targets import with_instance
 from tests.helpers import REPO
 from tests.testbed import PROMPT, TestBed
 
@@ -70,7 +70,8 @@ def test_the_connection_reaches_the_app_container_and_an_instance(testbed: TestB
     env = open_environment("test", cwd=testbed.project(["queue"]))
     with env.connection() as c:
         assert c.run("echo app", hide=True).stdout == "app\n"
-    assert env.target("queue", instance=2) == replace(env.target("queue"), instance=2)
+    # A configured container has no links naming its instances: the N. user prefix.
+    assert env.target("queue", instance=2) == with_instance(env.target("queue"), 2)
 
 
 def test_no_command_imports_fabric_or_invoke_and_paramiko_leaves_invoke_out(

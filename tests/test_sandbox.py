@@ -78,8 +78,10 @@ def ssh(entry: dict[str, Any], worker: str | None, command: str) -> subprocess.C
 
 
 def _pids(status: dict[str, Any]) -> list[int]:
-    """Every PID the sandbox runs: sshds, runsvdir, its runsv, the services."""
+    """Every PID the sandbox runs: sshds, runsvdir, its runsv, the services, the emulated
+    control plane."""
     pids = [c["sshd_pid"] for c in status["containers"]] + [status["runsvdir_pid"]]
+    pids += [status["controlplane_pid"]]
     pids += servers.children_of(status["runsvdir_pid"])
     pids += [c["service"]["pid"] for c in status["containers"] if c["service"]["pid"]]
     return pids
@@ -100,12 +102,12 @@ def test_up_twice_then_down_leaves_no_process(
     assert [c["name"] for c in first["containers"]] == ["shop", "queue", "mail"]
     assert all(c["service"]["state"] == "run" for c in first["containers"])
     pids = _pids(first)
-    assert len(pids) == 3 + 1 + 3 + 3
+    assert len(pids) == 3 + 1 + 1 + 3 + 3
     assert all(servers.pid_alive(p) for p in pids)
 
     second = _up(cli, shop, started)
     assert second["already_running"] and not second["outdated"]
-    assert _pids(second)[:4] == pids[:4]  # same sshds and runsvdir, nothing new
+    assert _pids(second)[:5] == pids[:5]  # same sshds, runsvdir, control plane: nothing new
 
     os.utime(shop / ".platform.app.yaml")  # an edit: `up` says a down + up deploys it
     third = cli("sandbox", "up", str(shop))

@@ -106,8 +106,9 @@ def test_platform_sh_composed_from_machine_name(project: Path, no_platform_cli: 
 
 
 def fake_cli(directory: Path, name: str, script: str) -> Path:
+    """A stand-in CLI that is not logged in: it has no access token to lend pshctl."""
     path = directory / name
-    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.write_text(f'#!/bin/sh\n[ "$1" = auth:token ] && exit 1\n{script}\n')
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
 

@@ -1,8 +1,12 @@
-"""``pshctl auth passphrase set|delete PATH``: an SSH key's passphrase in the OS keyring.
+"""``pshctl auth``: credentials pshctl keeps.
 
-pshctl then unlocks that key without asking (see docs/security.md). The passphrase is
-read without echo on a terminal, or as one line from stdin when piped; it is checked
-against the key before it is stored, and never printed.
+- ``auth login|status|logout``: the platform's API token (OS keyring), what pshctl would
+  use, and forgetting it all. The token is read without echo on a terminal, or with
+  ``--token-stdin`` as one line from stdin; never from the command line. It is checked
+  with the API before it is stored, and never printed.
+- ``auth passphrase set|delete PATH``: an SSH key's passphrase in the OS keyring; pshctl
+  then unlocks that key without asking (see docs/security.md). Read like the token;
+  checked against the key before it is stored, and never printed.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from typing import Annotated
 import typer
 
 from pshctl.cli import output
+from pshctl.cli.options import JsonOpt
 from pshctl.errors import ExitCode, UsageError
 
-auth_app = typer.Typer(help="Credentials pshctl keeps in the OS keyring.", no_args_is_help=True)
+auth_app = typer.Typer(help="Credentials: the platform's API token, SSH key passphrases.",
+                       no_args_is_help=True)
 passphrase_app = typer.Typer(
     help="Passphrases of encrypted SSH keys (service 'pshctl', keyed by the key's path).",
     no_args_is_help=True,
@@ -68,3 +74,76 @@ def _read_passphrase(key: Path) -> str:
     if not passphrase:
         raise UsageError("no passphrase on stdin; nothing was stored")
     return passphrase
+
+
+# --- the platform's API token ----------------------------------------------------------
+
+TokenStdinOpt = Annotated[
+    bool,
+    typer.Option("--token-stdin", help="Read the token as one line from stdin (for scripts)."),
+]
+CheckOpt = Annotated[
+    bool, typer.Option("--check", help="Also exchange the token with the API (one request).")
+]
+
+
+@auth_app.command("login")
+def login(token_stdin: TokenStdinOpt = False) -> int:
+    """Store an API token in the OS keyring, after checking it with the API.
+
+    Create the token in the Console (your account > API tokens). It is asked for without
+    echo, or read from stdin with --token-stdin; never give it on the command line.
+    """
+    from pshctl import api
+
+    token = _read_token(token_stdin)
+    stored = api.login(token)
+    output.info(f"checked the token with {stored.auth_url} and stored it in the OS keyring")
+    if stored.shadowed_by:
+        output.info(f"note: {stored.shadowed_by} is set and is used before the keyring")
+    return ExitCode.OK
+
+
+@auth_app.command("status")
+def status(check: CheckOpt = False, as_json: JsonOpt = False) -> int:
+    """Which API credentials pshctl would use, its SSH certificate, the API's address."""
+    from pshctl import api
+
+    found = api.auth_status(check=check)
+    rows: list[list[output.Cell]] = [[key, value] for key, value in found.rows()]
+    report = output.Report(data=found.to_dict(), columns=("what", "value"), rows=rows,
+                           exit_code=ExitCode.OK if found.credential else ExitCode.CONNECTION)
+    if not found.credential:
+        report.notes = ["no API token: set PSHCTL_TOKEN, run `pshctl auth login`, or log in "
+                        "with the Upsun CLI (`upsun login`)"]
+    return output.emit(report, as_json=as_json)
+
+
+@auth_app.command("logout")
+def logout(as_json: JsonOpt = False) -> int:
+    """Forget the stored API token, the access tokens and certificates obtained with it,
+    and the cached answers of the API."""
+    from pshctl import api
+
+    done = api.logout()
+    lines = [f"removed: {', '.join(done.removed)}" if done.removed else "nothing was stored"]
+    if done.still_set:
+        lines.append(f"{done.still_set} is still set in the environment and still used")
+    return output.emit(output.Report(data=done.to_dict(), lines=lines), as_json=as_json)
+
+
+def _read_token(from_stdin: bool) -> str:
+    if from_stdin:
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise UsageError("no token on stdin; nothing was stored")
+        return token
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the token on",
+                         hint="pipe it in with `pshctl auth login --token-stdin`")
+    import getpass
+
+    token = getpass.getpass("API token (input hidden): ").strip()
+    if not token:
+        raise UsageError("no token given; nothing was stored")
+    return token

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-from pshctl.context import APP_VARS
+from pshctl.context import APP_VARS, PROJECT_VARS
 from pshctl.defaults import SANDBOX_ENVIRONMENT
 from pshctl.errors import PshctlError
 
@@ -364,7 +364,8 @@ def complete_log_type(incomplete: str, ctx: Optional[CompletionContext] = None) 
 def complete_environment(
     incomplete: str, ctx: Optional[CompletionContext] = None
 ) -> list[str]:
-    """Environments of the config files, ``sandbox`` when one is set up, the git branch."""
+    """Environments of the config files, ``sandbox`` when one is set up, the git branch,
+    and those the platform's API named last time (its cache only: never the network)."""
     try:
         root, apps = _apps_here(ctx)
         names = [*_configured_environments(root)]
@@ -373,9 +374,31 @@ def complete_environment(
         branch = _git_branch(root or Path.cwd())
         if branch:
             names.append(branch)
+        names += _cached_environments(root, ctx)
     except (OSError, ValueError):
         return []
     return _matching(names, incomplete, valid=_WORD)
+
+
+def _cached_environments(root: Path | None, ctx: CompletionContext | None) -> list[str]:
+    from pshctl.appdef.layout import LOCAL_PROJECT_FILES
+    from pshctl.platform.cache import cached_environment_names
+    from pshctl.platform.settings import API_URL_VAR, DEFAULT_API_URL
+
+    files = ([_project_config(root)] if root is not None else []) + [_user_config()]
+    trees = [t for t in (scan_file(f) for f in files) if t is not None]
+    locals_ = [scan_file(root / name) for name in LOCAL_PROJECT_FILES.values()] if root else []
+    local_ids = [_value(t, "id").strip() for t in locals_ if t is not None]
+    project = option_value(ctx, "--project") or next(
+        (os.environ[v] for v in PROJECT_VARS if os.environ.get(v)), None
+    ) or next((i for i in local_ids if i), None) or next(
+        (_value(t, "project").strip() for t in trees if _value(t, "project").strip()), None)
+    if not project:
+        return []
+    api_url = os.environ.get(API_URL_VAR) or next(
+        (_value(t, "api_url").strip() for t in trees if _value(t, "api_url").strip()),
+        DEFAULT_API_URL)
+    return cached_environment_names(api_url.rstrip("/"), project)
 
 
 def _configured_environments(root: Path | None) -> Iterator[str]:

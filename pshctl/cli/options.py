@@ -69,6 +69,7 @@ class GlobalState:
 
     selection: Selection = field(default_factory=Selection)
     verbose: int = 0
+    refresh: bool = False  # ask the platform's API again, not its cache
 
 
 def global_state(ctx: typer.Context) -> GlobalState:
@@ -103,6 +104,7 @@ def open_environment(
         app=chosen.app,
         accept_new=accept_new,
         verbose=state.verbose,
+        refresh=state.refresh,
     )
     if announce:
         output.context(context_line(env.context))

@@ -47,6 +47,12 @@ def _root(
             help="Show an SSH debug trail on stderr (-vv: paramiko's own lines too).",
         )
     ] = 0,
+    refresh: Annotated[
+        bool, typer.Option(
+            "--refresh",
+            help="Ask the platform's API again instead of using its cached answers.",
+        )
+    ] = False,
     version: Annotated[
         Optional[bool],
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -55,6 +61,7 @@ def _root(
     ctx.obj = GlobalState(
         selection=Selection(project=project, environment=environment, app=app_name),
         verbose=verbose,
+        refresh=refresh,
     )
 
 

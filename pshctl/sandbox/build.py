@@ -37,11 +37,15 @@ What a container gets, as on Platform.sh:
   also enters the user manager's mount namespace (its private ``/run``: its bus and its
   journal); then ``bash -c "$SSH_ORIGINAL_COMMAND"``, or an interactive ``bash -i``
   when no command was given.
+  A container's ``/var/log`` is its ``log/``: ``/var/log/`` in the command is read as
+  that directory (so what pshctl does on the platform, found through the emulated API,
+  reads the sandbox's logs).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -377,6 +381,7 @@ def write_login(container: ContainerPaths, env: Mapping[str, str],
         "set --\n"
         + enter
         + 'if [ -n "${SSH_ORIGINAL_COMMAND+set}" ]; then\n'
+        f"{_var_log(container.log_dir)}"
         f'  exec "$@" env {words} {sh} -c "$SSH_ORIGINAL_COMMAND"\n'
         "fi\n"
         # Interactive on a terminal only: piped (`pshctl ssh < script`), `-i` would print
@@ -385,6 +390,23 @@ def write_login(container: ContainerPaths, env: Mapping[str, str],
         f'exec "$@" env {words} {sh}\n'
     )
     _write_script(container.login, script)
+
+
+def _var_log(log_dir: Path) -> str:
+    """Script lines that read ``/var/log/`` in the command as the container's log dir.
+
+    Only a directory whose name needs no quoting (nor escaping in sed) is substituted:
+    it is spliced into the command text as it is.
+    """
+    where = str(log_dir)
+    if not re.fullmatch(r"[A-Za-z0-9._/+@:-]+", where):
+        return ""
+    return (
+        '  case "$SSH_ORIGINAL_COMMAND" in *"/var/log/"*)\n'
+        "    SSH_ORIGINAL_COMMAND=$(printf '%s\\n' \"$SSH_ORIGINAL_COMMAND\" | "
+        f"sed 's#/var/log/#{where}/#g');;\n"
+        "  esac\n"
+    )
 
 
 def _write_script(path: Path, body: str) -> None:

@@ -18,6 +18,9 @@ Processes, all started by PID through ``servers.py`` and stopped by PID:
   runs the unit ``app.service``; its login enters the manager's namespace, so
   ``systemctl --user`` and ``journalctl --user -u app`` work there.
 
+* one emulated control plane (``controlplane.py``): the platform's API on a loopback
+  port, whose links lead to the sshds and whose CA they trust (``TrustedUserCAKeys``).
+
 ``up`` refuses to start a second copy: a sandbox whose processes all run is reported as
 already running. A sandbox whose processes are all gone (after a reboot, a kill) is
 *stale*, one with some gone is *partial*: ``up`` stops what remains and starts afresh.
@@ -45,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from pshctl import files
 from pshctl.errors import ConfigError, OperationFailed, OperationTimeout, UsageError
-from pshctl.sandbox import build, registry, servers
+from pshctl.sandbox import build, controlplane, registry, servers
 from pshctl.sandbox.layout import SERVICE_NAME, ContainerPaths, SandboxPaths
 from pshctl.sandbox.results import (
     HOST,
@@ -141,6 +144,20 @@ def status(app_dir: Path, app_name: str | None = None) -> SandboxStatus:
     if state is None:
         return SandboxStatus(name, str(root), str(paths.root), health="stopped")
     return build_status(root, name, paths, state)
+
+
+def api_environment(app_dir: Path, app_name: str | None = None) -> dict[str, str]:
+    """The variables that point pshctl at the sandbox's emulated platform API."""
+    root, name = _sandbox_of(app_dir, app_name, command="env")
+    paths = SandboxPaths.for_app(root, name)
+    state = read_state(paths.state_file)
+    world = controlplane.read_world(controlplane.directory_of(paths.root))
+    running = state is not None and state.controlplane is not None and state.controlplane.alive()
+    if not running or world is None:
+        raise ConfigError(
+            f"the sandbox of {name} does not run its control plane",
+            hint=f"start it: pshctl sandbox up {shlex.quote(str(root))}")
+    return controlplane.environment_variables(world, paths.known_hosts)
 
 
 def list_sandboxes() -> list[SandboxStatus]:
@@ -258,6 +275,7 @@ def _start(
     old_ports = {c.name: (c.ssh_port, c.web_port) for c in previous.containers} if previous else {}
     try:
         _client_key(paths)
+        ca = _controlplane_ca(paths)
         containers = _containers(app, paths)
         host_lines = []
         taken: set[int] = set()
@@ -269,7 +287,7 @@ def _start(
             )
             kind = supervisors.get(container.name, DEFAULT_SUPERVISOR)
             build.build_container(paths, container, config, env, app.root, kind)
-            server = _start_sshd(paths, container, _port(ssh_port, taken))
+            server = _start_sshd(paths, container, _port(ssh_port, taken), ca)
             record = ContainerState(
                 name=container.name,
                 kind=container.kind,
@@ -290,6 +308,10 @@ def _start(
         if runit:
             state.runsvdir = _start_runit(paths, runit)
             write_state(paths.state_file, state)
+        api_port = previous.api_port if previous else None
+        api_port = api_port or controlplane.previous_port(controlplane.directory_of(paths.root))
+        _start_controlplane(paths, state, containers, project, _port(api_port, taken))
+        write_state(paths.state_file, state)
         _wait_running(state)
         registry.write_registration(root, app.name, _registration(paths, state))
     except BaseException:
@@ -352,12 +374,16 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def _start_sshd(paths: SandboxPaths, container: ContainerPaths, port: int) -> servers.SshServer:
+def _start_sshd(
+    paths: SandboxPaths, container: ContainerPaths, port: int, ca: Path
+) -> servers.SshServer:
     extra = "\n".join(
         [
             f"ForceCommand {shlex.quote(str(container.login))}",
             "PermitUserEnvironment no",
             "X11Forwarding no",
+            # Certificates signed by the emulated control plane log in too (key id logged).
+            f"TrustedUserCAKeys {ca}",
             "",
         ]
     )
@@ -369,6 +395,31 @@ def _start_sshd(paths: SandboxPaths, container: ContainerPaths, port: int) -> se
         extra_config=extra,
         log_level="INFO",
     )
+
+
+def _controlplane_ca(paths: SandboxPaths) -> Path:
+    """The control plane's CA key (kept across `up`s); its public half for sshd."""
+    directory = controlplane.directory_of(paths.root)
+    servers.generate_key(controlplane.ca_key(directory), comment="pshctl-sandbox-ca")
+    return controlplane.ca_key(directory).with_suffix(".pub").resolve()
+
+
+def _start_controlplane(
+    paths: SandboxPaths,
+    state: SandboxState,
+    containers: list[tuple[ContainerPaths, ContainerConfig]],
+    project: str,
+    port: int,
+) -> None:
+    ports = {c.name: c.ssh_port for c in state.containers}
+    directory = controlplane.directory_of(paths.root)
+    controlplane.prepare(
+        directory, project=project, app=state.app, user=state.user, port=port,
+        containers=[controlplane.Container(c.name, c.kind, ports[c.name], config.start_command)
+                    for c, config in containers],
+    )
+    state.controlplane = Proc.of(controlplane.start(directory, port))
+    state.api_port = port
 
 
 def _start_runit(paths: SandboxPaths, containers: list[ContainerPaths]) -> Proc:
@@ -471,6 +522,8 @@ def _stop(state: SandboxState) -> None:
             for pid in servers.children_of(container.sshd.pid):
                 servers.terminate(pid, timeout=2)
             servers.terminate(container.sshd.pid)
+    if state.controlplane is not None and state.controlplane.alive():
+        servers.terminate(state.controlplane.pid)
 
 
 # --- locking -------------------------------------------------------------------------

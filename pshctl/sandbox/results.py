@@ -83,6 +83,8 @@ class SandboxStatus:
     user: str | None = None
     runsvdir_pid: int | None = None
     runsvdir_running: bool = False
+    controlplane_pid: int | None = None  # the emulated platform API
+    api_url: str | None = None
     containers: list[ContainerStatus] = field(default_factory=list)
     registration: str | None = None
     already_running: bool = False
@@ -103,6 +105,8 @@ class SandboxStatus:
             "environment": registry.SANDBOX_ENVIRONMENT,
             "runsvdir_pid": self.runsvdir_pid,
             "runsvdir_running": self.runsvdir_running,
+            "controlplane_pid": self.controlplane_pid,
+            "api_url": self.api_url,
             "registration": self.registration,
             "already_running": self.already_running,
             "outdated": self.outdated,
@@ -136,6 +140,8 @@ def build_status(root: Path, name: str, paths: SandboxPaths, state: SandboxState
         user=state.user,
         runsvdir_pid=state.runsvdir.pid if state.runsvdir else None,
         runsvdir_running=bool(state.runsvdir and state.runsvdir.alive()),
+        controlplane_pid=state.controlplane.pid if state.controlplane else None,
+        api_url=f"http://{HOST}:{state.api_port}/api" if state.api_port else None,
         containers=containers,
         registration=str(reg) if reg.exists() else None,
     )

@@ -157,12 +157,14 @@ def children_of(pid: int) -> list[int]:
     return kids
 
 
-def _spawn(argv: list[str], log: Path | None = None) -> int:
+def _spawn(argv: list[str], log: Path | None = None,
+           env: dict[str, str] | None = None) -> int:
     """Start a detached process (own session, no terminal) and return its PID."""
     out = os.fdopen(files.open_append(log), "ab") if log else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
             argv,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -176,20 +178,22 @@ def _spawn(argv: list[str], log: Path | None = None) -> int:
     return proc.pid
 
 
-def _wait_listening(host: str, port: int, pid: int, log: Path, timeout: float = 10.0) -> None:
+def _wait_listening(host: str, port: int, pid: int, log: Path, timeout: float = 10.0,
+                    what: str = "sshd") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not pid_alive(pid):
             _reap(pid)
             tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-            raise PshctlError(f"sshd exited at start (log {log}):\n{tail.strip()}")
+            raise PshctlError(f"{what} exited at start (log {log}):\n{tail.strip()}")
         with socket.socket() as sock:
             sock.settimeout(0.2)
             if sock.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.02)
     terminate(pid)
-    raise PshctlError(f"sshd did not listen on {host}:{port} within {timeout:.0f} s (log {log})")
+    raise PshctlError(f"{what} did not listen on {host}:{port} within {timeout:.0f} s "
+                      f"(log {log})")
 
 
 @dataclass

@@ -74,13 +74,15 @@ class SandboxState:
     user: str
     runsvdir: Proc | None = None
     containers: list[ContainerState] = field(default_factory=list)
+    controlplane: Proc | None = None  # the emulated platform API (controlplane.py)
+    api_port: int | None = None
     started_at: float = field(default_factory=time.time)
     version: int = STATE_VERSION
 
     def processes(self) -> list[Proc]:
         procs = [c.sshd for c in self.containers]
         procs += [c.manager for c in self.containers if c.manager is not None]
-        return procs + ([self.runsvdir] if self.runsvdir else [])
+        return procs + [p for p in (self.runsvdir, self.controlplane) if p is not None]
 
     def health(self) -> str:
         """``running`` (all alive), ``stale`` (none alive) or ``partial``."""
@@ -100,7 +102,9 @@ class SandboxState:
             for c in data["containers"]
         ]
         runsvdir = Proc(**data["runsvdir"]) if data.get("runsvdir") else None
-        return cls(**{**data, "containers": containers, "runsvdir": runsvdir})
+        api = Proc(**data["controlplane"]) if data.get("controlplane") else None
+        return cls(**{**data, "containers": containers, "runsvdir": runsvdir,
+                      "controlplane": api})
 
 
 def read_state(path: Path) -> SandboxState | None:

@@ -25,10 +25,30 @@ __all__ = ["CommandResult", "Session", "SshOptions", "connect", "options_for"]
 
 
 def connect(target: Target, options: SshOptions | None = None) -> Session:
-    """Open an authenticated connection to ``target`` (see :mod:`pshctl.ssh.session`)."""
+    """Open an authenticated connection to ``target`` (see :mod:`pshctl.ssh.session`).
+
+    A failure other than a host-key refusal gets one more try when the target's source
+    knows better (a cached destination fetched again, a refused certificate renewed:
+    :func:`pshctl.targets.recover`); the error names the credential that was refused.
+    """
+    from pshctl import targets
+    from pshctl.errors import ConnectionFailed, HostKeyError
     from pshctl.ssh.session import connect as _connect
 
-    return _connect(target, options)
+    try:
+        return _connect(target, options)
+    except ConnectionFailed as exc:
+        if isinstance(exc, HostKeyError):
+            raise
+        retry = targets.recover(target, exc)
+        if retry is None:
+            raise targets.explain(target, exc) from None
+    try:
+        return _connect(retry, options)
+    except ConnectionFailed as exc:
+        if isinstance(exc, HostKeyError):
+            raise
+        raise targets.explain(retry, exc) from None
 
 
 def options_for(settings: Settings | None = None, **overrides: object) -> SshOptions:

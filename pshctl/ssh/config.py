@@ -165,8 +165,6 @@ def resolve(target: Target) -> Endpoint:
     check_target(target)
     options = lookup(target.host)
     user = target.user or options.get("user") or getpass.getuser()
-    if target.instance is not None and not user.startswith(f"{target.instance}."):
-        user = f"{target.instance}.{user}"
     proxy_command = options.get("proxycommand")
     return Endpoint(
         alias=target.host,
@@ -195,14 +193,13 @@ def _none(value: str | None) -> str | None:
 
 
 def destination(target: Target) -> str:
-    """``user@host`` as the Platform.sh CLI prints it (``N.user@host`` for an instance).
+    """``user@host`` as the Platform.sh CLI prints it (an instance's user already names
+    it: the target sources see to that).
 
     Off port 22 (the sandbox, self-hosted targets) it is ``ssh://user@host:port``, which
     OpenSSH's ``ssh`` takes as well: ``user@host`` alone would reach the wrong port.
     """
     user = target.user
-    if user and target.instance is not None:
-        user = f"{target.instance}.{user}"
     where = f"{user}@{target.host}" if user else target.host
     if target.port is None or target.port == 22:
         return where

@@ -13,6 +13,7 @@ import sys
 import threading
 
 LOGGER_NAME = "pshctl.ssh"
+PLATFORM_LOGGER = "pshctl.platform"  # the API's requests and warnings share the trail
 log = logging.getLogger(LOGGER_NAME)
 
 _lock = threading.Lock()
@@ -66,7 +67,8 @@ def configure(verbose: int) -> None:
             return
         _configured_level = verbose
         ours, theirs = _levels(verbose)
-        for name, level, source in ((LOGGER_NAME, ours, ""), ("paramiko", theirs, "paramiko: ")):
+        for name, level, source in ((LOGGER_NAME, ours, ""), (PLATFORM_LOGGER, ours, ""),
+                                    ("paramiko", theirs, "paramiko: ")):
             logger = logging.getLogger(name)
             for old in [h for h in logger.handlers if getattr(h, "_pshctl", False)]:
                 logger.removeHandler(old)

@@ -1,25 +1,38 @@
 """Where a worker is reached: (environment, app, worker[, instance]) -> SSH destination.
 
-The sources, each its own module, are tried in this order:
+The sources, each its own module, are tried in this order; the first that applies wins:
 
-1. an explicit environment of a config file (:mod:`.configured`: a ``host``);
-2. the sandbox's registration, for ``-e sandbox`` when no config file defines it
-   (:mod:`.sandbox`);
-3. a Platform.sh environment: the app container's SSH URL configured (``ssh_url``) or
-   composed from ``machine_name``, project id and region (:mod:`.configured`), else asked
-   of the ``platform``/``upsun`` CLI (:mod:`.cli`). A worker is reached as the app's SSH
-   user with ``--<worker>`` appended (``abc-main-xyz--app--queue@ssh.eu-3.platform.sh``).
+1. an explicit environment (a ``host``) of a config file, or for ``-e sandbox`` the
+   sandbox's registration when no config file defines ``sandbox``
+   (:mod:`.configured`, :mod:`.sandbox`);
+2. a Platform.sh environment whose SSH URL is configured (``ssh_url``) or composed from
+   ``machine_name``, project id and region (:mod:`.configured`): what is written wins
+   over what is discovered;
+3. the platform's API, with an API token and a project id: the environment's SSH links
+   for the app, each worker and each instance, and an SSH certificate (:mod:`.api`);
+4. the ``platform``/``upsun`` CLI's ``ssh --pipe`` (:mod:`.cli`).
+
+In 2 and 4 a worker is reached as the app's SSH user with ``--<worker>`` appended
+(``abc-main-xyz--app--queue@ssh.eu-3.platform.sh``); a worker entry's own ``ssh_url``
+wins over that rule and over the API's link.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pshctl.errors import ConfigError, NameNotFound
+from pshctl.errors import ConfigError, ConnectionFailed, NameNotFound
+from pshctl.targets import api, cli, configured
 from pshctl.targets.cli import ask_platform_cli, platform_cli
-from pshctl.targets.configured import compose_ssh_url, configured_app_url, explicit_targets
-from pshctl.targets.model import Target, parse_ssh_url, target_from_url, worker_ssh_url
+from pshctl.targets.configured import compose_ssh_url, configured_app_url
+from pshctl.targets.model import (
+    Request,
+    Target,
+    parse_ssh_url,
+    with_instance,
+    worker_ssh_url,
+)
 from pshctl.targets.sandbox import SANDBOX, overlay, sandbox_entry, sandbox_registered
 
 if TYPE_CHECKING:
@@ -28,16 +41,30 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SANDBOX",
+    "SOURCES",
+    "Request",
     "Target",
     "app_ssh_url",
     "ask_platform_cli",
     "compose_ssh_url",
     "environment_entry",
+    "explain",
     "parse_ssh_url",
     "platform_cli",
+    "recover",
+    "resolve_instances",
     "resolve_targets",
+    "with_instance",
     "worker_ssh_url",
 ]
+
+Source = Callable[[Request], "list[Target] | None"]
+SOURCES: tuple[Source, ...] = (
+    configured.resolve_explicit,
+    configured.resolve_platform,
+    api.resolve,
+    cli.resolve,
+)
 
 
 def resolve_targets(
@@ -46,18 +73,50 @@ def resolve_targets(
     *,
     all_workers: bool = False,
     app_container: bool = False,
+    instance: int | str | None = None,
 ) -> list[Target]:
     """The targets to act on, app container first, then workers in the order asked.
 
     No names and not ``all_workers`` means the app container alone. Unknown worker names
-    raise :class:`NameNotFound` listing the app's workers.
+    raise :class:`NameNotFound` listing the app's workers. ``instance`` picks one
+    instance of each container (``pshctl ssh --instance``).
     """
     names = _worker_names(context, workers, all_workers)
-    with_app = app_container or not (names or all_workers)
-    entry = environment_entry(context)
-    if entry is not None and entry.explicit:
-        return explicit_targets(context, entry, names, with_app)
-    return _platform_targets(context, entry, names, with_app)
+    request = Request(context, environment_entry(context), tuple(names),
+                      with_app=app_container or not (names or all_workers),
+                      all_workers=all_workers, instance=instance)
+    for source in SOURCES:
+        targets = source(request)
+        if targets is not None:
+            return targets
+    raise _cannot_reach(context, request.keys_for(None))
+
+
+def resolve_instances(
+    context: Context,
+    workers: Sequence[str] = (),
+    *,
+    all_workers: bool = False,
+    app_container: bool = False,
+) -> list[list[Target]]:
+    """Every instance of each container, one list per container in the order of
+    :func:`resolve_targets`. The API names the instances of horizontally scaled
+    containers; every other source gives one instance per container."""
+    single = resolve_targets(context, workers, all_workers=all_workers,
+                             app_container=app_container)
+    return [api.instances_of(target) or [target] for target in single]
+
+
+def recover(target: Target, error: ConnectionFailed) -> Target | None:
+    """The target to try once more after ``error`` (a cached destination refetched, a
+    refused certificate renewed), or None when nothing better is known."""
+    return api.recover(target, error) if target.origin == "api" else None
+
+
+def explain(target: Target, error: ConnectionFailed) -> ConnectionFailed:
+    """``error``, with a hint naming the credential the source provided when that is
+    the likely cause (an expired or refused certificate)."""
+    return api.explain(target, error) if target.origin == "api" else error
 
 
 def _worker_names(context: Context, workers: Sequence[str], all_workers: bool) -> list[str]:
@@ -79,28 +138,6 @@ def environment_entry(context: Context) -> EnvironmentEntry | None:
     return registered if entry is None else overlay(registered, entry)
 
 
-# --- Platform.sh environments --------------------------------------------------------
-
-
-def _platform_targets(
-    context: Context, entry: EnvironmentEntry | None, workers: list[str], with_app: bool
-) -> list[Target]:
-    keys = dict(entry.keys) if entry is not None else {}
-    overrides = entry.workers if entry is not None else {}
-    needs_app_url = with_app or any("ssh_url" not in overrides.get(w, {}) for w in workers)
-    app_url = app_ssh_url(context, keys) if needs_app_url else ""
-    targets = []
-    env = context.environment
-    if with_app:
-        targets.append(target_from_url(context.app.name, None, app_url, keys, env))
-    for worker in workers:
-        worker_keys = {**keys, **overrides.get(worker, {})}
-        url = worker_keys.get("ssh_url") if "ssh_url" in overrides.get(worker, {}) else None
-        url = url or worker_ssh_url(app_url, worker)
-        targets.append(target_from_url(worker, worker, url, worker_keys, env))
-    return targets
-
-
 def app_ssh_url(context: Context, keys: dict[str, Any]) -> str:
     """The app container's SSH URL: configured, composed, or asked of the Platform.sh CLI.
 
@@ -110,24 +147,25 @@ def app_ssh_url(context: Context, keys: dict[str, Any]) -> str:
     url = configured_app_url(context, keys)
     if url is not None:
         return url
-    cli = platform_cli()
-    if cli is not None and context.project:
-        return ask_platform_cli(cli, context.project, context.environment, context.app.name)
+    found = platform_cli()
+    if found is not None and context.project:
+        return ask_platform_cli(found, context.project, context.environment, context.app.name)
+    raise _cannot_reach(context, keys)
+
+
+def _cannot_reach(context: Context, keys: dict[str, Any]) -> ConfigError:
+    machine = keys.get("machine_name")
     region = keys.get("region") or context.settings.region
-    raise _cannot_reach(context, machine=keys.get("machine_name"), region=region, cli=cli)
-
-
-def _cannot_reach(
-    context: Context, *, machine: str | None, region: str | None, cli: str | None
-) -> ConfigError:
-    configured = list(context.settings.environments)
-    if context.environment not in configured:
+    installed = platform_cli()
+    names = list(context.settings.environments)
+    if context.environment not in names:
         registered = [SANDBOX] if sandbox_registered(context) else []
-        valid = sorted({*configured, *registered})
+        valid = sorted({*names, *registered, *api.cached_names(context)})
         return NameNotFound(
             "environment", context.environment, valid,
             hint=f"valid environment names: {', '.join(valid) or '(none configured)'}; "
-            "a Platform.sh environment needs its ssh_url, or machine_name and region, in "
+            "a Platform.sh environment needs an API token (PSHCTL_TOKEN or `pshctl auth "
+            "login`) and a project id, or its ssh_url (or machine_name and region) in "
             ".pshctl.yaml, or the Platform.sh CLI (see docs/configuration.md)",
         )
     missing = [
@@ -136,7 +174,9 @@ def _cannot_reach(
         if not value
     ]
     hint = "set ssh_url, or " + " and ".join(missing)
-    if cli is None:
+    if context.project:
+        hint += ", or give pshctl an API token (PSHCTL_TOKEN or `pshctl auth login`)"
+    if installed is None:
         hint += ", or install the Platform.sh CLI (`platform`)"
     return ConfigError(
         f"cannot work out the SSH address of environment '{context.environment}'", hint=hint

@@ -8,11 +8,28 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from typing import TYPE_CHECKING
 
 from pshctl.errors import ConfigError
+from pshctl.targets.model import needs_app_url, targets_from_app_url
+
+if TYPE_CHECKING:
+    from pshctl.targets.model import Request, Target
 
 PLATFORM_CLIS = ("platform", "upsun")  # tried in this order
 PLATFORM_CLI_TIMEOUT = 30.0
+
+
+def resolve(request: Request) -> list[Target] | None:
+    """Ask the CLI for the app container's URL, when it is installed and a project known."""
+    context = request.context
+    cli = platform_cli()
+    if cli is None or not context.project:
+        return None
+    url = ""
+    if needs_app_url(request):
+        url = ask_platform_cli(cli, context.project, context.environment, context.app.name)
+    return targets_from_app_url(request, url, "cli")
 
 
 def platform_cli() -> str | None:

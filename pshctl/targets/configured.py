@@ -13,13 +13,43 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConfigError
-from pshctl.targets.model import Target, apply_keys, target_from_url
+from pshctl.targets.model import (
+    Request,
+    Target,
+    apply_keys,
+    needs_app_url,
+    target_from_url,
+    targets_from_app_url,
+    with_instance,
+)
 
 if TYPE_CHECKING:
     from pshctl.context import Context
     from pshctl.settings import EnvironmentEntry
 
 DEFAULT_REGION_SUFFIX = "platform.sh"
+
+
+def resolve_explicit(request: Request) -> list[Target] | None:
+    """An explicit environment (a ``host``), configured or the sandbox's registration."""
+    entry = request.entry
+    if entry is None or not entry.explicit:
+        return None
+    targets = explicit_targets(request.context, entry, list(request.workers), request.with_app)
+    if request.instance is not None:
+        targets = [with_instance(t, request.instance) for t in targets]
+    return targets
+
+
+def resolve_platform(request: Request) -> list[Target] | None:
+    """A Platform.sh environment whose app URL is configured or can be composed (or
+    whose workers asked for all have an ``ssh_url`` of their own)."""
+    if request.entry is None:
+        return None
+    app_url = configured_app_url(request.context, request.keys_for(None))
+    if app_url is None and needs_app_url(request):
+        return None
+    return targets_from_app_url(request, app_url or "", "config")
 
 
 def explicit_targets(

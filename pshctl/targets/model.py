@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pshctl.context import Context
+    from pshctl.settings import EnvironmentEntry
 from pshctl.ssh.names import shown
 
 # Config keys a source copies onto a target as they are.
@@ -29,8 +33,9 @@ class Target:
     log_dir: str = "/var/log"
     supervisor: str = "auto"  # auto (detected per container), runit or systemd
     log_source: str = "auto"  # the app log from: auto, file (log_dir) or journal (systemd)
-    instance: int | None = None
+    instance: int | str | None = None  # one instance of a horizontally scaled container
     environment: str | None = None  # the environment it was resolved for
+    origin: str = "config"  # the source that resolved it: config, sandbox, api, cli
 
     @property
     def destination(self) -> str:
@@ -45,18 +50,29 @@ class Target:
         return self.service_name
 
 
+def with_instance(target: Target, instance: int | str) -> Target:
+    """One instance of a container reached by a configured or CLI-given URL: its SSH user
+    gets the ``N.`` prefix (``1.ent-abc-main-xyz@...``), as on a Dedicated cluster."""
+    user = target.user
+    prefix = f"{instance}."
+    if user and not user.startswith(prefix):
+        user = prefix + user
+    return replace(target, user=user, instance=instance)
+
+
 def apply_keys(target: Target, keys: dict[str, Any]) -> Target:
     """Set a target's optional fields from config keys."""
     return replace(target, **{key: keys[key] for key in TARGET_KEYS if key in keys})
 
 
 def target_from_url(
-    name: str, worker: str | None, url: str, keys: dict[str, Any], environment: str
+    name: str, worker: str | None, url: str, keys: dict[str, Any], environment: str,
+    origin: str = "config",
 ) -> Target:
     """A target reached at ``url``; other config keys (not user or host) applied on top."""
     user, host, port = parse_ssh_url(url)
     target = Target(name=name, worker=worker, host=host, user=user, port=port,
-                    environment=environment)
+                    environment=environment, origin=origin)
     return apply_keys(target, {k: v for k, v in keys.items() if k not in ("user", "host")})
 
 
@@ -78,3 +94,55 @@ def parse_ssh_url(url: str) -> tuple[str | None, str, int | None]:
     from pshctl.ssh.names import parse_ssh_url as parse
 
     return parse(url)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What :func:`pshctl.targets.resolve_targets` hands each source, in order.
+
+    A source returns the targets, or None when it does not apply to this environment
+    (the next one is tried); it raises when it applies but cannot answer.
+    """
+
+    context: Context
+    entry: EnvironmentEntry | None  # the configured entry (or the sandbox's registration)
+    workers: tuple[str, ...]  # the app's workers to reach, in the order asked
+    with_app: bool  # the app (web) container too, first
+    all_workers: bool = False  # every worker: one the platform does not run is left out
+    instance: int | str | None = None  # reach this instance of each container
+
+    def keys_for(self, worker: str | None) -> dict[str, Any]:
+        """Configured keys of a container: the environment's, then the worker's."""
+        keys = dict(self.entry.keys) if self.entry is not None else {}
+        if worker is not None and self.entry is not None:
+            keys.update(self.entry.workers.get(worker, {}))
+        return keys
+
+    def own_url(self, worker: str) -> str | None:
+        """A ``ssh_url`` configured for this very worker."""
+        overrides = self.entry.workers.get(worker, {}) if self.entry is not None else {}
+        url = overrides.get("ssh_url")
+        return str(url) if url else None
+
+
+def targets_from_app_url(request: Request, app_url: str, origin: str) -> list[Target]:
+    """The app container at ``app_url``, each worker at its own configured ``ssh_url``
+    or at the app's with ``--<worker>`` appended (the Platform.sh rule)."""
+    env = request.context.environment
+    targets = []
+    if request.with_app:
+        targets.append(target_from_url(request.context.app.name, None, app_url,
+                                       request.keys_for(None), env, origin))
+    for worker in request.workers:
+        own = request.own_url(worker)
+        url = own or worker_ssh_url(app_url, worker)
+        targets.append(target_from_url(worker, worker, url, request.keys_for(worker), env,
+                                       "config" if own else origin))
+    if request.instance is not None:
+        targets = [with_instance(t, request.instance) for t in targets]
+    return targets
+
+
+def needs_app_url(request: Request) -> bool:
+    """Whether some container asked for is reached through the app container's URL."""
+    return request.with_app or any(request.own_url(w) is None for w in request.workers)
