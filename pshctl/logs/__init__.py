@@ -10,7 +10,9 @@ from __future__ import annotations
 from pshctl.logs.protocol import (
     DEFAULT_LINES,
     DEFAULT_TYPE,
+    FOLLOW_PY,
     FOLLOW_SCRIPT,
+    FOLLOW_SH,
     TAIL_SCRIPT,
     FollowDecoder,
     LineAssembler,
@@ -29,7 +31,9 @@ from pshctl.logs.stream import LogMissing, LogStream, read_logs
 __all__ = [
     "DEFAULT_LINES",
     "DEFAULT_TYPE",
+    "FOLLOW_PY",
     "FOLLOW_SCRIPT",
+    "FOLLOW_SH",
     "TAIL_SCRIPT",
     "FollowDecoder",
     "LineAssembler",

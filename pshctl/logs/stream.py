@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from pshctl.ssh import Session, SshOptions
     from pshctl.targets import Target
 
-# FOLLOW_SCRIPT sends a heartbeat every 2 s while the log is idle (10 polls of 0.2 s).
+# FOLLOW_SCRIPT sends a heartbeat every 2 s while the log is idle.
 SILENCE_LIMIT = 12.0  # no byte (not even a heartbeat) for this long: the link is dead
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds before reconnect attempts 1, 2, ...
 _POLL = 0.25  # how often blocked threads look at the stop flag
