@@ -51,7 +51,7 @@ from pshctl.errors import (
     PshctlError,
     UsageError,
 )
-from pshctl.outcome import Outcome, Results, exit_code
+from pshctl.outcome import Outcome, Results, exit_code, labelled
 
 if TYPE_CHECKING:
     import fabric
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from pshctl.ssh import CommandResult, Session, SshOptions
     from pshctl.supervisor import Step
     from pshctl.targets import Target
+    from pshctl.targets.instances import Instance
     from pshctl.transfer import CopyResult
 
 T = TypeVar("T")
@@ -129,6 +130,7 @@ class ActionOptions(TypedDict, total=False):
     keep_going: bool  # ... unless this is set
     on_event: Callable[[Event], None] | None  # progress, as it happens
     control: Control | None  # lets another thread or a signal handler interrupt
+    instance: Instance | None  # that instance of each worker only
 
 
 # --- credentials (`pshctl auth`) ----------------------------------------------------------
@@ -234,7 +236,7 @@ class Environment:
     ssh_options: SshOptions = field(repr=False)
     # Resolved targets per selection: resolving may ask the Platform.sh CLI (a network
     # round trip), and the CLI resolves once to show its rows, once to act.
-    _resolved: dict[tuple[tuple[str, ...], bool, bool, int | str | None],
+    _resolved: dict[tuple[tuple[str, ...], bool, bool, Instance | None],
                     tuple[Target, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
@@ -266,11 +268,13 @@ class Environment:
         return self.context.app.worker(name)
 
     def targets(self, workers: Sequence[str] = (), *, all_workers: bool = False,
-                app_container: bool = False, instance: int | str | None = None,
+                app_container: bool = False, instance: Instance | None = None,
                 ) -> list[Target]:
-        """Where each worker is reached (no names, not all: the app container);
-        ``instance``: that instance of each (a scaled container's, from the API).
+        """Where each worker is reached (no names, not all: the app container): one
+        target per instance of a scaled worker (``queue.0``, ``queue.1``...).
 
+        ``queue.1`` among the names, or ``instance=1`` for every container asked, keeps
+        that instance only (:class:`~pshctl.errors.InstanceNotFound` when there is none).
         Resolved once per selection and kept for the life of this object.
         """
         from pshctl.targets import resolve_targets
@@ -285,19 +289,23 @@ class Environment:
     # reading
 
     def status(self, workers: Sequence[str] = (), *, usage: bool = False,
+               instance: Instance | None = None,
                max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[WorkerStatus]:
-        """Each worker's state (every worker when none is named); unreadable ones fail.
+        """Each worker's state, one result per instance (every worker when none is
+        named); unreadable ones fail.
 
         With ``usage=True`` each running worker's ``usage`` holds its process tree's CPU %,
         RSS and uptime (:class:`pshctl.top.TreeUsage`), read from /proc in the same
         connection (``pshctl top``); a container whose /proc cannot be read fails.
         """
-        with self.status_reader(workers, usage=usage, max_parallel=max_parallel) as read:
+        with self.status_reader(workers, usage=usage, instance=instance,
+                                max_parallel=max_parallel) as read:
             return read()
 
     @contextmanager
     def status_reader(self, workers: Sequence[str] = (), *, usage: bool = False,
                       usage_sample: float = DEFAULT_USAGE_SAMPLE,
+                      instance: Instance | None = None,
                       max_parallel: int = DEFAULT_MAX_PARALLEL,
                       ) -> Iterator[Callable[[], Results[WorkerStatus]]]:
         """A function that reads :meth:`status` again and again over the same connections.
@@ -308,37 +316,42 @@ class Environment:
         """
         from pshctl import lifecycle
 
-        with lifecycle.StatusReader(self._many(workers), self.connector(),
+        with lifecycle.StatusReader(self._many(workers, instance=instance), self.connector(),
                                     max_parallel=max_parallel, keep_open=True,
                                     usage_sample=usage_sample if usage else None) as reader:
             yield reader.read
 
     def wait(self, workers: Sequence[str] = (), *, all_workers: bool = False,
              timeout: float = DEFAULT_WAIT_TIMEOUT, stable: float = DEFAULT_VERIFY,
+             instance: Instance | None = None,
              max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[WorkerStatus]:
-        """Wait until each worker runs one process for ``stable`` s; a timeout each if not.
+        """Wait until each worker (every instance of it) runs one process for ``stable``
+        s; a timeout each if not.
 
         A worker whose service does not exist fails at once with that error (waiting
         cannot help); ``elapsed_s`` says how long it waited.
         """
         from pshctl import lifecycle
 
-        return lifecycle.wait(self._many(workers, all_workers=all_workers), timeout=timeout,
+        return lifecycle.wait(self._many(workers, all_workers=all_workers, instance=instance),
+                              timeout=timeout,
                               stable=stable, connector=self.connector(),
                               max_parallel=max_parallel)
 
     def logs(self, workers: Sequence[str] = (), *, lines: int = DEFAULT_LOG_LINES,
              log_type: str = DEFAULT_LOG_TYPE, app_container: bool = False,
-             ) -> Results[list[str]]:
-        """The last ``lines`` lines of each worker's ``<log_type>.log``."""
+             instance: Instance | None = None) -> Results[list[str]]:
+        """The last ``lines`` lines of each worker's (each instance's) ``<log_type>.log``."""
         from pshctl.logs import LogRequest, read_logs
 
-        return read_logs(self._many(workers, app_container=app_container),
-                         LogRequest(log_type=log_type, lines=lines), options=self.ssh_options)
+        targets = self._many(workers, app_container=app_container, instance=instance)
+        results = read_logs(targets, LogRequest(log_type=log_type, lines=lines),
+                            options=self.ssh_options)
+        return replace(results, items=labelled(results.items, targets))
 
     def follow_logs(self, workers: Sequence[str] = (), *, lines: int = 10,
                     log_type: str = DEFAULT_LOG_TYPE, app_container: bool = False,
-                    ) -> LogStream:
+                    instance: Instance | None = None) -> LogStream:
         """A live, merged stream of log events; use it in a ``with`` block and iterate.
 
         It yields :class:`pshctl.logs.LogLines` and :class:`pshctl.logs.LogNotice`
@@ -348,10 +361,11 @@ class Environment:
 
         request = LogRequest(log_type=log_type, lines=lines, follow=True)
         return self.log_stream(request, workers, all_workers=not workers,
-                               app_container=app_container)
+                               app_container=app_container, instance=instance)
 
     def log_stream(self, request: LogRequest, workers: Sequence[str] = (), *,
-                   all_workers: bool = False, app_container: bool = False) -> LogStream:
+                   all_workers: bool = False, app_container: bool = False,
+                   instance: Instance | None = None) -> LogStream:
         """A :class:`~pshctl.logs.LogStream` for any :class:`~pshctl.logs.LogRequest`.
 
         Targets are chosen as :meth:`targets` chooses them: no names and not
@@ -360,7 +374,7 @@ class Environment:
         from pshctl.logs import LogStream
 
         return LogStream(self.targets(workers, all_workers=all_workers,
-                                      app_container=app_container),
+                                      app_container=app_container, instance=instance),
                          request, options=self.ssh_options)
 
     # acting
@@ -369,12 +383,15 @@ class Environment:
             grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
             max_parallel: int = DEFAULT_MAX_PARALLEL, rolling: bool = False, batch: int = 1,
             keep_going: bool = False, on_event: Callable[[Event], None] | None = None,
-            control: Control | None = None) -> Results[ActionResult]:
+            control: Control | None = None,
+            instance: Instance | None = None) -> Results[ActionResult]:
         """``stop``, ``start`` or ``restart`` workers, in parallel or in rolling batches.
 
         stop: SIGTERM, then SIGKILL after ``grace`` seconds. start: every worker not
         running, checked to stay up for ``verify`` seconds. restart: stop, start, and
-        verify a new process. With ``rolling=True`` it goes ``batch`` workers at a time
+        verify a new process. Every instance of a scaled worker is acted on and verified
+        (``instance``, or ``queue.1`` among the names, for one). With ``rolling=True`` it
+        goes ``batch`` instances at a time, never every instance of one worker at once,
         and stops at the first failed batch (the rest fail as not attempted) unless
         ``keep_going``. ``control`` (a :class:`pshctl.lifecycle.Control`) lets another
         thread or a signal handler interrupt: no new worker begins, those in flight are
@@ -382,7 +399,7 @@ class Environment:
         """
         from pshctl import lifecycle
 
-        targets = self._chosen(action, workers, all_workers)
+        targets = self._chosen(action, workers, all_workers, instance)
         settings = lifecycle.Settings(grace=grace, verify=verify, max_parallel=max_parallel,
                                       rolling=rolling, batch=batch, keep_going=keep_going)
         return lifecycle.act(action, targets, settings, connector=self.connector(),
@@ -405,18 +422,19 @@ class Environment:
 
     def plan(self, action: str, workers: Sequence[str] = (), *, all_workers: bool = False,
              grace: int = DEFAULT_GRACE, verify: float = DEFAULT_VERIFY,
-             ) -> list[tuple[Target, list[Step]]]:
+             instance: Instance | None = None) -> list[tuple[Target, list[Step]]]:
         """The remote commands :meth:`act` would run, per worker; nothing is run
         (``--dry-run``)."""
         from pshctl import lifecycle
 
-        targets = self._chosen(action, workers, all_workers)
+        targets = self._chosen(action, workers, all_workers, instance)
         settings = lifecycle.Settings(grace=grace, verify=verify)
         return list(lifecycle.iter_plans(action, targets, settings))
 
     def run(self, command: Sequence[str] | str, workers: Sequence[str] = (), *,
             all_workers: bool = False, app_container: bool = False,
             timeout: float | None = None, check: bool = False,
+            instance: Instance | None = None,
             max_parallel: int = DEFAULT_MAX_PARALLEL) -> Results[CommandResult]:
         """Run one command in each worker's container, in parallel; keep its output.
 
@@ -431,14 +449,15 @@ class Environment:
                 raise CommandFailed(result.exit_status, result)
             return result
 
-        targets = self._command_targets("run", workers, all_workers, app_container)
-        return Results(tuple(self._on_each(targets, one, max_parallel)))
+        targets = self._command_targets("run", workers, all_workers, app_container, instance)
+        return Results(labelled(self._on_each(targets, one, max_parallel), targets))
 
     def stream(self, command: Sequence[str] | str, workers: Sequence[str] = (), *,
                on_output: Callable[[CommandOutput], None], all_workers: bool = False,
                app_container: bool = False, timeout: float | None = None,
                check: bool = False, max_parallel: int = DEFAULT_MAX_PARALLEL,
-               stop: threading.Event | None = None) -> Results[int]:
+               stop: threading.Event | None = None,
+               instance: Instance | None = None) -> Results[int]:
         """As :meth:`run`, but output is passed to ``on_output`` as it comes, in whole
         lines (called from several threads); each value is the exit status.
 
@@ -473,16 +492,19 @@ class Environment:
                 raise CommandFailed(status)
             return status
 
-        targets = self._command_targets("stream", workers, all_workers, app_container)
+        targets = self._command_targets("stream", workers, all_workers, app_container,
+                                        instance)
         outcomes = self._on_each(targets, one, max_parallel)
-        return Results(tuple(outcomes), interrupted=stop is not None and stop.is_set())
+        return Results(labelled(outcomes, targets), interrupted=stop is not None and stop.is_set())
 
     def copy(self, source: str, destination: str, *,
-             progress: Callable[[int, int], None] | None = None) -> CopyResult:
+             progress: Callable[[int, int], None] | None = None,
+             instance: Instance | None = None) -> CopyResult:
         """Copy one file between this machine and a container, as ``pshctl cp`` does.
 
-        One side is ``WORKER:PATH`` (``APP:PATH`` for the app container), the other a
-        local path; a remote path is relative to the container's home directory, and a
+        One side is ``WORKER:PATH`` (``APP:PATH`` for the app container, ``WORKER.N:PATH``
+        or ``instance=N`` for one instance of a scaled worker, which must be named), the
+        other a local path; a remote path is relative to the container's home directory, and a
         directory (or a path ending in ``/``) receives the file under its own name.
         ``progress(done, total)`` is called as bytes go. A refused or broken copy raises
         :class:`pshctl.transfer.CopyFailed` and leaves no partial file behind.
@@ -493,12 +515,20 @@ class Environment:
         src = transfer.parse_location(source, names, self.app.name)
         dst = transfer.parse_location(destination, names, self.app.name)
         direction, name = transfer.plan(src, dst)
-        with self.session(name if name in names else None) as session:
+        found = self.targets([] if name == self.app.name else [name], instance=instance)
+        if len(found) > 1:
+            raise UsageError(
+                f"{found[0].container} has {len(found)} instances; a copy goes to one",
+                hint=f"name it: {found[0].container}.N:PATH, or -I N "
+                f"(N: {', '.join(str(t.instance) for t in found)})")
+        from pshctl.ssh import connect
+
+        with connect(found[0], self.ssh_options) as session:
             if direction == "upload":
                 return transfer.upload(session, src.path, dst.path, progress=progress)
             return transfer.download(session, src.path, dst.path, progress=progress)
 
-    def session(self, worker: str | None = None, *, instance: int | None = None) -> Session:
+    def session(self, worker: str | None = None, *, instance: Instance | None = None) -> Session:
         """An SSH session to one worker's container (the app container when ``worker`` is
         None), with this environment's host-key policy and authentication; close it, or
         use it in a ``with`` block."""
@@ -507,7 +537,7 @@ class Environment:
         return connect(self.target(worker, instance=instance), self.ssh_options)
 
     def connection(self, worker: str | None = None, *,
-                   instance: int | None = None) -> fabric.Connection:
+                   instance: Instance | None = None) -> fabric.Connection:
         """A :class:`fabric.Connection` to one worker's container (None: the app
         container) for fabric's ``run``, ``sudo``, ``put`` and ``get``.
 
@@ -520,19 +550,23 @@ class Environment:
         target = self.target(worker, instance=instance)
         return connection(target, lambda: self.session(worker, instance=instance))
 
-    def target(self, worker: str | None = None, *, instance: int | None = None) -> Target:
-        """Where one worker's container (None: the app container) is reached."""
-        (target,) = self.targets([worker] if worker else [], instance=instance)
-        return target
+    def target(self, worker: str | None = None, *,
+               instance: Instance | None = None) -> Target:
+        """Where one container is reached: a worker's (``queue.1`` for one instance), or
+        the app container's when ``worker`` is None. Of a scaled one without ``instance``,
+        its first instance (as the platform's CLI does); :meth:`targets` gives them all."""
+        return self.targets([worker] if worker else [], instance=instance)[0]
 
     # helpers
 
     def _command_targets(self, call: str, workers: Sequence[str], all_workers: bool,
-                         app_container: bool) -> list[Target]:
+                         app_container: bool, instance: Instance | None = None,
+                         ) -> list[Target]:
         if not (workers or all_workers or app_container):
             raise UsageError(f"{call}() needs worker names, all_workers=True or "
                              "app_container=True")
-        return self.targets(workers, all_workers=all_workers, app_container=app_container)
+        return self.targets(workers, all_workers=all_workers, app_container=app_container,
+                            instance=instance)
 
     def _on_each(self, targets: Sequence[Target], work: Callable[[Session, Target], T],
                  max_parallel: int) -> list[Outcome[T]]:
@@ -547,10 +581,10 @@ class Environment:
         return run_parallel([(t.name, t) for t in targets], one, max_parallel=max_parallel)
 
     def _many(self, workers: Sequence[str], *, all_workers: bool = False,
-              app_container: bool = False) -> list[Target]:
+              app_container: bool = False, instance: Instance | None = None) -> list[Target]:
         """The named workers, or every worker when none is named (or ``all_workers``)."""
         return self.targets(workers, all_workers=all_workers or not workers,
-                            app_container=app_container)
+                            app_container=app_container, instance=instance)
 
     def connector(self) -> Connector:
         """Opens one SSH session per target with this environment's options."""
@@ -558,11 +592,12 @@ class Environment:
 
         return ssh_connector(self.ssh_options)
 
-    def _chosen(self, action: str, workers: Sequence[str], all_workers: bool) -> list[Target]:
+    def _chosen(self, action: str, workers: Sequence[str], all_workers: bool,
+                instance: Instance | None = None) -> list[Target]:
         """The targets of a stop/start/restart, which needs names or ``all_workers``."""
         from pshctl.lifecycle import check_action
 
         check_action(action)
         if not (workers or all_workers):
             raise UsageError(f"{action}() needs worker names, or all_workers=True")
-        return self.targets(workers, all_workers=all_workers)
+        return self.targets(workers, all_workers=all_workers, instance=instance)

@@ -79,6 +79,21 @@ class NameNotFound(ConfigError):
         super().__init__(message, hint=hint or f"valid {kind} names: {listing}")
 
 
+class InstanceNotFound(NameNotFound):
+    """An instance number a worker does not have (``-I 5``, ``queue.5``)."""
+
+    def __init__(self, container: str, instance: str, valid: Iterable[str]) -> None:
+        self.kind = "instance"
+        self.name = instance
+        self.container = container
+        self.valid = list(valid)
+        listing = ", ".join(self.valid)
+        ConfigError.__init__(
+            self, f"instance {instance} of {container} does not exist; available "
+            f"instances: {listing}",
+            hint=f"name one with -I N or {container}.N (N: {listing})")
+
+
 class ConnectionFailed(PshctlError):
     """Could not reach or log in to an SSH destination."""
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pshctl.defaults import (
     DEFAULT_GRACE,
@@ -28,7 +28,7 @@ from pshctl.defaults import (
     DEFAULT_WAIT_TIMEOUT,
 )
 from pshctl.errors import ConnectionFailed, OperationFailed, OperationTimeout, UsageError
-from pshctl.outcome import Outcome, Results
+from pshctl.outcome import Outcome, Results, labelled
 from pshctl.parallel import run_parallel
 from pshctl.supervisor import (
     CRASH_LOOPING,
@@ -69,6 +69,7 @@ class Connection(Runner, Protocol):
 
 Connector = Callable[["Target"], Connection]
 EventSink = Callable[["Event"], None]
+X = TypeVar("X")
 # One destination's read: a state per service, each running one's process tree, and why
 # the trees could not be read (if they could not).
 _GroupRead = tuple[list[ServiceState], list["TreeUsage | None"], "OperationFailed | None"]
@@ -317,7 +318,7 @@ class StatusReader:
             else:
                 for target in group:
                     by_name[target.name] = _unread_status(target.name, outcome.error)
-        return Results(tuple(by_name[t.name] for t in self.targets))
+        return Results(labelled((by_name[t.name] for t in self.targets), self.targets))
 
     def _read_group(self, key: tuple[object, ...]) -> _GroupRead:
         group = self._groups[key]
@@ -442,7 +443,7 @@ def _waited(outcome: Outcome[WorkerStatus], stable: float,
             waited: float) -> Outcome[WorkerStatus]:
     status = outcome.value
     if status is not None and status.stable(stable):
-        return Outcome(outcome.name, status)
+        return replace(outcome, error=None)
     if _hopeless(outcome):
         return outcome
     health = status.health if status is not None else UNKNOWN
@@ -450,7 +451,7 @@ def _waited(outcome: Outcome[WorkerStatus], stable: float,
                                f"{waited:.1f}s (state: {health}"
                                f"{'; ' + outcome.message if outcome.message else ''})")
     timeout.__cause__ = outcome.error  # why the last read failed, if it did
-    return Outcome(outcome.name, status, timeout)
+    return replace(outcome, error=timeout)
 
 
 # ---------------------------------------------------------------- stop / start / restart
@@ -483,10 +484,12 @@ class _Operation:
 
     def run(self) -> Results[ActionResult]:
         outcomes: dict[str, Outcome[ActionResult]] = {}
-        size = max(1, self.settings.batch) if self.settings.rolling else len(self.jobs)
+        if self.settings.rolling:
+            batches = rolling_batches(self.jobs, self.settings.batch, lambda j: j.target)
+        else:
+            batches = [self.jobs]
         halted = ""
-        for index in range(0, len(self.jobs), max(1, size)):
-            batch = self.jobs[index : index + size]
+        for batch in batches:
             if halted or self.control.interrupted:
                 for job in batch:
                     outcomes[job.name] = self._skip(job, halted or "interrupted")
@@ -498,7 +501,8 @@ class _Operation:
             failed = [j.name for j in batch if not outcomes[j.name].ok]
             if self.settings.rolling and failed and not self.settings.keep_going:
                 halted = f"{failed[0]} failed"
-        return Results(tuple(outcomes[job.name] for job in self.jobs),
+        return Results(labelled((outcomes[job.name] for job in self.jobs),
+                                [job.target for job in self.jobs]),
                        interrupted=self.control.interrupted)
 
     def _skip(self, job: _Job, reason: str) -> Outcome[ActionResult]:
@@ -617,6 +621,35 @@ class _Operation:
                             job.new_pid, left_down=left_down)
 
 
+def rolling_batches(items: Sequence[X], size: int,
+                    target_of: Callable[[X], Target]) -> list[list[X]]:
+    """``items`` in batches of at most ``size``, in order, never holding every instance
+    of a scaled worker: while one batch is down, some instance of each worker still runs.
+
+    An item that would complete its worker in a batch waits for the next one (items
+    after it may go first), so ``--batch 3`` over ``queue`` x3 and ``mail`` is
+    ``[queue.0, queue.1, mail], [queue.2]``.
+    """
+    size = max(1, size)
+    batches: list[list[X]] = []
+    pending = list(items)
+    while pending:
+        batch: list[X] = []
+        held: list[X] = []
+        taken: dict[str, int] = {}
+        for item in pending:
+            target = target_of(item)
+            count = taken.get(target.container, 0)
+            if len(batch) < size and (target.instances < 2 or count + 1 < target.instances):
+                batch.append(item)
+                taken[target.container] = count + 1
+            else:
+                held.append(item)
+        batches.append(batch)
+        pending = held
+    return batches
+
+
 def check_action(action: str) -> None:
     if action not in ACTIONS:
         raise UsageError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
@@ -682,6 +715,7 @@ __all__ = [
     "WorkerStatus",
     "act",
     "plan",
+    "rolling_batches",
     "status",
     "wait",
 ]

@@ -127,6 +127,12 @@ ENDPOINT_KEYS: dict[str, Callable[[Any], str | None]] = {
     "region": _region_problem,
 }
 _PATH_KEYS = ("identity_file", "known_hosts")
+# A container's instances (a scaled worker): a count, with ``{instance}`` standing for
+# each one's number in the other keys, or a list of per-instance entries. Not inherited:
+# at an environment's top level it is the app container's.
+INSTANCES = "instances"
+INSTANCE_PLACEHOLDER = "{instance}"
+MAX_INSTANCES = 64
 
 
 @dataclass(frozen=True)
@@ -152,13 +158,21 @@ class EnvironmentEntry:
     @property
     def explicit(self) -> bool:
         """A self-hosted (or sandbox) endpoint, as opposed to a Platform.sh environment."""
-        return "host" in self.keys or any("host" in w for w in self.workers.values())
+        return any(_has_host(keys) for keys in (self.keys, *self.workers.values()))
 
     def for_worker(self, worker: str) -> dict[str, Any] | None:
-        """The worker's keys over the environment's; None when the worker has no entry."""
+        """The worker's keys over the environment's (whose ``instances`` are the app
+        container's, not inherited); None when the worker has no entry."""
         if worker not in self.workers:
             return None
-        return {**self.keys, **self.workers[worker]}
+        inherited = {k: v for k, v in self.keys.items() if k != INSTANCES}
+        return {**inherited, **self.workers[worker]}
+
+
+def _has_host(keys: Mapping[str, Any]) -> bool:
+    instances = keys.get(INSTANCES)
+    listed = instances if isinstance(instances, list) else []
+    return "host" in keys or any("host" in entry for entry in listed)
 
 
 @dataclass(frozen=True)
@@ -394,13 +408,16 @@ def endpoint_keys(
     where: str,
     strict: bool,
     allow_workers: bool = True,
+    allow_instances: bool = True,
 ) -> dict[str, Any]:
-    """Validate an environment (or worker) entry. ``strict`` refuses unknown keys.
+    """Validate an environment (or worker, or instance) entry. ``strict`` refuses
+    unknown keys.
 
     Relative ``identity_file``/``known_hosts`` paths are taken from ``base`` (the config
     file's directory); ``~`` is expanded.
     """
-    allowed = [*ENDPOINT_KEYS, *(["workers"] if allow_workers else [])]
+    allowed = [*ENDPOINT_KEYS, *([INSTANCES] if allow_instances else []),
+               *(["workers"] if allow_workers else [])]
     if strict:
         _refuse_unknown(entry, allowed, file, where)
     out: dict[str, Any] = {}
@@ -408,11 +425,40 @@ def endpoint_keys(
         if key not in entry:
             continue
         value = entry[key]
-        problem = problem_of(value)
+        # `{instance}` becomes a number: the value is checked as instance 0's.
+        problem = problem_of(value.replace(INSTANCE_PLACEHOLDER, "0")
+                             if isinstance(value, str) else value)
         _check(problem is None, f"{where}{key} {problem}", file, line_of(entry, key))
         out[key] = _path(value, base) if key in _PATH_KEYS else value
+    if allow_instances and entry.get(INSTANCES) is not None:
+        out[INSTANCES] = _instances(entry, base=base, file=file, where=where, strict=strict)
     if allow_workers and entry.get("workers") is not None:
         out["workers"] = _worker_entries(entry, base=base, file=file, where=where, strict=strict)
+    return out
+
+
+def _instances(
+    entry: Mapping[str, Any], *, base: Path | None, file: str, where: str, strict: bool
+) -> int | list[dict[str, Any]]:
+    """``instances: 3``, or one entry per instance (each overriding the container's keys)."""
+    value = entry[INSTANCES]
+    line = line_of(entry, INSTANCES)
+    wanted = (f"a number of instances (1-{MAX_INSTANCES}) or a list of per-instance "
+              "entries (host, port, ...)")
+    if isinstance(value, int) and not isinstance(value, bool):
+        _check(1 <= value <= MAX_INSTANCES, f"{where}{INSTANCES} must be {wanted}, "
+               f"not {value}", file, line)
+        return value
+    _check(isinstance(value, list) and 1 <= len(value) <= MAX_INSTANCES,
+           f"{where}{INSTANCES} must be {wanted}, not {names.shown(value)}", file, line)
+    out = []
+    for number, item in enumerate(value):
+        inner = f"{where}instance {number}: "
+        item = {} if item is None else item
+        _check(isinstance(item, dict), f"{inner}must be a mapping of keys such as host "
+               "and port", file, line)
+        out.append(endpoint_keys(item, base=base, file=file, where=inner, strict=strict,
+                                 allow_workers=False, allow_instances=False))
     return out
 
 
@@ -484,7 +530,7 @@ def environment_entry(
     name: str, keys: Mapping[str, Any], *, origin: str | None = None
 ) -> EnvironmentEntry:
     """An :class:`EnvironmentEntry` from already validated keys."""
-    own = {k: v for k, v in keys.items() if k in ENDPOINT_KEYS}
+    own = {k: v for k, v in keys.items() if k in ENDPOINT_KEYS or k == INSTANCES}
     workers = {str(w): dict(v) for w, v in (keys.get("workers") or {}).items()}
     return EnvironmentEntry(name=name, keys=own, workers=workers, origin=origin)
 

@@ -91,16 +91,19 @@ class CopyFailed(OperationFailed):
 
 
 def parse_location(text: str, workers: Sequence[str], app: str) -> Location:
-    """``WORKER:PATH`` (or ``APP:PATH`` for the app container) or a local path.
+    """``WORKER:PATH`` (``APP:PATH`` for the app container, ``WORKER.N:PATH`` for one
+    instance of a scaled worker) or a local path.
 
     A local path with a colon in its first part is written ``./name:x``. A word before
     the colon that names no worker is an error that lists the workers, never a file.
     """
+    from pshctl.targets.instances import split_name
+
     head, colon, path = text.partition(":")
     if not colon or "/" in head or not head:
         return Location(text)
-    if head in workers or head == app:
-        return Location(path, head)
+    if head in workers or head == app or split_name(head, workers)[1] is not None:
+        return Location(path, head)  # a worker, the app, or one instance (`queue.1`)
     raise NameNotFound("worker", head, [*workers, app],
                        hint=f"valid: {', '.join([*workers, app])} (the app's name is its "
                        f"web container); a local file whose name has a colon: ./{text}")

@@ -157,3 +157,102 @@ def test_no_environment_at_all_names_default_environment(project: Path) -> None:
     with pytest.raises(UsageError) as caught:
         resolve_context(Selection(), cwd=project)
     assert "default_environment in .pshctl.yaml" in (caught.value.hint or "")
+
+
+def test_the_linked_cli_project_file_read_whole(project: Path) -> None:
+    from pshctl.context import local_project_id
+
+    assert local_project_id(project) is None
+    platform = project / ".platform" / "local"
+    platform.mkdir(parents=True)
+    (platform / "project.yaml").write_text("host: eu-3.platform.sh\n")
+    assert local_project_id(project) is None  # no id: not linked
+    (platform / "project.yaml").write_text("id: '  p1abc  '\n")
+    assert local_project_id(project) == "p1abc"
+    upsun = project / ".upsun" / "local"
+    upsun.mkdir(parents=True)
+    (upsun / "project.yaml").write_text("id: u2def\n")
+    # Each product's own file first; Upsun's when no product is named.
+    assert local_project_id(project, "platformsh") == "p1abc"
+    assert local_project_id(project, "upsun") == "u2def"
+    assert local_project_id(project) == "u2def"
+    (upsun / "project.yaml").write_text("- id\n")
+    assert local_project_id(project, "upsun") == "p1abc"  # not a mapping: not linked
+    for bad in ("id: ''\n", "id: 12\n", "id: '   '\n"):
+        (upsun / "project.yaml").write_text("other: 1\n" + bad)
+        with pytest.raises(ConfigError) as caught:
+            local_project_id(project, "upsun")
+        assert str(caught.value) == ".upsun/local/project.yaml:2: 'id' must be a string"
+
+
+def test_no_environment_says_how_to_choose_one(project: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve_context(Selection(environment="   "), cwd=project)
+    assert str(caught.value) == "no environment given and no git branch to default to"
+    assert caught.value.hint == ("choose one with -e/--environment or PSHCTL_ENVIRONMENT, or "
+                                 "set default_environment in .pshctl.yaml")
+
+
+def test_values_are_trimmed_and_blank_ones_skipped(project: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSHCTL_ENVIRONMENT", "  ")
+    monkeypatch.setenv("PLATFORM_BRANCH", " main ")
+    monkeypatch.setenv("PSHCTL_PROJECT", "")
+    monkeypatch.setenv("PLATFORM_PROJECT", " pp ")
+    context = resolve_context(Selection(environment=None), cwd=project)
+    assert (context.environment, context.environment_source) == ("main", "PLATFORM_BRANCH")
+    assert context.project == "pp"
+    assert resolve_context(Selection(" flag ", " e "), cwd=project).project == "flag"
+    assert resolve_context(Selection(environment=" e "), cwd=project).environment == "e"
+
+
+def test_a_default_environment_from_an_unnamed_file_or_outside_home(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pshctl.context import resolve_environment
+    from pshctl.settings import Settings
+
+    elsewhere = Settings(default_environment="main", default_environment_file="/etc/x.yaml")
+    assert resolve_environment(Selection(), project, elsewhere) == (
+        "main", "default_environment in /etc/x.yaml")
+    unnamed = Settings(default_environment="main")
+    assert resolve_environment(Selection(), project, unnamed) == (
+        "main", "default_environment in a config file")
+    monkeypatch.setenv("HOME", str(project))
+    homed = Settings(default_environment="m", default_environment_file=f"{project}/c.yaml")
+    assert resolve_environment(Selection(), project, homed) == (
+        "m", "default_environment in ~/c.yaml")
+    prefix = Settings(default_environment="m", default_environment_file=f"{project}x/c.yaml")
+    assert resolve_environment(Selection(), project, prefix)[1] == (
+        f"default_environment in {project}x/c.yaml")
+
+
+def test_git_branch_is_none_on_a_detached_head_or_without_git(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    git_init(project, "main")
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@e"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    subprocess.run(["git", "-C", str(project), "commit", "-q", "--allow-empty", "-m", "x"],
+                   check=True)
+    assert git_branch(project) == "main"
+    subprocess.run(["git", "-C", str(project), "checkout", "-q", "--detach"], check=True)
+    assert git_branch(project) is None
+    monkeypatch.setenv("PATH", str(project / "no-bin"))
+    assert git_branch(project) is None
+
+
+def test_a_vanished_working_directory_is_a_clear_error(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pshctl.context import current_directory
+
+    assert current_directory(tmp_path) == tmp_path
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(ConfigError) as caught:
+        current_directory()
+    assert str(caught.value) == ("cannot use the current directory: No such file or "
+                                 "directory")
+    assert caught.value.hint == "cd to the project's repository and try again"

@@ -236,22 +236,41 @@ def test_tab_completion_offers_the_apis_environments_from_the_cache(sb: Sandbox)
 def test_instances_are_resolved_from_their_links(sb: Sandbox,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from pshctl.context import Selection, resolve_context
-    from pshctl.targets import resolve_instances, resolve_targets
+    from pshctl.targets import resolve_targets
 
     sb.faults(instances={"queue": 2})
     for name, value in sb.env().items():
         monkeypatch.setenv(name, value)
     context = resolve_context(Selection(environment="main", refresh=True), cwd=sb.app_dir)
-    queue, mail = resolve_instances(context, ["queue", "mail"])
-    assert [t.instance for t in queue] == [0, 1] and [t.instance for t in mail] == [None]
-    [single] = resolve_targets(context, ["queue"])  # today's commands: one per worker
-    assert single == queue[0]
+    *queue, mail = resolve_targets(context, ["queue", "mail"])
+    assert [(t.name, t.instance, t.instances) for t in queue] == [("queue.0", 0, 2),
+                                                                   ("queue.1", 1, 2)]
+    assert (mail.name, mail.instance, mail.instances) == ("mail", 0, 1)
+    [single] = resolve_targets(context, ["queue"], instance=1)
+    assert single == queue[1]
 
     one = sb.pshctl("--refresh", "-e", "main", "ssh", "--worker", "queue", "--instance", "1",
                     "--", "true")
     assert one.exit_code == 0, one
     none = sb.pshctl("-e", "main", "ssh", "--worker", "queue", "--instance", "5", "--", "true")
-    assert none.exit_code == 3 and "instances of shop--queue: 0, 1" in none.stderr
+    assert none.exit_code == 3, none
+    assert "instance 5 of queue does not exist; available instances: 0, 1" in none.stderr
+
+
+def test_no_token_in_the_trail_even_with_vv(sb: Sandbox) -> None:
+    """-vv shows the API's requests and paramiko's own lines, never the API token nor the
+    access token it was exchanged for (nor on a failure's retries)."""
+    from pshctl.platform.credentials import tokens_dir
+
+    sb.faults(rules=[{"path": "/api/projects/*/environments", "status": 500, "times": 1}])
+    cold = sb.pshctl("-vv", "-e", "main", "status")  # sb.pshctl: the API token is in no output
+    assert cold.exit_code == 0, cold
+    assert "/auth/oauth2/token" in cold.stderr and "HTTP 500, retry" in cold.stderr, cold
+    assert "paramiko: " in cold.stderr
+    kept = [json.loads(p.read_text())["access_token"] for p in tokens_dir().glob("*.json")]
+    assert kept, "no access token was kept"
+    for token in kept:
+        assert token not in cold.stdout + cold.stderr, "the access token was printed"
 
 
 def test_auth_login_status_logout(sb: Sandbox) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from tools import mutation
 from tools.mutation import Mutant, equivalents, parse_results, score
@@ -44,3 +47,31 @@ def test_every_module_and_its_tests_exist() -> None:
     for module, tests in mutation.MODULES.items():
         assert (mutation.ROOT / module).is_file(), module
         assert tests and all((mutation.ROOT / t).is_file() for t in tests), tests
+
+
+def test_pending_survivors_are_replaced_per_module(tmp_path: Path) -> None:
+    path = tmp_path / "pending.txt"
+    assert mutation.pending(path) == set()
+    path.write_text("# reviewed later\npshctl.a.x_f__mutmut_1  # a note\n\n"
+                    "pshctl.b.x_g__mutmut_2\n")
+    assert mutation.pending(path) == {"pshctl.a.x_f__mutmut_1", "pshctl.b.x_g__mutmut_2"}
+    mutation.write_pending({"pshctl.a.x_f__mutmut_9"}, ["pshctl/a.py"], path)
+    # a's survivors are this run's; b's, not run, are kept.
+    assert mutation.pending(path) == {"pshctl.a.x_f__mutmut_9", "pshctl.b.x_g__mutmut_2"}
+    assert path.read_text().startswith("# Mutation survivors not yet reviewed")
+
+
+def test_a_pending_survivor_does_not_fail_the_run_a_new_one_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(mutation, "mutmut", lambda *args: shown.append(args[-1]) or
+                        subprocess.CompletedProcess(args, 0, "diff", ""))
+    mutants = [Mutant(f"m.x_a__mutmut_{n}", "killed") for n in range(9)]
+    mutants.append(Mutant("m.x_a__mutmut_9", "survived"))  # 90 % killed
+    assert mutation.report(mutants, {}, {"m.x_a__mutmut_9"}) == 0
+    assert shown == []  # a pending survivor is counted, not shown again
+    assert mutation.report(mutants, {}, set()) == 1
+    assert shown == ["m.x_a__mutmut_9"]
+    # Below the threshold fails even when every survivor is pending.
+    low = [Mutant("m.x_a__mutmut_1", "killed"), Mutant("m.x_a__mutmut_2", "survived")]
+    assert mutation.report(low, {}, {"m.x_a__mutmut_2"}) == 1

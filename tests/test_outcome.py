@@ -79,7 +79,8 @@ class Value:
 def test_an_outcome_is_ok_without_an_error_and_unwraps_to_its_value() -> None:
     good = Outcome("queue", Value(7))
     assert good.ok and good.message is None and good.unwrap() == Value(7)
-    assert good.to_dict() == {"name": "queue", "ok": True, "pid": 7, "error": None}
+    assert good.to_dict() == {"name": "queue", "worker": "queue", "instance": 0, "ok": True,
+                              "pid": 7, "error": None}
 
 
 def test_a_failed_outcome_raises_its_own_exception_and_keeps_its_value() -> None:
@@ -90,10 +91,11 @@ def test_a_failed_outcome_raises_its_own_exception_and_keeps_its_value() -> None
         bad.unwrap()
     assert raised.value is error
     assert bad.message == "unknown host key for h (pshctl --accept-new)"
-    assert bad.to_dict() == {"name": "queue", "ok": False, "pid": 3,
+    assert bad.to_dict() == {"name": "queue", "worker": "queue", "instance": 0, "ok": False,
+                             "pid": 3,
                              "error": "unknown host key for h (pshctl --accept-new)"}
-    assert Outcome("x", None, error).to_dict() == {"name": "x", "ok": False,
-                                                   "error": bad.message}
+    assert Outcome("x", None, error).to_dict() == {"name": "x", "worker": "x", "instance": 0,
+                                                   "ok": False, "error": bad.message}
 
 
 def test_describe_names_the_type_of_errors_that_are_not_ours() -> None:

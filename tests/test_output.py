@@ -70,9 +70,15 @@ def test_lines_of_one_worker_are_raw_and_json_is_one_object_per_line() -> None:
         Lines(["queue"], as_json=True).write("queue", b'x\n"y"', received=at)
     stamp = '"received": "2026-11-29T03:50:27.123Z"'
     assert out.getvalue() == (
-        f'x\ny\n{{"worker": "queue", "line": "x", {stamp}}}\n'
-        f'{{"worker": "queue", "line": "\\"y\\"", {stamp}}}\n'
+        f'x\ny\n{{"worker": "queue", "instance": 0, "name": "queue", "line": "x", {stamp}}}\n'
+        f'{{"worker": "queue", "instance": 0, "name": "queue", "line": "\\"y\\"", {stamp}}}\n'
     )
+    out = io.StringIO()
+    with redirect_stdout(out):  # one instance of a scaled worker: its worker and number
+        Lines(["queue.1"], as_json=True, labels={"queue.1": ("queue", 1)}).write(
+            "queue.1", b"z", received=at)
+    assert out.getvalue() == (f'{{"worker": "queue", "instance": 1, "name": "queue.1", '
+                              f'"line": "z", {stamp}}}\n')
 
 
 def test_lines_for_stderr_go_to_stderr() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pshctl.api import HostKeyError, open_environment
-from pshctl.targets import with_instance
+from pshctl.errors import InstanceNotFound
 from tests.helpers import REPO
 from tests.testbed import PROMPT, TestBed
 
@@ -70,8 +70,9 @@ def test_the_connection_reaches_the_app_container_and_an_instance(testbed: TestB
     env = open_environment("test", cwd=testbed.project(["queue"]))
     with env.connection() as c:
         assert c.run("echo app", hide=True).stdout == "app\n"
-    # A configured container has no links naming its instances: the N. user prefix.
-    assert env.target("queue", instance=2) == with_instance(env.target("queue"), 2)
+    assert env.target("queue", instance=0) == env.target("queue")
+    with pytest.raises(InstanceNotFound):  # one instance: nothing is guessed from a number
+        env.target("queue", instance=2)
 
 
 def test_no_command_imports_fabric_or_invoke_and_paramiko_leaves_invoke_out(

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from pshctl.errors import ConfigError
-from pshctl.settings import SshTimeouts, load_settings, user_config_path
+from pshctl.settings import (
+    EnvironmentEntry,
+    SshTimeouts,
+    entry_from_registration,
+    load_settings,
+    user_config_path,
+)
 from tests.helpers import CliRunner
 
 PROJECT = """
@@ -251,3 +257,270 @@ def test_a_config_file_that_is_not_one_is_an_error(tmp_path: Path, kind: str) ->
         path.write_bytes(b"project: abc\nregion: \xff\n")
     with pytest.raises(ConfigError, match=expected):
         load_settings(tmp_path)
+
+
+# --- every refusal, word for word ------------------------------------------------------
+
+EXACT_ERRORS = [
+    ('environments:\n  s:\n    port: 70000\n',
+     ".pshctl.yaml:3: environment 's': port must be a port number (1-65535), not 70000",
+     None),
+    ("environments:\n  s:\n    port: '22'\n",
+     ".pshctl.yaml:3: environment 's': port must be a port number (1-65535), not '22'",
+     None),
+    ('ssh:\n  connect_timeout: 0\n',
+     '.pshctl.yaml:2: ssh.connect_timeout must be more than 0 and at most 3600, not 0',
+     None),
+    ('ssh:\n  keepalive: 1.5\n',
+     '.pshctl.yaml:2: ssh.keepalive must be a whole number, not 1.5',
+     None),
+    ('ssh:\n  timeout: 3\n',
+     ".pshctl.yaml:2: ssh: unknown key 'timeout'",
+     "did you mean 'auth_timeout'?"),
+    ('ssh: 3\n',
+     ".pshctl.yaml:1: 'ssh' must be a mapping",
+     None),
+    ('projet: x\n',
+     ".pshctl.yaml:1: unknown key 'projet'",
+     "did you mean 'project'?"),
+    ('zzzz: x\n',
+     ".pshctl.yaml:1: unknown key 'zzzz'",
+     'known keys: project, region, product, default_environment, api_url, auth_url, ssh, '
+     'environments'),
+    ('environments: [a]\n',
+     ".pshctl.yaml:1: 'environments' must be a mapping",
+     None),
+    ('environments:\n  s: [a]\n',
+     ".pshctl.yaml:2: environment 's': must be a mapping",
+     None),
+    ('environments:\n  1: {host: h}\n',
+     '.pshctl.yaml:2: environment names must be strings',
+     None),
+    ('environments:\n  s:\n    workers:\n      q: {prot: 1}\n',
+     ".pshctl.yaml:4: environment 's': worker 'q': unknown key 'prot'",
+     "did you mean 'port'?"),
+    ('environments:\n  s:\n    workers: [q]\n',
+     ".pshctl.yaml:3: environment 's': 'workers' must be a mapping",
+     None),
+    ('environments:\n  s:\n    workers:\n      q: [1]\n',
+     ".pshctl.yaml:4: environment 's': worker 'q': must be a mapping",
+     None),
+    ('environments:\n  s:\n    workers:\n      q: {workers: {}}\n',
+     ".pshctl.yaml:4: environment 's': worker 'q': unknown key 'workers'",
+     'known keys: host, port, user, identity_file, known_hosts, service_dir, service_name, '
+     'supervisor, log_dir, ssh_url, machine_name, region, instances'),
+    ('environments:\n  s: {host: [\n',
+     ".pshctl.yaml:3: invalid YAML: expected the node content, but found '<stream end>' (while "
+     'parsing a flow node)',
+     None),
+    ('- a\n',
+     '.pshctl.yaml:1: must be a mapping',
+     None),
+    ('product: fixed\n',
+     ".pshctl.yaml:1: 'product' must be one of upsun, platformsh, not 'fixed'",
+     None),
+    ("default_environment: 'a b'\n",
+     ".pshctl.yaml:1: 'default_environment' must be an environment name (a git branch's, one "
+     "word), not 'a b'",
+     None),
+    ('default_environment: 7\n',
+     ".pshctl.yaml:1: 'default_environment' must be an environment name (a git branch's, one "
+     'word), not 7',
+     None),
+    ("environments:\n  s: {identity_file: ''}\n",
+     ".pshctl.yaml:2: environment 's': identity_file must be a path to a private key, not ''",
+     None),
+    ('environments:\n  s: {supervisor: upstart}\n',
+     ".pshctl.yaml:2: environment 's': supervisor must be one of auto, runit, systemd, not "
+     "'upstart'",
+     None),
+    ('environments:\n  s: {service_name: 3}\n',
+     ".pshctl.yaml:2: environment 's': service_name must be a service name (runit service, "
+     'systemd user unit), not 3',
+     None),
+    ('environments:\n  s: {machine_name: 5}\n',
+     ".pshctl.yaml:2: environment 's': machine_name must be a string, not 5",
+     None),
+    ("region: ''\n",
+     ".pshctl.yaml:1: 'region' must be a string, not ''",
+     None),
+    ('ssh:\n  keepalive_count: 101\n',
+     '.pshctl.yaml:2: ssh.keepalive_count must be from 1 to 100, not 101',
+     None),
+    ('ssh:\n  connect_timeout: 3601\n',
+     '.pshctl.yaml:2: ssh.connect_timeout must be more than 0 and at most 3600, not 3601',
+     None),
+    ('{"ssh": {"x": 1}}',
+     ".pshctl.yaml:1: ssh: unknown key 'x'",
+     'known keys: connect_timeout, banner_timeout, auth_timeout, keepalive, keepalive_count'),
+    ('[1, 2',
+     ".pshctl.yaml:1: invalid YAML: expected ',' or ']', but got '<stream end>' (while parsing "
+     'a flow sequence)',
+     None),
+    ('a: [1\n',
+     ".pshctl.yaml:2: invalid YAML: expected ',' or ']', but got '<stream end>' (while parsing "
+     'a flow sequence that starts on line 1)',
+     None),
+    ('? [a]\n: 1\n',
+     '.pshctl.yaml:1: invalid YAML: a key must be a plain value, not a list or a mapping',
+     None),
+]
+
+
+@pytest.mark.parametrize(("text", "message", "hint"), EXACT_ERRORS)
+def test_refusals_word_for_word(tmp_path: Path, text: str, message: str,
+                                hint: str | None) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert (str(info.value), info.value.hint) == (message, hint)
+    assert (info.value.file, info.value.line) == (".pshctl.yaml", int(message.split(":")[1]))
+
+
+def test_settings_read_whole(tmp_path: Path, isolation: Path) -> None:
+    write(tmp_path / ".pshctl.yaml", PROJECT)
+    write(user_config_path(), """
+        region: us-2.platform.sh
+        product: platformsh
+        default_environment: staging
+        ssh: {banner_timeout: 4, keepalive: 0}
+        environments:
+          staging:
+            known_hosts: ~/kh
+            workers:
+              mail: {user: mailer}
+          mine: {host: h.example}
+    """)
+    settings = load_settings(tmp_path)
+    assert (settings.project, settings.region, settings.product) == (
+        "abcdef123", "eu-3.platform.sh", "platformsh")
+    assert (settings.default_environment, settings.default_environment_file) == (
+        "staging", str(user_config_path()))
+    assert settings.ssh == SshTimeouts(connect_timeout=3, banner_timeout=4, keepalive=0)
+    assert settings.files == (tmp_path / ".pshctl.yaml", user_config_path())
+    staging = settings.environments["staging"]
+    assert staging == EnvironmentEntry(
+        name="staging",
+        keys={"host": "127.0.0.1", "port": 2222, "user": "root",
+              "identity_file": str(tmp_path / "keys/id_ed25519"),
+              "known_hosts": str(Path("~/kh").expanduser()),
+              "service_dir": "/etc/service"},
+        workers={"queue": {"port": 2223, "service_dir": "/srv/queue/service",
+                           "log_dir": "/srv/queue/log"},
+                 "mail": {"user": "mailer"}},
+        origin=".pshctl.yaml:6")
+    assert settings.environments["mine"] == EnvironmentEntry(
+        name="mine", keys={"host": "h.example"}, origin=f"{user_config_path()}:10")
+    assert settings.environment("nope") is None
+    assert settings.environment("mine") is settings.environments["mine"]
+
+
+def test_worker_keys_over_the_environments() -> None:
+    entry = EnvironmentEntry("e", keys={"host": "h", "port": 1},
+                             workers={"q": {"port": 2}, "m": {}})
+    assert entry.for_worker("q") == {"host": "h", "port": 2}
+    assert entry.for_worker("m") == {"host": "h", "port": 1}
+    assert entry.for_worker("x") is None
+    assert entry.explicit
+    assert EnvironmentEntry("e", workers={"q": {"host": "h"}}).explicit
+    assert not EnvironmentEntry("e", keys={"ssh_url": "u@h"}, workers={"q": {}}).explicit
+
+
+def test_a_registration_is_read_like_an_entry_with_extra_keys_ignored() -> None:
+    entry = entry_from_registration("sandbox", {"host": "127.0.0.1", "port": 2201,
+                                                "pid": 7, "workers": {"q": {"port": 2202}}},
+                                    file="/s/environment.json")
+    assert entry == EnvironmentEntry("sandbox", keys={"host": "127.0.0.1", "port": 2201},
+                                     workers={"q": {"port": 2202}}, origin="/s/environment.json")
+    with pytest.raises(ConfigError) as info:
+        entry_from_registration("sandbox", {"port": 0}, file="/s/environment.json")
+    assert str(info.value) == "/s/environment.json: port must be a port number (1-65535), not 0"
+
+
+def test_json_keeps_yaml_lines_only_where_the_shapes_agree(tmp_path: Path) -> None:
+    write(tmp_path / ".pshctl.yaml",
+          '{"environments": {\n "a": {"host": "h"},\n "b": {"host": "h",\n  "port": 0}}}')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == (".pshctl.yaml:4: environment 'b': port must be a port "
+                               "number (1-65535), not 0")
+    write(tmp_path / ".pshctl.yaml", '{"environments": {"a": {"host": "h"}}}\n')
+    assert load_settings(tmp_path).environments["a"].origin == ".pshctl.yaml:1"
+    write(tmp_path / ".pshctl.yaml", '[\n{"a": 1}\n]')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml:1: must be a mapping"
+    write(tmp_path / ".pshctl.yaml", '{"ssh": {"keepalive": NaN}}')
+    with pytest.raises(ConfigError) as info:  # not JSON: YAML reads it, and refuses it
+        load_settings(tmp_path)
+    assert "ssh.keepalive must be a whole number" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("environments:\n  s: {service_dir: \"/a\\0b\"}\n",
+         ".pshctl.yaml:2: environment 's': service_dir must be a directory path, not '/a\\x00b'"),
+        ("default_environment: ''\n", ".pshctl.yaml:1: 'default_environment' must be an "
+         "environment name (a git branch's, one word), not ''"),
+        (f"default_environment: {'b' * 256}\n", ".pshctl.yaml:1: 'default_environment' must be "
+         f"an environment name (a git branch's, one word), not '{'b' * 27}...{'b' * 28}'"),
+        ("environments:\n  s: {machine_name: 'a@b'}\n", ".pshctl.yaml:2: environment 's': "
+         "machine_name 'a@b' refused: it is part of the SSH user: '@' is not allowed"),
+    ],
+)
+def test_more_refusals_word_for_word(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("name", ["m", "b" * 255])
+def test_environment_names_at_the_bounds(tmp_path: Path, name: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(f"default_environment: {name}\n")
+    assert load_settings(tmp_path).default_environment == name
+
+
+def test_a_file_at_the_size_limit_is_read(tmp_path: Path) -> None:
+    from pshctl.settings import MAX_FILE_BYTES
+
+    path = tmp_path / ".pshctl.yaml"
+    path.write_bytes(b"project: abc\n" + b"#" * (MAX_FILE_BYTES - 14) + b"\n")
+    assert path.stat().st_size == MAX_FILE_BYTES
+    assert load_settings(tmp_path).project == "abc"
+    path.write_bytes(path.read_bytes() + b"\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml: larger than 1024 KiB: not a config file"
+
+
+def test_odd_files_are_named_in_the_error(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / ".pshctl.yaml"
+    path.mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert (str(info.value), info.value.file) == (".pshctl.yaml: is not a regular file",
+                                                 ".pshctl.yaml")
+    path.rmdir()
+    os.mkfifo(path)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml: is not a regular file"
+    path.unlink()
+    path.write_bytes(b"a: 1\n\n\xc3\x28\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml:3: not UTF-8 text (invalid continuation byte)"
+    path.write_bytes(b"\xff")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml:1: not UTF-8 text (invalid start byte)"
+    path.unlink()
+    path.symlink_to(tmp_path / "loop")
+    (tmp_path / "loop").symlink_to(path)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml: cannot read: Too many levels of symbolic links"

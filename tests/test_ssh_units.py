@@ -12,7 +12,7 @@ from pshctl.ssh import SshOptions, options_for
 from pshctl.ssh.config import destination, resolve
 from pshctl.ssh.hostkeys import host_key_name, pshctl_known_hosts
 from pshctl.ssh.session import _hop_target, command_line
-from pshctl.targets import Target, with_instance
+from pshctl.targets import Target
 
 
 def _target(**kw: object) -> Target:
@@ -60,8 +60,8 @@ def test_proxy_jump_hops_parse(spec: str, user: str | None, host: str, port: int
 
 def test_destination_as_the_platform_cli_prints_it() -> None:
     assert destination(_target(user="abc-main--app")) == "abc-main--app@example.test"
-    # A configured target's instance gets the N. prefix from the target source.
-    assert destination(with_instance(_target(user="abc"), 1)) == "1.abc@example.test"
+    # An instance is reached at its own destination: nothing is guessed from its number.
+    assert destination(_target(user="abc", instance=1, instances=3)) == "abc@example.test"
     assert destination(_target()) == "example.test"
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pshctl.supervisor import ServiceProblem
-from pshctl.supervisor.auto import MARK, Auto, probe_script, split_answers
+from pshctl.supervisor import ServiceProblem, ServiceState, Step
+from pshctl.supervisor.auto import MARK, Auto, choose, probe_script, split_answers
+from pshctl.supervisor.driver import COMMAND_TIMEOUT
 from pshctl.supervisor.runit import Runit
 from pshctl.supervisor.systemd import EXIT_MARK, Systemd
 from tests.test_supervisor_runit import Result
@@ -33,12 +34,16 @@ class Remote:
 
     probe: str
     calls: list[str] = field(default_factory=list)
+    timeouts: list[float | None] = field(default_factory=list)
+    stderr: str = ""
+    code: int = 0
 
     def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
         text = argv if isinstance(argv, str) else " ".join(argv)
         self.calls.append(text)
+        self.timeouts.append(timeout)
         if MARK in text:
-            return Result(0, self.probe)
+            return Result(self.code, self.probe, self.stderr)
         if text.startswith("sv status"):
             return Result(0, "run: /s/old: (pid 3) 50s\n")
         return Result(0, show(Id="new.service", MainPID=4) + f"{EXIT_MARK} 0\n100.0 1.0\n")
@@ -115,3 +120,137 @@ def test_plan_shows_both_drivers() -> None:
     assert "sv down /s/app" in [s.command for s in steps]
     (probe,) = Auto().plan("status", "/s/app", grace=7, wait=5)
     assert MARK in probe.command
+
+
+def test_fenced_answers_split_exactly() -> None:
+    text = (f"login noise\n{MARK} runit\nline 1\nline 2\n{MARK} runit 3\nbetween\n"
+            f"{MARK} systemd\n{MARK} systemd 0\n{MARK} other\nunfinished\n"
+            f"{MARK} stray 1\n")
+    answers = split_answers(text)
+    assert set(answers) == {"runit", "systemd"}
+    assert (answers["runit"].exit_status, answers["runit"].stdout) == (3, "line 1\nline 2\n")
+    assert (answers["systemd"].exit_status, answers["systemd"].stdout) == (0, "\n")
+    # A closing fence of another driver does not close this one.
+    crossed = split_answers(f"{MARK} runit\nx\n{MARK} systemd 1\ny\n{MARK} runit 0\n")
+    assert crossed["runit"].stdout == "x\ny\n" and "systemd" not in crossed
+    assert split_answers(f"{MARK}  runit\n{MARK} runit 0 extra\n") == {}
+
+
+def test_a_probe_answer_missing_for_one_driver_reads_the_whole_output() -> None:
+    # The remote shell broke off after runit's part: systemd's parser sees everything said.
+    cut = f"{MARK} runit\nrun: /s/app: (pid 5) 9s\n{MARK} runit 0\nsh: killed\n"
+    auto = Auto()
+    (state,) = auto.status(Remote(cut), ["/s/app"])
+    assert (state.supervisor, state.pid) == ("runit", 5)
+    assert auto.found["/s/app"].name == "runit"
+
+
+def test_the_problem_of_a_service_nobody_knows_is_exact() -> None:
+    runit = Runit().parse(Result(1, "fail: app: unable to change to service directory: x\n"),
+                          ["app"])[0]
+    systemd = Systemd().parse(Result(0, "Failed to connect to bus: x\nsystemctl-exit 1\n"),
+                              ["app"])[0]
+    driver, state = choose([(Runit(), runit), (Systemd(), systemd)])
+    assert driver is None
+    assert state == ServiceState(
+        "app", problem="missing", raw=runit.raw + "\n" + systemd.raw,
+        message="neither runit nor systemd knows this service (runit: unable to change to "
+                "service directory: x; systemd: no answer from systemd's user manager: "
+                "Failed to connect to bus: x)")
+    odd = Runit().parse(Result(1, "warning: app: unable to open supervise/ok: x\n"), ["app"])[0]
+    driver, state = choose([(Runit(), odd), (Systemd(), systemd)])
+    assert driver is None and state.problem == "unsupervised"
+    assert state.message == ("not supervised (runit: unable to open supervise/ok: x; "
+                             "systemd: no answer from systemd's user manager: "
+                             "Failed to connect to bus: x)")
+
+
+def test_the_first_known_driver_wins_when_none_runs() -> None:
+    down = ServiceState("app", state="down", supervisor="runit")
+    also = ServiceState("app", state="down", supervisor="systemd")
+    runit, systemd = Runit(), Systemd()
+    assert choose([(runit, down), (systemd, also)]) == (runit, down)
+    running = ServiceState("app", state="run", pid=3, supervisor="systemd")
+    assert choose([(runit, down), (systemd, running)]) == (systemd, running)
+
+
+@dataclass
+class Recording(Runit):
+    """A runit driver that records what Auto asked of it."""
+
+    asked: list[tuple[object, ...]] = field(default_factory=list)
+
+    def stop(self, runner: object, service: str, grace: float, *,  # type: ignore[override]
+             progress: object = None) -> object:
+        self.asked.append(("stop", runner, service, grace, progress))
+        return "stopped"
+
+    def start(self, runner: object, service: str, wait: float) -> object:  # type: ignore[override]
+        self.asked.append(("start", runner, service, wait))
+        return "started"
+
+
+def test_actions_go_to_the_driver_found_with_every_argument() -> None:
+    remote = Remote(fenced("run: /s/app: (pid 5) 9s\n", 0,
+                           show(Id="app.service", LoadState="not-found")))
+    driver = Recording()
+    auto = Auto([Systemd(), driver])
+    sink = object()
+    assert auto.stop(remote, "/s/app", 7.5, progress=sink) == "stopped"
+    assert auto.start(remote, "/s/app", 2.5) == "started"
+    assert driver.asked == [("stop", remote, "/s/app", 7.5, sink),
+                            ("start", remote, "/s/app", 2.5)]
+    assert sum(MARK in c for c in remote.calls) == 1  # detected once, then known
+    assert auto.driver(remote, "/s/app") is driver
+
+
+def test_plan_steps_name_their_driver_and_keep_their_own_condition() -> None:
+    for action in ("stop", "start"):
+        steps = Auto().plan(action, "/s/app", grace=7, wait=5)
+        expected = [
+            Step(s.argv, f"on {d.name}" + (f", {s.when}" if s.when else ""), s.script)
+            for d in (Systemd(), Runit()) for s in d.plan(action, "/s/app", grace=7, wait=5)
+        ]
+        assert steps == expected
+    assert "up to 5s" in " ".join(s.when or "" for s in Auto().plan("start", "a", grace=7,
+                                                                      wait=5))
+    (probe,) = Auto().plan("status", "/s/app", grace=7, wait=5)
+    assert probe.when == "finds the supervisor and reads the state"
+    assert probe.command == probe_script(Auto().drivers, ["/s/app"])
+
+
+def test_an_action_before_any_status_detects_on_the_same_runner() -> None:
+    remote = Remote(fenced("run: /s/app: (pid 5) 9s\n", 0,
+                           show(Id="app.service", LoadState="not-found")))
+    driver = Recording()
+    auto = Auto([Systemd(), driver])
+    assert auto.start(remote, "/s/app", 2.5) == "started"
+    assert driver.asked == [("start", remote, "/s/app", 2.5)]
+    assert len(remote.calls) == 1 and MARK in remote.calls[0]
+    assert remote.timeouts == [COMMAND_TIMEOUT]  # the probe is bounded like any command
+
+
+@pytest.mark.parametrize(
+    ("stdout", "stderr", "code", "said"),
+    [
+        ("", "bash: syntax error\n", 2, "bash: syntax error"),
+        ("login banner\n", "", 2, "login banner"),
+        ("login banner\n", "bash: syntax error\n", 2, "login banner\nbash: syntax error"),
+    ],
+)
+def test_an_answer_without_fences_is_read_by_every_driver(
+        stdout: str, stderr: str, code: int, said: str) -> None:
+    remote = Remote(stdout, stderr=stderr, code=code)
+    (state,) = Auto().status(remote, ["app"])
+    assert state.problem == "unsupervised"
+    assert state.message == (
+        f"not supervised (systemd: no answer from systemd's user manager: "
+        f"{said.replace(chr(10), '; ')}; runit: no status from sv: {said})")
+
+
+def test_a_shell_without_either_command_and_no_fences() -> None:
+    said = "sh: 1: sv: not found\nsh: 1: systemctl: not found\n"
+    (state,) = Auto().status(Remote("", stderr=said, code=127), ["app"])
+    assert state.problem == "missing"
+    assert "systemd: `systemctl` is not installed" in (state.message or "")
+    assert "runit: runit's `sv` is not installed" in (state.message or "")

@@ -15,16 +15,19 @@ from pshctl.supervisor import (
     UNSUPERVISED,
     UP,
     ServiceProblem,
+    ServiceState,
     StopProgress,
     driver,
     get_supervisor,
 )
 from pshctl.supervisor.runit import (
+    NOT_INSTALLED,
     Runit,
     kill_argv,
     parse_line,
     parse_status,
     start_argv,
+    states_of,
     stop_argv,
 )
 
@@ -234,3 +237,109 @@ def test_plan_lists_the_kill_as_conditional() -> None:
     assert steps[0].when is None and "15s" in (steps[2].when or "")
     assert [s.command for s in Runit().plan("start", "app", grace=15, wait=5)] == [
         "sv up app", "sv status app"]
+
+
+# Whole answers, every field: what `sv` said is kept exactly (raw, message, flags), so a
+# reader of `status --json` or of an error sees the supervisor's own words.
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("  run: app: (pid 123) 45s; run: log: (pid 120) 45s  ",
+         ServiceState("app", state="run", pid=123, uptime_s=45.0, raw=(
+             "run: app: (pid 123) 45s; run: log: (pid 120) 45s"), supervisor="runit")),
+        ("down: app: 3s, normally up, want up",
+         ServiceState("app", state="down", uptime_s=3.0, want="up", supervisor="runit",
+                      raw="down: app: 3s, normally up, want up")),
+        ("timeout: run: app: (pid 9) 15s, normally down, want down, got TERM",
+         ServiceState("app", state="run", pid=9, uptime_s=15.0, normally_up=False,
+                      want="down", got_term=True, supervisor="runit",
+                      raw="timeout: run: app: (pid 9) 15s, normally down, want down, got TERM")),
+        ("run: app: (pid 5) 300s, paused,",
+         ServiceState("app", state="run", pid=5, uptime_s=300.0, paused=True,
+                      supervisor="runit", raw="run: app: (pid 5) 300s, paused,")),
+        ("down: app: 7s",
+         ServiceState("app", state="down", uptime_s=7.0, normally_up=False,
+                      supervisor="runit", raw="down: app: 7s")),
+        ("fail: app: unable to change to service directory: file does not exist",
+         ServiceState("app", problem="missing", supervisor="runit",
+                      message="unable to change to service directory: file does not exist",
+                      raw="fail: app: unable to change to service directory: file does not exist")),
+        ("ok: warning: app: unable to open supervise/ok: file does not exist",
+         ServiceState("app", problem="unsupervised", supervisor="runit",
+                      message="unable to open supervise/ok: file does not exist",
+                      raw="ok: warning: app: unable to open supervise/ok: file does not exist")),
+        ("sv: fatal: odd",
+         ServiceState("app", problem="unsupervised", supervisor="runit",
+                      message="unexpected sv output: 'sv: fatal: odd'", raw="sv: fatal: odd")),
+    ],
+)
+def test_parse_line_keeps_every_field(line: str, expected: ServiceState) -> None:
+    assert parse_line(line, "app") == expected
+
+
+def test_parse_status_whole_answers_in_order_and_names_the_silence() -> None:
+    first, = parse_status("run: a: (pid 1) 8s\n", ["a"])
+    assert first == ServiceState("a", state="run", pid=1, uptime_s=8.0, supervisor="runit",
+                                 raw="run: a: (pid 1) 8s")
+    silent, = parse_status("  \n", ["a"])
+    assert silent == ServiceState("a", problem="unsupervised", supervisor="runit",
+                                  message="no status from sv: (nothing)", raw="  \n")
+    other, = parse_status("run: b: (pid 2) 9s\n", ["a"])
+    assert other.message == "no status from sv: run: b: (pid 2) 9s"
+    assert other.raw == "run: b: (pid 2) 9s\n"
+
+
+def test_parse_status_takes_each_line_once_in_order() -> None:
+    text = "run: a: (pid 1) 8s\nrun: b: (pid 2) 9s\nrun: a: (pid 3) 7s\n"
+    states = parse_status(text, ["a", "b", "a"])
+    assert [s.pid for s in states] == [1, 2, 3]
+    states = parse_status("run: b: (pid 2) 9s\nrun: a: (pid 1) 8s\n", ["a", "b"])
+    assert [s.pid for s in states] == [1, None]  # b's line came before a's: not seen after
+
+
+def test_states_of_a_remote_without_sv_and_one_with_it() -> None:
+    missing = Result(127, "", "sh: 1: sv: not found\n")
+    assert states_of(missing, ["a", "b"]) == [
+        ServiceState(s, problem="missing", message=NOT_INSTALLED, supervisor="runit",
+                     raw="sh: 1: sv: not found\n")
+        for s in ("a", "b")
+    ]
+    # Exit 127 from something else while sv answered: the answer counts.
+    answered = Result(127, "run: a: (pid 1) 8s\n", "x: not found\n")
+    state, = states_of(answered, ["a"])
+    assert (state.state, state.pid, state.problem) == ("run", 1, None)
+    # stderr is read too (sv writes its warnings there).
+    warned, = states_of(Result(1, "", "warning: a: unable to open supervise/ok: x\n"), ["a"])
+    assert warned.problem == "unsupervised" and warned.message == "unable to open supervise/ok: x"
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        (Result(0, "whatever a login script says\n"), None),
+        (Result(127, "", "sh: sv: not found\n"),
+         ServiceState("app", problem="missing", message=NOT_INSTALLED,
+                      raw="sh: sv: not found", supervisor="runit")),
+        (Result(1, "noise\nfail: app: unable to change to service directory: x\n"),
+         ServiceState("app", problem="missing", supervisor="runit",
+                      message="unable to change to service directory: x",
+                      raw="fail: app: unable to change to service directory: x")),
+    ],
+)
+def test_verb_problem_reads_the_answer(result: Result, expected: ServiceState | None) -> None:
+    assert Runit().verb_problem(result, "app") == expected
+
+
+def test_verb_problem_of_another_service_or_of_nothing_is_a_plain_failure() -> None:
+    other = Runit().verb_problem(Result(1, "fail: log: runsv not running\n"), "app")
+    assert isinstance(other, OperationFailed)
+    assert str(other) == "sv failed: fail: log: runsv not running"
+    # A problem line with no name sv echoes (`sv: fatal`) is about this service.
+    fatal = Runit().verb_problem(Result(1, "", "sv: fatal: x\n"), "app")
+    assert isinstance(fatal, ServiceState) and fatal.problem == "unsupervised"
+    silent = Runit().verb_problem(Result(111, ""), "app")
+    assert isinstance(silent, OperationFailed) and str(silent) == "sv failed: exit status 111"
+    # A state line (not a problem) in a failed answer is not taken for the problem.
+    state = Runit().verb_problem(Result(1, "run: app: (pid 3) 4s\n"), "app")
+    assert isinstance(state, OperationFailed)
+    assert str(state) == "sv failed: run: app: (pid 3) 4s"

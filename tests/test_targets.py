@@ -226,3 +226,94 @@ def test_configured_sandbox_wins_over_registration(project: Path) -> None:
     )
     [queue] = targets(project, "sandbox", "queue")
     assert queue.host == "box"
+
+
+# --- explicit entries, whole -----------------------------------------------------------
+
+MIXED = """\
+environments:
+  urls:
+    ssh_url: ssh://u@h.example:2200
+    workers:
+      queue: {ssh_url: ssh://q@qh.example}
+      mail: {host: mh, log_dir: /l, supervisor: systemd, service_name: mailer}
+  partial:
+    workers:
+      queue: {host: qh}
+      mail: {port: 2}
+"""
+
+
+def test_explicit_entries_whole(tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text(APP)
+    (tmp_path / ".pshctl.yaml").write_text(MIXED)
+    app, queue, mail = targets(tmp_path, "urls", "queue", "mail", app_container=True)
+    assert app == Target(name="app", worker=None, host="h.example", user="u", port=2200,
+                         environment="urls")
+    assert queue == Target(name="queue", worker="queue", host="qh.example", user="q",
+                           environment="urls")
+    # A worker's own host: nothing of the environment's ssh_url is taken for it.
+    assert mail == Target(name="mail", worker="mail", host="mh", log_dir="/l",
+                          supervisor="systemd", service_name="mailer", environment="urls")
+    (queue,) = targets(tmp_path, "partial", "queue")
+    assert queue == Target(name="queue", worker="queue", host="qh", environment="partial")
+
+
+def test_explicit_entries_name_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text(APP)
+    (tmp_path / ".pshctl.yaml").write_text(MIXED)
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "partial", "mail")
+    assert str(info.value) == "environment 'partial': no host for worker 'mail'"
+    assert info.value.hint == "defined at .pshctl.yaml:7"
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "partial", app_container=True)
+    assert str(info.value) == "environment 'partial': no host for the app container"
+    (tmp_path / ".pshctl.yaml").write_text(
+        "environments:\n  box:\n    host: h\n    workers:\n      queue: {}\n")
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "box", "mail")
+    assert str(info.value) == "environment 'box' (.pshctl.yaml:2) has no entry for worker 'mail'"
+    assert info.value.hint == "add it under environments.box.workers (configured workers: queue)"
+    (tmp_path / ".pshctl.yaml").write_text("environments:\n  box:\n    host: h\n")
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "box", "mail")
+    assert info.value.hint == "add it under environments.box.workers (configured workers: none)"
+
+
+def test_composed_urls() -> None:
+    assert compose_ssh_url("p1", "main-x", "app", "eu-3") == "p1-main-x--app@ssh.eu-3.platform.sh"
+    assert compose_ssh_url("p1", "main-x", "web", "ca-1.platform.sh") == (
+        "p1-main-x--web@ssh.ca-1.platform.sh")
+
+
+def test_entries_made_in_code_have_no_origin_to_name(tmp_path: Path) -> None:
+    from pshctl.settings import EnvironmentEntry
+    from pshctl.targets.configured import explicit_targets
+
+    context = resolve_context(Selection(environment="e"), cwd=_app(tmp_path))
+    bare = EnvironmentEntry("e", keys={"host": "h"}, workers={"a": {}, "b": {}})
+    with pytest.raises(ConfigError) as info:
+        explicit_targets(context, bare, ["q"], with_app=False)
+    assert str(info.value) == "environment 'e' has no entry for worker 'q'"
+    assert info.value.hint == "add it under environments.e.workers (configured workers: a, b)"
+    hostless = EnvironmentEntry("e", workers={"q": {"port": 2}})
+    with pytest.raises(ConfigError) as info:
+        explicit_targets(context, hostless, ["q"], with_app=False)
+    assert (str(info.value), info.value.hint) == (
+        "environment 'e': no host for worker 'q'", None)
+
+
+def _app(root: Path) -> Path:
+    (root / ".platform.app.yaml").write_text(APP)
+    return root
+
+
+def test_an_environments_own_region_wins(tmp_path: Path, no_platform_cli: Path) -> None:
+    (_app(tmp_path) / ".pshctl.yaml").write_text(
+        "project: p1\nregion: eu-3\nenvironments:\n"
+        "  main: {machine_name: main-x, region: us-2}\n  dev: {machine_name: dev-y}\n")
+    (main,) = targets(tmp_path, "main", app_container=True)
+    assert (main.user, main.host) == ("p1-main-x--app", "ssh.us-2.platform.sh")
+    (dev,) = targets(tmp_path, "dev", app_container=True)
+    assert (dev.user, dev.host) == ("p1-dev-y--app", "ssh.eu-3.platform.sh")

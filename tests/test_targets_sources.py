@@ -15,7 +15,6 @@ import pytest
 from pshctl.context import Selection, resolve_context
 from pshctl.errors import ApiError, ExitCode
 from pshctl.targets import SOURCES, Target, resolve_targets
-from pshctl.targets import api as api_source
 
 APP = "name: app\nworkers:\n  queue: {commands: {start: q}}\n"
 CONFIG = """\
@@ -104,4 +103,34 @@ def test_a_fresh_cache_answers_without_a_token(project: Path) -> None:
     [queue] = targets(project, "dev", "queue")
     assert queue.origin == "api" and queue.identity_file is None  # no certificate anywhere
     assert queue.destination == "abcdef123-dev-1--app--queue@ssh.eu-3.platform.sh"
-    assert api_source.instances_of(queue) == []
+    assert (queue.name, queue.instance, queue.instances) == ("queue", 0, 1)
+
+
+def test_the_api_gives_one_target_per_instance_link(project: Path) -> None:
+    """pf:ssh:<container>:<N> links: one target each, named queue.N, in natural order;
+    -I narrows to one, and one that is not linked is a name error listing those that are."""
+    from pshctl.errors import InstanceNotFound
+    from pshctl.platform.cache import EnvironmentCache
+    from pshctl.platform.resources import EnvironmentInfo
+
+    host = "ssh.eu-3.platform.sh"
+    links = {"pf:ssh:app": {"href": f"ssh://p-dev-1--app@{host}"}}
+    for n in (10, 2, 0):  # out of order, and 10 after 2
+        links[f"pf:ssh:app--queue:{n}"] = {"href": f"ssh://p-dev-1--app--queue.{n}@{host}"}
+    EnvironmentCache("http://127.0.0.1:9/api", "abcdef123").save([EnvironmentInfo.from_json({
+        "id": "dev", "name": "dev", "machine_name": "dev-1", "status": "active",
+        "type": "development", "_links": links})])
+    found = targets(project, "dev", "queue")
+    assert [(t.name, t.instance, t.instances, t.container) for t in found] == [
+        ("queue.0", 0, 3, "queue"), ("queue.2", 2, 3, "queue"), ("queue.10", 10, 3, "queue")]
+    assert [t.user for t in found] == [f"p-dev-1--app--queue.{n}" for n in (0, 2, 10)]
+    context = resolve_context(Selection(environment="dev"), cwd=project)
+    [two] = resolve_targets(context, ["queue"], instance=2)
+    assert two.user == "p-dev-1--app--queue.2"
+    assert resolve_targets(context, ["queue.10"]) == [found[2]]
+    with pytest.raises(InstanceNotFound) as missing:
+        resolve_targets(context, ["queue"], instance=5)
+    assert missing.value.message == ("instance 5 of queue does not exist; available "
+                                     "instances: 0, 2, 10")
+    [app] = resolve_targets(context, [])  # unscaled: one target, no .0
+    assert (app.name, app.instance, app.instances) == ("app", 0, 1)

@@ -179,14 +179,18 @@ class TestBed:
         return self.service_root / name / "run"
 
     def add_service(self, name: str, run_script: str = PROMPT, *,
-                    supervisor: str | None = None, log: str = "file") -> Path:
+                    supervisor: str | None = None, log: str = "file",
+                    wait: bool = True) -> Path:
         """A service whose output goes to ``log_dir(name)/app.log``; running."""
-        return self.add_services({name: run_script}, supervisor=supervisor, log=log)[0]
+        return self.add_services({name: run_script}, supervisor=supervisor, log=log,
+                                 wait=wait)[0]
 
     def add_services(self, scripts: Mapping[str, str], *, supervisor: str | None = None,
-                     log: str = "file") -> list[Path]:
-        """Several services at once; returns once all run. ``log="journal"`` leaves a
-        systemd service's output to the journal instead of ``app.log``."""
+                     log: str = "file", wait: bool = True) -> list[Path]:
+        """Several services at once; returns once all run (``wait=False``: at once, for a
+        service that exits at once, which a sample may never catch running).
+        ``log="journal"`` leaves a systemd service's output to the journal instead of
+        ``app.log``."""
         kind = supervisor or self.supervisor
         bodies = {name: self._script(name, script, log) for name, script in scripts.items()}
         if kind == "systemd":
@@ -194,7 +198,8 @@ class TestBed:
         else:
             paths = self._add_runit(bodies)
         self.kinds.update(dict.fromkeys(scripts, kind))
-        self.wait_up(list(scripts))
+        if wait:
+            self.wait_up(list(scripts))
         return paths
 
     def _script(self, name: str, script: str, log: str) -> str:

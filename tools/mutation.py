@@ -28,6 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "mutation"
 EQUIVALENTS_DOC = ROOT / "docs" / "testing.md"
+# Survivors seen but not yet reviewed (neither killed nor shown equivalent): the debt,
+# one mutant name a line. A survivor not listed here nor in docs/testing.md fails the run.
+PENDING = ROOT / "tools" / "mutation-pending.txt"
 THRESHOLD = 0.80
 
 # The module to mutate -> the unit tests that must catch its mutants. One line a module.
@@ -35,6 +38,19 @@ MODULES: dict[str, tuple[str, ...]] = {
     "pshctl/outcome.py": ("tests/test_outcome.py",),
     "pshctl/parallel.py": ("tests/test_outcome.py",),
     "pshctl/logs/protocol.py": ("tests/test_logs_protocol.py",),
+    "pshctl/supervisor/runit.py": ("tests/test_supervisor_runit.py",),
+    "pshctl/supervisor/systemd.py": ("tests/test_supervisor_systemd.py",
+                                     "tests/test_supervisor_systemd_parse.py"),
+    "pshctl/supervisor/auto.py": ("tests/test_supervisor_auto.py",),
+    "pshctl/appdef/parse.py": ("tests/test_appdef.py", "tests/test_appdef_products.py",
+                               "tests/test_appdef_hostile.py"),
+    "pshctl/appdef/upsun.py": ("tests/test_appdef.py", "tests/test_appdef_products.py"),
+    "pshctl/appdef/platformsh.py": ("tests/test_appdef.py", "tests/test_appdef_products.py"),
+    "pshctl/appdef/layout.py": ("tests/test_appdef_products.py", "tests/test_appdef.py"),
+    "pshctl/appdef/includes.py": ("tests/test_appdef_include.py", "tests/test_appdef_hostile.py"),
+    "pshctl/settings.py": ("tests/test_settings.py",),
+    "pshctl/context.py": ("tests/test_context.py",),
+    "pshctl/targets/configured.py": ("tests/test_targets.py",),
 }
 
 # What mutmut's `results --all true` says of a mutant, and how it counts here.
@@ -61,6 +77,24 @@ def equivalents(doc: Path = EQUIVALENTS_DOC) -> dict[str, str]:
         if row:
             found[row.group(1)] = row.group(2)
     return found
+
+
+def pending(path: Path = PENDING) -> set[str]:
+    """The survivors not yet reviewed, from ``path`` (``#`` comments allowed)."""
+    if not path.exists():
+        return set()
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text("utf-8").splitlines())
+    return {line for line in lines if line}
+
+
+def write_pending(names: set[str], modules: list[str], path: Path = PENDING) -> None:
+    """Replace the pending survivors of ``modules`` with ``names``, keeping the others'."""
+    dotted = tuple(m.removesuffix(".py").replace("/", ".") + "." for m in modules)
+    kept = {n for n in pending(path) if not n.startswith(dotted)}
+    header = ("# Mutation survivors not yet reviewed (python -m tools.mutation --update-pending)."
+              "\n# Each one is to be killed by a test or listed as equivalent in docs/testing.md."
+              "\n")
+    path.write_text(header + "".join(f"{n}\n" for n in sorted(kept | names)), "utf-8")
 
 
 def parse_results(text: str) -> list[Mutant]:
@@ -94,7 +128,7 @@ def prepare(modules: list[str]) -> Path:
         'source_paths = ["pshctl"]\n'
         f"only_mutate = {modules!r}\n"
         f"pytest_add_cli_args_test_selection = {tests!r}\n"
-        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
+        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x", "-m", "not integration"]\n'
     ).replace("'", '"')
     (WORK / "pyproject.toml").write_text(config, encoding="utf-8")
     return WORK
@@ -105,7 +139,7 @@ def mutmut(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=False)
 
 
-def report(mutants: list[Mutant], explained: dict[str, str]) -> int:
+def report(mutants: list[Mutant], explained: dict[str, str], debt: set[str]) -> int:
     rate, unexplained = score(mutants, set(explained))
     by_module: dict[str, Counter[str]] = {}
     for m in mutants:
@@ -115,13 +149,17 @@ def report(mutants: list[Mutant], explained: dict[str, str]) -> int:
     listed = sum(m.name in explained for m in mutants)
     print(f"score: {rate:.0%} killed of {len(mutants) - listed} mutants "
           f"({listed} listed as equivalent in docs/testing.md); threshold {THRESHOLD:.0%}")
-    for m in unexplained:
+    new = [m for m in unexplained if m.name not in debt]
+    known = len(unexplained) - len(new)
+    if known:
+        print(f"{known} survivor(s) pending review ({PENDING.relative_to(ROOT)})")
+    for m in new:
         print(f"\n{m.status}: {m.name}")
         print(mutmut("show", m.name).stdout.rstrip())
-    if unexplained:
-        print(f"\n{len(unexplained)} survivor(s): kill each with a test, or list it as "
+    if new:
+        print(f"\n{len(new)} new survivor(s): kill each with a test, or list it as "
               f"equivalent (with why) in {EQUIVALENTS_DOC.relative_to(ROOT)}")
-    return 0 if rate >= THRESHOLD and not unexplained else 1
+    return 0 if rate >= THRESHOLD and not new else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", metavar="MODULE",
                         help=f"modules to mutate (default: all of them): {', '.join(MODULES)}")
+    parser.add_argument("--update-pending", action="store_true",
+                        help=f"record this run's unexplained survivors in {PENDING.name}")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -139,7 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     if run.returncode != 0:
         print(run.stdout[-3000:] + run.stderr[-3000:], file=sys.stderr)
         return 2
-    return report(parse_results(mutmut("results", "--all", "true").stdout), equivalents())
+    mutants = parse_results(mutmut("results", "--all", "true").stdout)
+    explained = equivalents()
+    if args.update_pending:
+        _, unexplained = score(mutants, set(explained))
+        write_pending({m.name for m in unexplained}, modules)
+    return report(mutants, explained, pending())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
+    InstanceOpt,
     JsonOpt,
     ProjectOpt,
     open_environment,
@@ -44,6 +45,7 @@ def cp_command(
     destination: Annotated[str, typer.Argument(
         metavar="DESTINATION", help="WORKER:PATH, or a local path (a directory keeps the "
         "file's name).", show_default=False)],
+    instance: InstanceOpt = None,
     as_json: JsonOpt = False,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
@@ -52,14 +54,15 @@ def cp_command(
 ) -> int:
     """Copy a file to or from a worker's container (SFTP, same keys and host checks as ssh).
 
-    WORKER is a worker's name, or the app's name for its web container. The file is
+    WORKER is a worker's name, or the app's name for its web container; of a scaled
+    worker, name one instance: WORKER.N (or -I N). The file is
     written under a temporary name and renamed into place: an interrupted copy leaves
     nothing half-written. Exit 1 when the copy is refused (e.g. a read-only path).
     """
     env = open_environment(ctx, project, environment, app, announce=not as_json,
                            accept_new=accept_new)
     with _Bar(enabled=not as_json) as bar:
-        result = env.copy(source, destination, progress=bar)
+        result = env.copy(source, destination, progress=bar, instance=instance)
     return output.emit(_report(result), as_json=as_json)
 
 

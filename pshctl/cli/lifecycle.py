@@ -29,6 +29,7 @@ from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
+    InstanceOpt,
     JsonOpt,
     MaxParallelOpt,
     ProjectOpt,
@@ -42,13 +43,13 @@ from pshctl.defaults import (
     DEFAULT_WAIT_TIMEOUT,
 )
 from pshctl.errors import ExitCode, UsageError
-from pshctl.outcome import exit_code
+from pshctl.outcome import exit_code, failure_summary
 
 if TYPE_CHECKING:
     from pshctl.api import Environment
     from pshctl.context import Context
     from pshctl.lifecycle import ActionResult, Control, Event, WorkerStatus
-    from pshctl.outcome import Outcome, Results
+    from pshctl.outcome import Outcome, Results, WorkerOutcomes
     from pshctl.supervisor import Step
     from pshctl.targets import Target
 
@@ -82,12 +83,13 @@ VerifyOpt = Annotated[
 ]
 RollingOpt = Annotated[
     bool,
-    typer.Option("--rolling", help="One batch at a time; stop at the first failure.",
+    typer.Option("--rolling", help="One batch at a time; stop at the first failure. A "
+                 "batch never holds every instance of a worker.",
                  rich_help_panel=PANEL_RUN),
 ]
 BatchOpt = Annotated[
     int,
-    typer.Option("--batch", min=1, help="Workers per batch with --rolling.",
+    typer.Option("--batch", min=1, help="Workers (instances) per batch with --rolling.",
                  rich_help_panel=PANEL_RUN),
 ]
 KeepGoingOpt = Annotated[
@@ -169,6 +171,37 @@ def health_cell(word: str) -> output.Cell:
     return (word, _HEALTH_STYLE.get(word, ""))
 
 
+def grouped_rows(results: Results[T], row: Callable[[Outcome[T]], list[output.Cell]],
+                 summary: Callable[[WorkerOutcomes[T]], output.Cell],
+                 ) -> list[list[output.Cell]]:
+    """One row per outcome; the instances of a scaled worker indented under a row of
+    their worker that holds ``summary`` (``queue  2/3 up``). A worker of one instance is
+    one row, as it always was."""
+    rows: list[list[output.Cell]] = []
+    for group in results.by_worker():
+        cells = [row(outcome) for outcome in group.items]
+        if len(cells) == 1:
+            rows += cells
+            continue
+        width = len(cells[0])
+        rows.append([group.worker, summary(group), *[""] * (width - 2)])
+        rows += [[f"  {output.cell_text(c[0])}", *c[1:]] for c in cells]
+    return rows
+
+
+def up_summary(group: WorkerOutcomes[WorkerStatus]) -> output.Cell:
+    """``2/3 up``: how many instances of the worker run (``(1 starting)``: of which so
+    many only just started), in the colour of the worst."""
+    words = [o.value.health if o.value is not None else "unknown" for o in group.items]
+    up, starting, total = _running(words), words.count("starting"), len(words)
+    text = f"{up}/{total} up" + (f" ({starting} starting)" if starting else "")
+    return (text, "green" if up == total else "red bold" if not up else "yellow")
+
+
+def _running(words: Sequence[str]) -> int:
+    return sum(1 for word in words if word in ("up", "starting"))
+
+
 # ---------------------------------------------------------------- status
 
 
@@ -185,16 +218,24 @@ def _restarts(status: WorkerStatus) -> str:
 def _status_report(results: Results[WorkerStatus], *, wide: bool = False) -> output.Report:
     from pshctl.cli.top import USAGE_COLUMNS, usage_cells
 
-    rows: list[list[output.Cell]] = []
-    for outcome in results:
+    def row(outcome: Outcome[WorkerStatus]) -> list[output.Cell]:
         s = _kept(outcome)
         extra = usage_cells(s.usage) if wide else []
-        rows.append([outcome.name, health_cell(s.health), "-" if s.pid is None else str(s.pid),
-                     seconds(s.uptime_s) if s.pid is not None else "-", _restarts(s), *extra,
-                     outcome.message or ""])
+        return [outcome.name, health_cell(s.health), "-" if s.pid is None else str(s.pid),
+                seconds(s.uptime_s) if s.pid is not None else "-", _restarts(s), *extra,
+                outcome.message or ""]
+
     columns = (*STATUS_COLUMNS[:5], *USAGE_COLUMNS, "error") if wide else STATUS_COLUMNS
-    return output.Report({"workers": [o.to_dict() for o in results]}, columns, rows,
+    data = {"workers": [o.to_dict() for o in results], "summary": status_summary(results)}
+    return output.Report(data, columns, grouped_rows(results, row, up_summary),
                          exit_code=results.exit_code)
+
+
+def status_summary(results: Results[WorkerStatus]) -> list[dict[str, object]]:
+    """Per worker: how many instances it has, and how many of them run (up or starting)."""
+    return [{"worker": g.worker, "instances": len(g.items),
+             "up": _running([o.value.health for o in g.items if o.value is not None])}
+            for g in results.by_worker()]
 
 
 def status_command(
@@ -208,6 +249,7 @@ def status_command(
     wide: Annotated[bool, typer.Option(
         "--wide", help="Also the columns of `pshctl top`: processes, CPU %, memory.")] = False,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+    instance: InstanceOpt = None,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
     environment: EnvironmentOpt = None,
@@ -215,13 +257,15 @@ def status_command(
 ) -> int:
     """Show each worker's state: up, down, starting, crash-looping, unsupervised, unreachable.
 
-    Every worker of the environment when none is named. Exit 1 when a worker could not
-    be read (4 when none could be reached).
+    Every worker of the environment when none is named; one row per instance of a
+    scaled worker, under a row of its worker (`queue  2/3 up`). Exit 1 when a worker
+    could not be read (4 when none could be reached).
     """
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=False, verb=None,
                    accept_new=accept_new, announce=not as_json)
-    with env.status_reader(names, usage=wide, max_parallel=max_parallel) as read:
+    with env.status_reader(names, usage=wide, instance=instance,
+                           max_parallel=max_parallel) as read:
         if not watch:
             return output.emit(_status_report(read(), wide=wide), as_json=as_json)
         return watch_reports(lambda: _status_report(read(), wide=wide), interval, as_json)
@@ -343,16 +387,24 @@ ACTION_COLUMNS = ("worker", "result", "stop", "old pid", "new pid", "state", "er
 
 def _action_report(results: Results[ActionResult], context: Context,
                    interrupted: bool) -> output.Report:
-    rows: list[list[output.Cell]] = []
-    for outcome in results:
+    def row(outcome: Outcome[ActionResult]) -> list[output.Cell]:
         r = _kept(outcome)
         verdict = ("ok", "green") if outcome.ok else ("skipped", "yellow") \
             if not r.attempted else ("failed", "red bold")
         stop = f"{r.stop} {r.stop_s:.1f}s" if r.stop and r.stop_s is not None else "-"
         error = (outcome.message or "") + (" (the worker is down)" if r.left_down else "")
-        rows.append([outcome.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
-                     health_cell(r.health), error])
+        return [outcome.name, verdict, stop, str(r.old_pid or "-"), str(r.new_pid or "-"),
+                health_cell(r.health), error]
+
+    def summary(group: WorkerOutcomes[ActionResult]) -> output.Cell:
+        done = sum(1 for o in group.items if o.ok)
+        return (f"{done}/{len(group.items)} ok", "green" if group.ok else "red bold")
+
+    rows = grouped_rows(results, row, summary)
     notes = []
+    if results.failed:  # a worker with one failed instance is a failed worker
+        notes.append(f"{failure_summary(results.items)}: "
+                     f"{', '.join(o.name for o in results.failed)}")
     down = [o.name for o in results if o.value is not None and o.value.left_down]
     if down:
         notes.append(f"left down: {', '.join(down)}; start them with: "
@@ -397,6 +449,7 @@ def _action_command(action: str) -> Callable[..., int]:
         workers: WorkersArg = None,
         worker: WorkerOpt = None,
         all_workers: AllOpt = False,
+        instance: InstanceOpt = None,
         grace: GraceOpt = DEFAULT_GRACE,
         verify: VerifyOpt = DEFAULT_VERIFY,
         max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
@@ -417,15 +470,16 @@ def _action_command(action: str) -> Callable[..., int]:
                        verb=action, accept_new=accept_new, announce=not as_json)
         if dry_run:
             return _dry_run(env.plan(action, names, all_workers=all_workers, grace=grace,
-                                     verify=verify), as_json)
+                                     verify=verify, instance=instance), as_json)
         control = Control()
-        rows = [t.name for t in env.targets(names, all_workers=all_workers)]  # kept by env
+        rows = [t.name for t in env.targets(names, all_workers=all_workers,
+                                            instance=instance)]  # kept by env
         with _Progress(rows) as progress, \
                 _interrupt_guard(control, progress, env.context, action):
             results = env.act(action, names, all_workers=all_workers, grace=grace,
                               verify=verify, max_parallel=max_parallel, rolling=rolling,
                               batch=batch, keep_going=keep_going, control=control,
-                              on_event=progress)
+                              on_event=progress, instance=instance)
         return output.emit(_action_report(results, env.context, control.interrupted),
                            as_json=as_json)
 
@@ -445,6 +499,7 @@ def wait_command(
     workers: WorkersArg = None,
     worker: WorkerOpt = None,
     all_workers: AllOpt = False,
+    instance: InstanceOpt = None,
     timeout: Annotated[float, typer.Option("--timeout", min=0,
                                            help="Give up after this many seconds (exit 5).")
                        ] = DEFAULT_WAIT_TIMEOUT,
@@ -457,14 +512,16 @@ def wait_command(
     environment: EnvironmentOpt = None,
     app: AppOpt = None,
 ) -> int:
-    """Wait until every named worker is up and stable: exit 0, or 5 on --timeout.
+    """Wait until every named worker (every instance of it) is up and stable: exit 0, or
+    5 on --timeout.
 
     Exit 1 at once when a worker's service does not exist (waiting cannot help).
     """
     names = _names(workers, worker)
     env = _resolve(ctx, project, environment, app, names, all_workers=all_workers,
                    verb="wait", accept_new=accept_new, announce=not as_json)
-    results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable)
+    results = env.wait(names, all_workers=all_workers, timeout=timeout, stable=stable,
+                       instance=instance)
     report = _status_report(results)
     late = [o.name for o in results.failed]  # each one not stable in time
     report.data = {**report.data, "ok": not late, "waited_s": round(results.elapsed_s or 0, 2)}

@@ -21,6 +21,7 @@ from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
+    InstanceOpt,
     JsonOpt,
     ProjectOpt,
     open_environment,
@@ -75,6 +76,7 @@ def logs(
         typer.Option("--follow", "-f", help="Keep printing new lines (survives rotation, "
                      "truncation and dropped connections) until Ctrl-C."),
     ] = False,
+    instance: InstanceOpt = None,
     json_: JsonOpt = False,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
@@ -83,8 +85,10 @@ def logs(
 ) -> int:
     """Show the last lines of worker logs, or follow them live.
 
-    With --json, each line is one JSON object: {"worker", "line", "received"}, where
-    "received" is the UTC time pshctl read the line (the log itself has no time stamps).
+    Every instance of a scaled worker, merged, each line prefixed `queue.1 | `. With
+    --json, each line is one JSON object: {"worker", "instance", "name", "line",
+    "received"}, where "received" is the UTC time pshctl read the line (the log itself
+    has no time stamps).
     """
     from pshctl.logs import LogRequest
 
@@ -94,13 +98,15 @@ def logs(
     request = LogRequest(log_type=log_type, lines=_line_count(lines), follow=follow)
     env = open_environment(ctx, project, environment, app_name, announce=not json_,
                            accept_new=accept_new)
-    targets = env.targets(names, all_workers=all_workers)
+    targets = env.targets(names, all_workers=all_workers, instance=instance)
     if not targets:
         output.info(f"app {env.app.name} defines no workers")
         return ExitCode.OK
-    printer = output.Lines([t.name for t in targets], as_json=json_)
+    printer = output.Lines([t.name for t in targets], as_json=json_,
+                           labels={t.name: (t.container, t.instance) for t in targets})
     try:
-        with env.log_stream(request, names, all_workers=all_workers) as stream:
+        with env.log_stream(request, names, all_workers=all_workers,
+                            instance=instance) as stream:
             _drain(stream, printer)
     except BrokenPipeError:
         output.drop_stdout()  # the reader went away (`| head`): stop as cat does

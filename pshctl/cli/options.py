@@ -53,6 +53,14 @@ MaxParallelOpt = Annotated[
                  rich_help_panel=PANEL_RUN),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+InstanceOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--instance", "-I", min=0, metavar="N",
+        help="Only instance N of each worker (WORKER.N names one instance too). "
+        "Default: every instance.", show_default=False,
+    ),
+]
 AcceptNewOpt = Annotated[
     bool,
     typer.Option(

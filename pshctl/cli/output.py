@@ -14,7 +14,7 @@ import json
 import sys
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Union
@@ -140,8 +140,10 @@ def print_json_line(data: Any) -> None:
     sys.stdout.flush()
 
 
-def _text(cell: Cell) -> str:
+def cell_text(cell: Cell) -> str:
+    """A cell's text, without its style."""
     return cell if isinstance(cell, str) else cell[0]
+
 
 
 def print_table(
@@ -170,7 +172,7 @@ def rich_table(
 
 
 def _print_plain_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
-    texts = [[_text(c) for c in row] for row in rows]
+    texts = [[cell_text(c) for c in row] for row in rows]
     header = [c.upper() for c in columns]
     widths = [max(len(r[i]) for r in [header, *texts]) for i in range(len(columns))]
     for row in [header, *texts]:
@@ -285,12 +287,16 @@ class Lines:
 
     With several workers each line starts with the worker's name, padded: ``queue | ...``,
     in the worker's colour on a terminal. Piped, the bytes pass as they came. With
-    ``as_json`` each line is one object: ``{"worker", "line", "received"}``. Safe to call
-    from several threads: a line is never cut by another worker's.
+    ``as_json`` each line is one object: ``{"worker", "instance", "name", "line",
+    "received"}`` (``labels``: name -> (worker, instance), for the instances of a scaled
+    worker; any other name is a worker's own). Safe to call from several threads: a line
+    is never cut by another worker's.
     """
 
     def __init__(self, names: Sequence[str], *, as_json: bool = False,
-                 stderr: bool = False) -> None:
+                 stderr: bool = False,
+                 labels: Mapping[str, tuple[str, int | str]] | None = None) -> None:
+        self.labels = dict(labels or {})
         self.as_json = as_json
         self.stderr = stderr
         self.prefixed = len(names) > 1
@@ -321,8 +327,10 @@ class Lines:
 
     def _json(self, worker: str, data: bytes, received: float | None) -> None:
         stamp = utc_stamp(received) if received is not None else None
+        label, instance = self.labels.get(worker, (worker, 0))
         sys.stdout.write("".join(
-            json.dumps({"worker": worker, "line": line, "received": stamp}) + "\n"
+            json.dumps({"worker": label, "instance": instance, "name": worker, "line": line,
+                        "received": stamp}) + "\n"
             for line in data.decode("utf-8", "replace").split("\n")
         ))
         sys.stdout.flush()

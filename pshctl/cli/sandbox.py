@@ -17,7 +17,7 @@ import typer
 
 from pshctl.cli import output
 from pshctl.cli.options import AppOpt, JsonOpt, ProjectOpt, program, selection
-from pshctl.errors import OperationFailed
+from pshctl.errors import OperationFailed, UsageError
 from pshctl.outcome import Outcome, exit_code
 
 if TYPE_CHECKING:
@@ -65,6 +65,15 @@ def up_command(
             "`supervisor:` is set in .pshctl.yaml's `sandbox` environment keeps that.",
         ),
     ] = Supervisor.runit,
+    instances: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--instances", metavar="WORKER=N",
+            help="Run N instances of a worker (repeatable), each its own container; wins "
+            "over `instances:` in .pshctl.yaml's `sandbox` environment.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> int:
     """Start the sandbox (or report it when it already runs)."""
@@ -72,7 +81,7 @@ def up_command(
 
     chosen = selection(ctx, project=project, app=app_name)
     result = manager.up(app_dir or Path.cwd(), chosen.app, project=chosen.project,
-                        supervisor=supervisor.value)
+                        supervisor=supervisor.value, instances=_counts(instances or []))
     app = _app_option(chosen.app)
     notes = []
     if result.already_running:
@@ -146,6 +155,18 @@ def env_command(
     variables = manager.api_environment(app_dir or Path.cwd(), chosen.app)
     lines = [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
     return output.emit(output.Report(data=variables, lines=lines), as_json=as_json)
+
+
+def _counts(values: list[str]) -> dict[str, int]:
+    """``queue=3`` -> {"queue": 3}."""
+    counts = {}
+    for value in values:
+        name, equals, number = value.partition("=")
+        if not equals or not name or not number.strip().isdigit():
+            raise UsageError(f"--instances takes WORKER=N, not {value!r}",
+                             hint="e.g. --instances queue=3")
+        counts[name.strip()] = int(number)
+    return counts
 
 
 def _app_option(app: str | None) -> str:

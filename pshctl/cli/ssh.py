@@ -35,6 +35,7 @@ from pshctl.errors import ConnectionFailed, ExitCode, UsageError
 if TYPE_CHECKING:
     from pshctl.api import Environment
     from pshctl.ssh import Session
+    from pshctl.targets import Target
 
 EPILOG = (
     "Examples: pshctl ssh --worker queue  |  pshctl ssh --worker queue -- ls -la /app  |  "
@@ -76,8 +77,10 @@ def ssh(
         typer.Option(
             "--instance",
             "-I",
-            help="Instance number, on multi-instance hosts.",
+            help="Instance N of a scaled worker (default: its first, 0); with --all, "
+            "instance N of every worker.",
             show_default=False,
+            metavar="N",
             min=0,
         ),
     ] = None,
@@ -89,7 +92,8 @@ def ssh(
         ),
     ] = False,
     all_workers: Annotated[
-        bool, typer.Option("--all", help="Run the command on every worker, in parallel.")
+        bool, typer.Option("--all", help="Run the command on every worker (every instance "
+                           "of each), in parallel.")
     ] = False,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
     accept_new: AcceptNewOpt = False,
@@ -105,21 +109,32 @@ def ssh(
     env = open_environment(ctx, project, environment, app_name, announce=announce,
                            accept_new=accept_new)
     if all_workers:
-        return _run_everywhere(env, list(command or ()), max_parallel)
-    target = env.target(worker, instance=instance)
+        return _run_everywhere(env, list(command or ()), max_parallel, instance)
+    found = env.targets([worker] if worker else [], instance=instance)
+    if len(found) > 1:  # a scaled worker: its first instance, as the platform's CLI does
+        output.info(_first_of(found))
+    target = found[0]
     if pipe:
         from pshctl.ssh.config import destination
 
         output.write_text(destination(target) + "\n")
         return ExitCode.OK
     try:
-        with env.session(worker, instance=instance) as session:
+        with env.session(worker, instance=target.instance) as session:
             status = _run_one(session, command) if command else _shell(session)
     except ConnectionFailed as exc:  # as `ssh` says it
         output.error(exc.message, exc.hint)
         return ExitCode.SSH_CONNECTION
     # The remote status as ours; none at all (killed by a signal) is 255, as with ssh.
     return status if 0 <= status <= 255 else ExitCode.SSH_CONNECTION
+
+
+def _first_of(instances: list[Target]) -> str:
+    """What a shell (or one command) on a scaled worker says: which instance, of how many."""
+    first = instances[0]
+    numbers = ", ".join(str(t.instance) for t in instances)
+    return (f"{first.container} has {len(instances)} instances ({numbers}); this is "
+            f"instance {first.instance} (-I N for another)")
 
 
 def _check_usage(
@@ -158,12 +173,13 @@ def _run_one(session: Session, command: list[str]) -> int:
                           stdin=_stdin())
 
 
-def _run_everywhere(env: Environment, command: list[str], max_parallel: int) -> int:
+def _run_everywhere(env: Environment, command: list[str], max_parallel: int,
+                    instance: int | None) -> int:
     """The command on every worker, in parallel; each line prefixed with its worker.
 
     The first interrupt ends the remote commands (exit 130); a second leaves at once.
     """
-    names = [t.name for t in env.targets(all_workers=True)]
+    names = [t.name for t in env.targets(all_workers=True, instance=instance)]
     out, err = output.Lines(names), output.Lines(names, stderr=True)
     stop = threading.Event()
 
@@ -177,7 +193,8 @@ def _run_everywhere(env: Environment, command: list[str], max_parallel: int) -> 
 
     with two_step(first, again):
         results = env.stream(command, all_workers=True, check=True, max_parallel=max_parallel,
-                             stop=stop, on_output=lambda o: (out if o.stream == "stdout"
+                             stop=stop, instance=instance,
+                             on_output=lambda o: (out if o.stream == "stdout"
                                                              else err).write(o.worker, o.data))
     failed = results.failed
     if results.interrupted:

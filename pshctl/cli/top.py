@@ -12,11 +12,20 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pshctl.cli import output
-from pshctl.cli.lifecycle import MaxParallelOpt, WorkersArg, health_cell, seconds, watch_reports
+from pshctl.cli.lifecycle import (
+    MaxParallelOpt,
+    WorkersArg,
+    grouped_rows,
+    health_cell,
+    seconds,
+    up_summary,
+    watch_reports,
+)
 from pshctl.cli.options import (
     AcceptNewOpt,
     AppOpt,
     EnvironmentOpt,
+    InstanceOpt,
     JsonOpt,
     ProjectOpt,
     open_environment,
@@ -25,7 +34,7 @@ from pshctl.defaults import DEFAULT_MAX_PARALLEL, DEFAULT_USAGE_SAMPLE
 
 if TYPE_CHECKING:
     from pshctl.lifecycle import WorkerStatus
-    from pshctl.outcome import Results
+    from pshctl.outcome import Outcome, Results
     from pshctl.top import TreeUsage
 
 EPILOG = (
@@ -61,16 +70,16 @@ def usage_cells(usage: TreeUsage | None) -> list[output.Cell]:
 
 
 def top_report(results: Results[WorkerStatus]) -> output.Report:
-    rows: list[list[output.Cell]] = []
-    for outcome in results:
+    def row(outcome: Outcome[WorkerStatus]) -> list[output.Cell]:
         status = outcome.value
         assert status is not None, "a status read keeps a value for every worker"
         usage = status.usage
-        rows.append([outcome.name, health_cell(status.health),
-                     "-" if status.pid is None else str(status.pid), *usage_cells(usage),
-                     seconds(usage.uptime_s) if usage else "-", outcome.message or ""])
-    return output.Report({"workers": [o.to_dict() for o in results]}, TOP_COLUMNS, rows,
-                         exit_code=results.exit_code)
+        return [outcome.name, health_cell(status.health),
+                "-" if status.pid is None else str(status.pid), *usage_cells(usage),
+                seconds(usage.uptime_s) if usage else "-", outcome.message or ""]
+
+    return output.Report({"workers": [o.to_dict() for o in results]}, TOP_COLUMNS,
+                         grouped_rows(results, row, up_summary), exit_code=results.exit_code)
 
 
 def top_command(
@@ -84,6 +93,7 @@ def top_command(
                                           help="Seconds CPU % is measured over.")
                       ] = DEFAULT_USAGE_SAMPLE,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+    instance: InstanceOpt = None,
     accept_new: AcceptNewOpt = False,
     project: ProjectOpt = None,
     environment: EnvironmentOpt = None,
@@ -91,13 +101,14 @@ def top_command(
 ) -> int:
     """Show CPU %, memory (RSS) and uptime of each worker's process tree, read from /proc.
 
-    Every worker of the environment when none is named. Exit 1 when a worker could not
-    be read (4 when none could be reached).
+    Every worker of the environment when none is named; WORKER.N (or -I N) for one
+    instance of a scaled worker. Exit 1 when a worker could not be read (4 when none
+    could be reached).
     """
     names = list(dict.fromkeys(workers or []))
     env = open_environment(ctx, project, environment, app, announce=not as_json,
                            accept_new=accept_new)
-    with env.status_reader(names, usage=True, usage_sample=sample,
+    with env.status_reader(names, usage=True, usage_sample=sample, instance=instance,
                            max_parallel=max_parallel) as read:
         if watch:
             return watch_reports(lambda: top_report(read()), interval, as_json)

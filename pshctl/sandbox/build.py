@@ -36,7 +36,8 @@ What a container gets, as on Platform.sh:
   works) and ``SVWAIT`` on runit, or ``XDG_RUNTIME_DIR`` on systemd, where the login
   also enters the user manager's mount namespace (its private ``/run``: its bus and its
   journal); then ``bash -c "$SSH_ORIGINAL_COMMAND"``, or an interactive ``bash -i``
-  when no command was given.
+  when no command was given, or the system's ``sftp-server`` for an SFTP request
+  (``pshctl cp``; a forced command receives it as ``internal-sftp``).
   A container's ``/var/log`` is its ``log/``: ``/var/log/`` in the command is read as
   that directory (so what pshctl does on the platform, found through the emulated API,
   reads the sandbox's logs).
@@ -380,6 +381,7 @@ def write_login(container: ContainerPaths, env: Mapping[str, str],
         f"cd {app} || exit 1\n"
         "set --\n"
         + enter
+        + _sftp_line()
         + 'if [ -n "${SSH_ORIGINAL_COMMAND+set}" ]; then\n'
         f"{_var_log(container.log_dir)}"
         f'  exec "$@" env {words} {sh} -c "$SSH_ORIGINAL_COMMAND"\n'
@@ -390,6 +392,20 @@ def write_login(container: ContainerPaths, env: Mapping[str, str],
         f'exec "$@" env {words} {sh}\n'
     )
     _write_script(container.login, script)
+
+
+SFTP_SERVERS = ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
+                "/usr/lib/sftp-server", "/usr/libexec/sftp-server")
+
+
+def _sftp_line() -> str:
+    """A forced command also receives subsystem requests, as ``internal-sftp``: serve
+    SFTP (``pshctl cp``) with the system's sftp-server, as the platform does."""
+    found = next((p for p in SFTP_SERVERS if os.access(p, os.X_OK)), None)
+    if found is None:
+        return ""
+    return (f'if [ "${{SSH_ORIGINAL_COMMAND-}}" = internal-sftp ]; then exec "$@" '
+            f"{shlex.quote(found)}; fi\n")
 
 
 def _var_log(log_dir: Path) -> str:

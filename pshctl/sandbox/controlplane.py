@@ -15,9 +15,11 @@ shapes of the platform's public OpenAPI specification, what pshctl uses:
 =====================================================  ===================================
 
 The environment is ``main`` (plus an inactive ``staging``); its links point at the
-containers' sshd ports. Certificates are signed by a CA of this sandbox (``ssh-keygen
--s``) that every container's sshd trusts (``TrustedUserCAKeys``), for the sandbox's
-login user, with the key id of the API's user.
+containers' sshd ports: a worker the sandbox runs several instances of (``up
+--instances queue=3``) has a ``pf:ssh:<app>--<worker>:<N>`` link per instance, and the
+deployment says its ``instance_count``. Certificates are signed by a CA of this sandbox
+(``ssh-keygen -s``) that every container's sshd trusts (``TrustedUserCAKeys``), for the
+sandbox's login user, with the key id of the API's user.
 
 Its files, in ``<sandbox dir>/controlplane/``: ``world.json`` (what it serves, the API
 token; 0600), ``ca``/``ca.pub``, ``server.log``, and for tests:
@@ -31,7 +33,8 @@ token; 0600), ``ca``/``ca.pub``, ``server.log``, and for tests:
                {"path": "/api/*", "delay": 30}],
      "drop_links": ["pf:ssh:app--queue"],      # links missing
      "workers": ["queue", "extra"],            # the deployment's workers instead
-     "instances": {"queue": 2},                # pf:ssh:app--queue:0 and :1
+     "instances": {"queue": 2},                # pf:ssh:app--queue:0 and :1 (both at
+                                               # instance 0's sshd when it runs one)
      "legacy_links": true,                     # only the old single `ssh` link
      "certificate_validity": "-2h:-1h",        # ssh-keygen -V (an expired one)
      "certificate_principal": "nobody",        # one sshd refuses
@@ -71,10 +74,18 @@ DEFAULT_TOKEN_LIFETIME = 900
 
 @dataclass
 class Container:
-    name: str  # the worker's name; the app's for the web container
+    """One container (one instance of a scaled worker) the sandbox runs."""
+
+    name: str  # the worker's name (the app's for the web container); `queue.1`: an instance
     kind: str  # "web" | "worker"
     port: int
     start: str = ""  # commands.start, for the deployment
+    worker: str = ""  # the worker's (or app's) name without the instance; "" = `name`
+    instance: int = 0
+
+    @property
+    def of(self) -> str:
+        return self.worker or self.name
 
 
 @dataclass
@@ -230,15 +241,29 @@ class Model:
         return f"{env}-{digest[:7]}"
 
     def workers(self) -> list[str]:
-        local = [c.name for c in self.world.containers if c.kind == "worker"]
+        local = list(dict.fromkeys(c.of for c in self.world.containers if c.kind == "worker"))
         chosen = self.faults.get("workers")
         return [str(w) for w in chosen] if isinstance(chosen, list) else local
 
-    def port_of(self, name: str) -> int:
-        by_name = {c.name: c.port for c in self.world.containers}
+    def ports_of(self, name: str) -> list[int]:
+        """The sshd port of each instance of a worker (or the app), in instance order; a
+        name the sandbox does not run (a fault's extra worker) is reached at the app's."""
+        mine = sorted((c for c in self.world.containers if c.of == name),
+                      key=lambda c: c.instance)
+        if mine:
+            return [c.port for c in mine]
         web = next((c.port for c in self.world.containers if c.kind == "web"),
                    self.world.containers[0].port)
-        return by_name.get(name, web)
+        return [web]
+
+    def port_of(self, name: str) -> int:
+        return self.ports_of(name)[0]
+
+    def instance_count(self, name: str) -> int:
+        """How many instances the deployment says: a fault's number, else those run."""
+        faked = self.faults.get("instances")
+        count = faked.get(name) if isinstance(faked, dict) else None
+        return count if isinstance(count, int) and count > 0 else len(self.ports_of(name))
 
     def links(self, env: str) -> dict[str, dict[str, str]]:
         base = f"{self.world.api_url}/projects/{self.world.project}/environments/{env}"
@@ -250,16 +275,16 @@ class Model:
         if self.faults.get("legacy_links"):
             links["ssh"] = {"href": f"ssh://{user}@{HOST}:{self.port_of(app)}"}
             return links
-        instances = self.faults.get("instances") or {}
         for name in [app, *self.workers()]:
             container = app if name == app else f"{app}--{name}"
-            href = f"ssh://{user}@{HOST}:{self.port_of(name)}"
-            count = instances.get(name, 1) if isinstance(instances, dict) else 1
-            if isinstance(count, int) and count > 1:
+            ports = self.ports_of(name)
+            count = self.instance_count(name)
+            if count > 1:  # a scaled container: one link per instance, as the platform has
                 for n in range(count):
-                    links[f"pf:ssh:{container}:{n}"] = {"href": href}
+                    port = ports[n] if n < len(ports) else ports[0]
+                    links[f"pf:ssh:{container}:{n}"] = {"href": f"ssh://{user}@{HOST}:{port}"}
             else:
-                links[f"pf:ssh:{container}"] = {"href": href}
+                links[f"pf:ssh:{container}"] = {"href": f"ssh://{user}@{HOST}:{ports[0]}"}
         for rel in self.faults.get("drop_links") or []:
             links.pop(str(rel), None)
         return links
@@ -312,12 +337,11 @@ class Model:
     def deployment(self) -> dict[str, Any]:
         world = self.world
         app = world.app
-        starts = {c.name: c.start for c in world.containers}
-        instances = self.faults.get("instances") or {}
+        starts = {c.of: c.start for c in world.containers}
         workers = {
             f"{app}--{name}": {
                 "name": f"{app}--{name}", "app": app, "type": "sandbox",
-                "instance_count": instances.get(name, 1) if isinstance(instances, dict) else 1,
+                "instance_count": self.instance_count(name),
                 "worker": {"commands": {"start": starts.get(name, "")}, "disk": None},
                 "size": "AUTO", "disk": None, "mounts": {}, "relationships": {},
                 "variables": {}, "access": {}, "supports_horizontal_scaling": True,
@@ -333,8 +357,8 @@ class Model:
             "deployment_target": "local", "vpn": None, "http_access": {},
             "enable_smtp": False, "restrict_robots": True, "variables": [], "access": [],
             "subscription": {"plan": "development"}, "services": {}, "routes": {},
-            "webapps": {app: {"name": app, "type": "sandbox", "instance_count":
-                              instances.get(app, 1) if isinstance(instances, dict) else 1}},
+            "webapps": {app: {"name": app, "type": "sandbox",
+                              "instance_count": self.instance_count(app)}},
             "workers": workers, "container_profiles": {}, "tasks": {},
         }
 

@@ -11,7 +11,9 @@ The state directory (``registry.sandbox_dir(project_root, app)``) holds::
     shared/<service>/...  ``source: service`` mounts (network storage), shared
     runsvdir/<name>       what the one runsvdir scans: a symlink per container's service
     web/                  the app ("web") container
-    workers/<name>/       one container per worker
+    workers/<name>/       one container per worker; a scaled worker's instance N > 0
+                          is workers/<name>.<N>/ (instance 0 keeps workers/<name>/, and
+                          so its own mounts when the worker is scaled)
 
 and each container directory::
 
@@ -43,9 +45,17 @@ SERVICE_NAME = "app"
 class ContainerPaths:
     """The directories and files of one container."""
 
-    name: str  # the worker name; the app name for the web container
-    kind: str  # "web" | "worker"
+    name: str  # the worker name (the app name for the web container); `queue.1` for one
+    kind: str  # "web" | "worker"                            instance of a scaled one
     root: Path
+    container: str = ""  # the worker (or app) name without the instance; "" = `name`
+    instance: int = 0
+    instances: int = 1  # how many instances of this worker the sandbox runs
+
+    @property
+    def worker(self) -> str:
+        """The worker's name (the app's for the web container), whatever the instance."""
+        return self.container or self.name
 
     @property
     def app_dir(self) -> Path:
@@ -125,8 +135,17 @@ class SandboxPaths:
     def shared(self, service: str) -> Path:
         return self.root / "shared" / service
 
-    def web(self, app_name: str) -> ContainerPaths:
-        return ContainerPaths(app_name, "web", self.root / "web")
+    def web(self, app_name: str, instance: int = 0, instances: int = 1) -> ContainerPaths:
+        return _instance(app_name, "web", self.root, "web", instance, instances)
 
-    def worker(self, name: str) -> ContainerPaths:
-        return ContainerPaths(name, "worker", self.root / "workers" / name)
+    def worker(self, name: str, instance: int = 0, instances: int = 1) -> ContainerPaths:
+        return _instance(name, "worker", self.root / "workers", name, instance, instances)
+
+
+def _instance(name: str, kind: str, parent: Path, directory: str, instance: int,
+              instances: int) -> ContainerPaths:
+    from pshctl.targets.instances import instance_name
+
+    root = parent / (directory if instance == 0 else f"{directory}.{instance}")
+    return ContainerPaths(instance_name(name, instance, instances), kind, root, name,
+                          instance, instances)

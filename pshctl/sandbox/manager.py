@@ -16,10 +16,14 @@ Processes, all started by PID through ``servers.py`` and stopped by PID:
   ``supervisor: systemd`` for it in ``.pshctl.yaml``'s ``sandbox`` environment), its own
   ``systemd --user`` with its own journald (``servers.SystemdServer``: root only), which
   runs the unit ``app.service``; its login enters the manager's namespace, so
-  ``systemctl --user`` and ``journalctl --user -u app`` work there.
-
+  ``systemctl --user`` and ``journalctl --user -u app`` work there;
 * one emulated control plane (``controlplane.py``): the platform's API on a loopback
   port, whose links lead to the sshds and whose CA they trust (``TrustedUserCAKeys``).
+
+A scaled worker (``instances: 3`` for it in ``.pshctl.yaml``'s ``sandbox`` environment,
+or ``up --instances queue=3``) is that many containers, each with its own sshd, service
+and ``instance``/``tmp`` mounts, sharing ``storage`` and ``service`` mounts; the
+registration lists them as the worker's ``instances``.
 
 ``up`` refuses to start a second copy: a sandbox whose processes all run is reported as
 already running. A sandbox whose processes are all gone (after a reboot, a kill) is
@@ -78,11 +82,13 @@ class SandboxUnavailable(ConfigError):
 
 
 def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None,
-       supervisor: str = DEFAULT_SUPERVISOR) -> SandboxStatus:
+       supervisor: str = DEFAULT_SUPERVISOR,
+       instances: dict[str, int] | None = None) -> SandboxStatus:
     """Start the sandbox of the app at or above ``app_dir`` (or report that it runs).
 
     Each container is supervised by ``supervisor`` unless ``.pshctl.yaml`` names one
-    for it (``environments.sandbox[.workers.<name>].supervisor``).
+    for it (``environments.sandbox[.workers.<name>].supervisor``). ``instances`` (worker
+    or app name -> count) wins over the ``instances:`` of that environment.
     """
     if supervisor not in SUPERVISORS:
         raise UsageError(f"unknown supervisor '{supervisor}'",
@@ -90,6 +96,7 @@ def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None
     root = project_root(app_dir)
     app = _load_app(root, app_name)
     chosen = supervisors(root, app, supervisor)
+    counts = instance_counts(root, app, instances or {})
     require_programs(systemd="systemd" in chosen.values())
     paths = SandboxPaths.for_app(root, app.name)
     with _locked(paths):
@@ -100,12 +107,12 @@ def up(app_dir: Path, app_name: str | None = None, *, project: str | None = None
             if health == "running":
                 result = build_status(root, app.name, paths, old)
                 result.already_running = True
-                result.outdated = _outdated(app, old, chosen)
+                result.outdated = _outdated(app, old, chosen, counts)
                 return result
             _stop(old)
             replaced = health
         new = _start(app, root, paths, project=project or "sandbox", previous=old,
-                     supervisors=chosen)
+                     supervisors=chosen, counts=counts)
     result = build_status(root, app.name, paths, new)
     result.replaced = replaced
     return result
@@ -177,18 +184,52 @@ def list_sandboxes() -> list[SandboxStatus]:
 
 def supervisors(root: Path, app: AppDefinition, default: str) -> dict[str, str]:
     """Container name -> its supervisor: the config file's choice, else ``default``."""
+    chosen = {}
+    for name, keys in _configured(root, app).items():
+        named = keys.get("supervisor")
+        chosen[name] = named if named in SUPERVISORS else default
+    return chosen
+
+
+def instance_counts(root: Path, app: AppDefinition, asked: dict[str, int]) -> dict[str, int]:
+    """Container name -> how many instances it runs: ``asked``, else the ``instances:``
+    of the config file's ``sandbox`` environment, else 1."""
+    from pshctl.errors import NameNotFound
+    from pshctl.settings import INSTANCES, MAX_INSTANCES
+
+    configured = _configured(root, app)
+    for name, count in asked.items():
+        if name not in configured:
+            raise NameNotFound("container", name, configured, hint="--instances takes a "
+                               f"worker (or the app's) name: {', '.join(configured)}")
+        if not 1 <= count <= MAX_INSTANCES:
+            raise UsageError(f"--instances {name}={count}: from 1 to {MAX_INSTANCES}")
+    counts = {}
+    for name, keys in configured.items():
+        value = keys.get(INSTANCES, 1)
+        if not isinstance(value, int):
+            raise ConfigError(
+                f"environment '{registry.SANDBOX_ENVIRONMENT}': the sandbox makes its own "
+                f"endpoints; instances of {name} must be a number, not a list",
+                hint=f"instances: {len(value)}")
+        counts[name] = asked.get(name, value)
+    return counts
+
+
+def _configured(root: Path, app: AppDefinition) -> dict[str, dict[str, Any]]:
+    """Each container's keys in the config file's ``sandbox`` environment (a worker's over
+    the environment's; the app container's are the environment's own)."""
     from pshctl.settings import load_settings
 
     entry = load_settings(root).environment(registry.SANDBOX_ENVIRONMENT)
     names = ([app.name] if app.web is not None else []) + list(app.workers)
-    chosen = {}
+    keys: dict[str, dict[str, Any]] = {}
     for name in names:
-        keys: dict[str, Any] = {}
+        found: dict[str, Any] | None = None
         if entry is not None:
-            keys = (entry.for_worker(name) if name in app.workers else None) or entry.keys
-        named = keys.get("supervisor")
-        chosen[name] = named if named in SUPERVISORS else default
-    return chosen
+            found = entry.for_worker(name) if name in app.workers else entry.keys
+        keys[name] = found or {}
+    return keys
 
 
 def require_programs(*, systemd: bool = False) -> dict[str, str]:
@@ -270,13 +311,14 @@ def _start(
     project: str,
     previous: SandboxState | None,
     supervisors: dict[str, str],
+    counts: dict[str, int] | None = None,
 ) -> SandboxState:
     state = SandboxState(app=app.name, project_root=str(root), user=servers.login_name())
     old_ports = {c.name: (c.ssh_port, c.web_port) for c in previous.containers} if previous else {}
     try:
         _client_key(paths)
         ca = _controlplane_ca(paths)
-        containers = _containers(app, paths)
+        containers = _containers(app, paths, counts or {})
         host_lines = []
         taken: set[int] = set()
         for container, config in containers:
@@ -285,7 +327,7 @@ def _start(
             env = build.container_env(
                 app, config, container, project=project, web_port=web_port
             )
-            kind = supervisors.get(container.name, DEFAULT_SUPERVISOR)
+            kind = supervisors.get(container.worker, DEFAULT_SUPERVISOR)
             build.build_container(paths, container, config, env, app.root, kind)
             server = _start_sshd(paths, container, _port(ssh_port, taken), ca)
             record = ContainerState(
@@ -296,6 +338,9 @@ def _start(
                 sshd=Proc.of(server.pid),
                 web_port=web_port,
                 supervisor=kind,
+                container=container.worker,
+                instance=container.instance,
+                instances=container.instances,
             )
             state.containers.append(record)
             write_state(paths.state_file, state)
@@ -304,7 +349,7 @@ def _start(
                 write_state(paths.state_file, state)
             host_lines.append(server.known_hosts_line())
         files.write_file(paths.known_hosts, "\n".join(host_lines) + "\n")
-        runit = [c for c, _ in containers if supervisors.get(c.name) != "systemd"]
+        runit = [c for c, _ in containers if supervisors.get(c.worker) != "systemd"]
         if runit:
             state.runsvdir = _start_runit(paths, runit)
             write_state(paths.state_file, state)
@@ -321,12 +366,18 @@ def _start(
     return state
 
 
-def _outdated(app: AppDefinition, state: SandboxState, supervisors: dict[str, str]) -> bool:
-    """The app's definition (or the supervisors asked for) differs from, or is newer
-    than, what the sandbox runs."""
-    if {c.name: c.supervisor for c in state.containers} != supervisors:
+def _outdated(app: AppDefinition, state: SandboxState, supervisors: dict[str, str],
+              counts: dict[str, int] | None = None) -> bool:
+    """The app's definition (or the supervisors or instances asked for) differs from,
+    or is newer than, what the sandbox runs."""
+    if {c.worker: c.supervisor for c in state.containers} != supervisors:
         return True
-    names = ([app.name] if app.web else []) + list(app.workers)
+    from pshctl.targets.instances import instance_name
+
+    counts = counts or {}
+    names = [instance_name(name, n, counts.get(name, 1))
+             for name in ([app.name] if app.web else []) + list(app.workers)
+             for n in range(counts.get(name, 1))]
     newer = False
     for file in app.files:  # the definition and what it includes
         try:
@@ -337,12 +388,16 @@ def _outdated(app: AppDefinition, state: SandboxState, supervisors: dict[str, st
 
 
 def _containers(
-    app: AppDefinition, paths: SandboxPaths
+    app: AppDefinition, paths: SandboxPaths, counts: dict[str, int]
 ) -> list[tuple[ContainerPaths, ContainerConfig]]:
+    """Every container to run: one per instance of the web container and of each worker."""
     containers: list[tuple[ContainerPaths, ContainerConfig]] = []
     if app.web is not None:
-        containers.append((paths.web(app.name), app.web))
-    containers += [(paths.worker(name), config) for name, config in app.workers.items()]
+        count = counts.get(app.name, 1)
+        containers += [(paths.web(app.name, n, count), app.web) for n in range(count)]
+    for name, config in app.workers.items():
+        count = counts.get(name, 1)
+        containers += [(paths.worker(name, n, count), config) for n in range(count)]
     if not containers:
         raise ConfigError(
             f"app '{app.name}' has neither web.commands.start nor workers: nothing to run",
@@ -415,7 +470,8 @@ def _start_controlplane(
     directory = controlplane.directory_of(paths.root)
     controlplane.prepare(
         directory, project=project, app=state.app, user=state.user, port=port,
-        containers=[controlplane.Container(c.name, c.kind, ports[c.name], config.start_command)
+        containers=[controlplane.Container(c.name, c.kind, ports[c.name], config.start_command,
+                                           worker=c.worker, instance=c.instance)
                     for c, config in containers],
     )
     state.controlplane = Proc.of(controlplane.start(directory, port))
@@ -447,7 +503,7 @@ def _start_systemd(container: ContainerPaths, record: ContainerState) -> None:
 
 def systemd_server(container: ContainerState) -> servers.SystemdServer:
     """The recorded user manager of a systemd container (it may have gone)."""
-    paths = ContainerPaths(container.name, container.kind, Path(container.root))
+    paths = container.paths()
     return servers.SystemdServer(paths.systemd_dir, container.token or "",
                                  container.manager.pid if container.manager else 0)
 
@@ -466,8 +522,12 @@ def _wait_running(state: SandboxState) -> None:
 
 
 def _registration(paths: SandboxPaths, state: SandboxState) -> dict[str, Any]:
-    """The ``sandbox`` environment entry; top-level keys are the web container's."""
-    entries = {c.name: _endpoint(c) for c in state.containers}
+    """The ``sandbox`` environment entry; top-level keys are the web container's. A
+    scaled container's keys are its instance 0's, with ``instances`` listing each one."""
+    groups: dict[str, list[ContainerState]] = {}
+    for container in state.containers:
+        groups.setdefault(container.worker, []).append(container)
+    entries = {name: _entry(group) for name, group in groups.items()}
     top = next((c for c in state.containers if c.kind == "web"), state.containers[0])
     return {
         "host": HOST,
@@ -475,15 +535,23 @@ def _registration(paths: SandboxPaths, state: SandboxState) -> dict[str, Any]:
         "identity_file": str(paths.client_key),
         "known_hosts": str(paths.known_hosts),
         "service_name": SERVICE_NAME,
-        **entries[top.name],
-        "workers": {c.name: entries[c.name] for c in state.containers if c.kind == "worker"},
+        **entries[top.worker],
+        "workers": {name: entries[name] for name, group in groups.items()
+                    if group[0].kind == "worker"},
     }
+
+
+def _entry(instances: list[ContainerState]) -> dict[str, Any]:
+    entry = _endpoint(instances[0])
+    if len(instances) > 1:
+        entry["instances"] = [_endpoint(c) for c in instances]
+    return entry
 
 
 def _endpoint(container: ContainerState) -> dict[str, Any]:
     """How a container is reached. Its supervisor is left to pshctl's detection, as on
     the platform."""
-    paths = ContainerPaths(container.name, container.kind, Path(container.root))
+    paths = container.paths()
     endpoint: dict[str, Any] = {"port": container.ssh_port, "log_dir": str(paths.log_dir)}
     if container.supervisor != "systemd":
         endpoint["service_dir"] = str(paths.svdir)
@@ -495,8 +563,7 @@ def _endpoint(container: ContainerState) -> dict[str, Any]:
 
 def _stop(state: SandboxState) -> None:
     """Stop services, then runsvdir and its runsv, then every sshd with its sessions."""
-    services = [ContainerPaths(c.name, c.kind, Path(c.root)).service for c in state.containers
-                if c.supervisor != "systemd"]
+    services = [c.paths().service for c in state.containers if c.supervisor != "systemd"]
     managers = [systemd_server(c) for c in state.containers
                 if c.supervisor == "systemd" and c.token]
     alive = [m for m, c in zip(managers, [c for c in state.containers

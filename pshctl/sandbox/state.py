@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pshctl.sandbox.layout import ContainerPaths
 from pshctl.sandbox.servers import pid_alive
 
 STATE_VERSION = 1
@@ -56,7 +57,7 @@ class Proc:
 
 @dataclass
 class ContainerState:
-    name: str
+    name: str  # `queue`, or `queue.1` for one instance of a scaled worker
     kind: str  # "web" | "worker"
     root: str  # the container directory
     ssh_port: int
@@ -65,6 +66,17 @@ class ContainerState:
     supervisor: str = "runit"  # "runit" | "systemd"
     manager: Proc | None = None  # its systemd user manager
     token: str | None = None  # names the manager's cgroup: pshctl-<token>.slice
+    container: str = ""  # the worker (or app) it is an instance of; "" = `name`
+    instance: int = 0
+    instances: int = 1
+
+    @property
+    def worker(self) -> str:
+        return self.container or self.name
+
+    def paths(self) -> ContainerPaths:
+        return ContainerPaths(self.name, self.kind, Path(self.root), self.container,
+                              self.instance, self.instances)
 
 
 @dataclass

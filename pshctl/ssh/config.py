@@ -193,8 +193,8 @@ def _none(value: str | None) -> str | None:
 
 
 def destination(target: Target) -> str:
-    """``user@host`` as the Platform.sh CLI prints it (an instance's user already names
-    it: the target sources see to that).
+    """``user@host`` as the Platform.sh CLI prints it (an instance's own user and host:
+    the target sources give each instance its destination).
 
     Off port 22 (the sandbox, self-hosted targets) it is ``ssh://user@host:port``, which
     OpenSSH's ``ssh`` takes as well: ``user@host`` alone would reach the wrong port.

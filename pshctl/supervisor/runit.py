@@ -175,8 +175,12 @@ class Runit(PollingDriver):
                                 supervisor=NAME)
         if result.exit_status == 0:
             return None
-        for line in text.splitlines():
-            state = parse_line(line, service)
-            if state.problem is not None and _name_of(line) in (service, None):
-                return state
+        # The line naming the service first; a line naming none (`sv: fatal: ...`, or
+        # noise) only when no line names it.
+        lines = text.splitlines()
+        for named in (service, None):
+            for line in lines:
+                state = parse_line(line, service)
+                if state.problem is not None and _name_of(line) == named:
+                    return state
         return OperationFailed(f"sv failed: {text or f'exit status {result.exit_status}'}")

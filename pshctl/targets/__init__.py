@@ -15,6 +15,12 @@ The sources, each its own module, are tried in this order; the first that applie
 In 2 and 4 a worker is reached as the app's SSH user with ``--<worker>`` appended
 (``abc-main-xyz--app--queue@ssh.eu-3.platform.sh``); a worker entry's own ``ssh_url``
 wins over that rule and over the API's link.
+
+Each source gives one target per instance of a container (:mod:`.instances`): a scaled
+worker ``queue`` of three instances is ``queue.0``, ``queue.1`` and ``queue.2`` (from the
+API's ``pf:ssh:<app>--queue:<N>`` links, a config file's ``instances:``, or the
+sandbox's registration); one instance is named as its worker. ``queue.2`` among the
+names asked, or ``instance=2``, narrows to that instance.
 """
 
 from __future__ import annotations
@@ -26,13 +32,8 @@ from pshctl.errors import ConfigError, ConnectionFailed, NameNotFound
 from pshctl.targets import api, cli, configured
 from pshctl.targets.cli import ask_platform_cli, platform_cli
 from pshctl.targets.configured import compose_ssh_url, configured_app_url
-from pshctl.targets.model import (
-    Request,
-    Target,
-    parse_ssh_url,
-    with_instance,
-    worker_ssh_url,
-)
+from pshctl.targets.instances import Instance, select, split_name
+from pshctl.targets.model import Request, Target, parse_ssh_url, worker_ssh_url
 from pshctl.targets.sandbox import SANDBOX, overlay, sandbox_entry, sandbox_registered
 
 if TYPE_CHECKING:
@@ -52,9 +53,7 @@ __all__ = [
     "parse_ssh_url",
     "platform_cli",
     "recover",
-    "resolve_instances",
     "resolve_targets",
-    "with_instance",
     "worker_ssh_url",
 ]
 
@@ -73,38 +72,27 @@ def resolve_targets(
     *,
     all_workers: bool = False,
     app_container: bool = False,
-    instance: int | str | None = None,
+    instance: Instance | None = None,
 ) -> list[Target]:
-    """The targets to act on, app container first, then workers in the order asked.
+    """The targets to act on, app container first, then workers in the order asked;
+    every instance of each, in order.
 
     No names and not ``all_workers`` means the app container alone. Unknown worker names
-    raise :class:`NameNotFound` listing the app's workers. ``instance`` picks one
-    instance of each container (``pshctl ssh --instance``).
+    raise :class:`NameNotFound` listing the app's workers. A name ``queue.2`` (or
+    ``instance=2``, for every container asked) keeps that instance only; one a
+    container does not have raises :class:`~pshctl.errors.InstanceNotFound`.
     """
-    names = _worker_names(context, workers, all_workers)
+    names, wanted = _worker_names(context, workers, all_workers)
     request = Request(context, environment_entry(context), tuple(names),
                       with_app=app_container or not (names or all_workers),
-                      all_workers=all_workers, instance=instance)
+                      all_workers=all_workers)
     for source in SOURCES:
         targets = source(request)
         if targets is not None:
-            return targets
+            if instance is not None:
+                wanted = {t.container: {instance} for t in targets}
+            return select(targets, wanted)
     raise _cannot_reach(context, request.keys_for(None))
-
-
-def resolve_instances(
-    context: Context,
-    workers: Sequence[str] = (),
-    *,
-    all_workers: bool = False,
-    app_container: bool = False,
-) -> list[list[Target]]:
-    """Every instance of each container, one list per container in the order of
-    :func:`resolve_targets`. The API names the instances of horizontally scaled
-    containers; every other source gives one instance per container."""
-    single = resolve_targets(context, workers, all_workers=all_workers,
-                             app_container=app_container)
-    return [api.instances_of(target) or [target] for target in single]
 
 
 def recover(target: Target, error: ConnectionFailed) -> Target | None:
@@ -119,13 +107,20 @@ def explain(target: Target, error: ConnectionFailed) -> ConnectionFailed:
     return api.explain(target, error) if target.origin == "api" else error
 
 
-def _worker_names(context: Context, workers: Sequence[str], all_workers: bool) -> list[str]:
+def _worker_names(context: Context, workers: Sequence[str], all_workers: bool,
+                  ) -> tuple[list[str], dict[str, set[Instance] | None]]:
+    """The workers asked for, in order without repeats, and the instances wanted of each
+    (None: all); ``queue.2`` asks for instance 2 of ``queue``."""
     defined = context.app.workers
+    wanted: dict[str, set[Instance] | None] = {}
     for name in workers:
-        if name not in defined:
+        worker, number = split_name(name, defined)
+        if worker not in defined:
             raise NameNotFound("worker", name, defined)
-    chosen = list(defined) if all_workers else list(workers)
-    return list(dict.fromkeys(chosen))  # without repeats, in order
+        current = wanted.get(worker, set())
+        wanted[worker] = None if number is None or current is None else current | {number}
+    chosen = list(defined) if all_workers else list(wanted)
+    return list(dict.fromkeys(chosen)), wanted
 
 
 def environment_entry(context: Context) -> EnvironmentEntry | None:

@@ -6,9 +6,9 @@ API token is found (:mod:`pshctl.platform.credentials`). Then:
 - the project's environments come from the cache when fresh, else from one request
   (``GET /projects/{id}/environments``), which also validates ``-e`` (an unknown name
   lists the valid ones, the closest suggested);
-- each container's destination is its link: ``pf:ssh:<app>``, ``pf:ssh:<app>--<worker>``,
-  and for a scaled container ``pf:ssh:<container>:<instance>`` (the first instance
-  stands for the container until commands act on every instance);
+- each container's destination is its link: ``pf:ssh:<app>``, ``pf:ssh:<app>--<worker>``;
+  a scaled container is one target per ``pf:ssh:<container>:<instance>`` link
+  (``queue.0``, ``queue.1``...; on an old Dedicated cluster, one per ``ent-<n>`` host);
 - the workers the links show deployed are held against the local app definition: a
   difference is a warning naming both sides; with ``--all`` a worker the platform does
   not run is left out, a worker named on the command line is an error;
@@ -28,7 +28,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pshctl.errors import ApiError, AuthenticationFailed, ConfigError, NameNotFound
-from pshctl.targets.model import Request, Target, target_from_url, worker_ssh_url
+from pshctl.targets.model import (
+    Request,
+    Target,
+    target_from_url,
+    worker_ssh_url,
+    worker_targets,
+)
 
 if TYPE_CHECKING:
     from pshctl.context import Context
@@ -60,12 +66,6 @@ def resolve(request: Request) -> list[Target] | None:
         if found is None:
             return None
         return _build(request, resolver, *found)
-
-
-def instances_of(target: Target) -> list[Target]:
-    """Every instance's target of the container ``target`` stands for; [] when unknown."""
-    origin = _origins.get(target)
-    return list(origin.instances) if origin is not None else []
 
 
 def cached_names(context: Context) -> list[str]:
@@ -211,7 +211,6 @@ class _Origin:
     request: Request
     from_cache: bool
     choice: Choice
-    instances: tuple[Target, ...] = ()
     retried: bool = False
     seen: list[Target] = field(default_factory=list)
 
@@ -230,14 +229,12 @@ def _build(request: Request, resolver: Resolver, env: EnvironmentInfo,
     choice = resolver.choose_certificate()
     targets = []
     if request.with_app:
-        targets.append(_container(request, resolver, env, None, choice, from_cache))
+        targets += _container(request, resolver, env, None, choice, from_cache)
     for worker in request.workers:
-        own = request.own_url(worker)
-        if own is not None:
-            targets.append(target_from_url(worker, worker, own, request.keys_for(worker),
-                                           context.environment))
+        if request.own_url(worker) is not None:
+            targets += worker_targets(request, worker, "", "config")
         elif deployed is None or worker in deployed:
-            targets.append(_container(request, resolver, env, worker, choice, from_cache))
+            targets += _container(request, resolver, env, worker, choice, from_cache)
         elif not request.all_workers:
             raise ConfigError(
                 f"worker '{worker}' is not deployed in environment '{env.name}' "
@@ -247,8 +244,12 @@ def _build(request: Request, resolver: Resolver, env: EnvironmentInfo,
 
 
 def _container(request: Request, resolver: Resolver, env: EnvironmentInfo,
-               worker: str | None, choice: Choice, from_cache: bool) -> Target:
-    """The target of one container (one instance of it when one is asked for)."""
+               worker: str | None, choice: Choice, from_cache: bool) -> list[Target]:
+    """The targets of one container: one per ``pf:ssh:<container>:<instance>`` link of a
+    scaled one (named ``<worker>.<instance>``), else one at its own link."""
+    from pshctl.settings import INSTANCES
+    from pshctl.targets.instances import instance_name
+
     context = request.context
     app = context.app.name
     container = app if worker is None else f"{app}--{worker}"
@@ -264,37 +265,22 @@ def _container(request: Request, resolver: Resolver, env: EnvironmentInfo,
             f"the API lists no SSH link for {_what(worker, app)} in environment "
             f"'{env.name}' (containers with links: {', '.join(env.containers()) or 'none'})",
             hint="check -A and -e; `pshctl --refresh ...` asks the API again")
-    keys = {k: v for k, v in request.keys_for(worker).items() if k not in _ADDRESS_KEYS}
+    keys = {k: v for k, v in request.keys_for(worker).items()
+            if k not in _ADDRESS_KEYS and k != INSTANCES}
     name = worker or app
+    count = len(instances) or 1
 
-    def target(at: str, instance: int | str | None) -> Target:
-        made = target_from_url(name, worker, at, keys, context.environment, "api")
+    def target(at: str, instance: int | str) -> Target:
+        made = target_from_url(instance_name(name, instance, count), worker, at, keys,
+                               context.environment, "api")
         if choice.certificate is not None and "identity_file" not in keys:
             made = replace(made, identity_file=str(choice.certificate.key))
-        return replace(made, instance=instance)
+        return replace(made, instance=instance, instances=count)
 
-    every = tuple(target(at, _instance_id(i)) for i, at in instances)
-    chosen = target(url, None)
-    if request.instance is not None:
-        chosen = _pick(every, request.instance, container, chosen)
-    elif every and url == instances[0][1] and not env.container(container).url:
-        chosen = every[0]
-    origin = _Origin(resolver, request, from_cache, choice, every)
-    for one in (chosen, *every):
-        _origins[one] = origin
-    return chosen
-
-
-def _pick(every: tuple[Target, ...], wanted: int | str, container: str,
-          single: Target) -> Target:
-    for one in every:
-        if str(one.instance) == str(wanted):
-            return one
-    if not every and str(wanted) == "0":
-        return replace(single, instance=0)  # the only instance of an unscaled container
-    ids = [str(t.instance) for t in every] or ["0"]
-    raise NameNotFound("instance", str(wanted), ids,
-                       hint=f"instances of {container}: {', '.join(ids)}")
+    every = [target(at, _instance_id(i)) for i, at in instances] or [target(url, 0)]
+    for one in every:  # each instance retried on its own
+        _origins[one] = _Origin(resolver, request, from_cache, choice)
+    return every
 
 
 def _instance_id(value: str) -> int | str:
@@ -379,15 +365,19 @@ def recover(target: Target, error: ConnectionFailed) -> Target | None:
         if env is None:
             return None
         request = replace(origin.request, workers=(target.worker,) if target.worker else (),
-                          with_app=target.worker is None, all_workers=False,
-                          instance=target.instance)
+                          with_app=target.worker is None, all_workers=False)
         try:
             fresh = _build(request, resolver, env, from_cache=False)
         except ConfigError as exc:
             log.debug("refetching failed: %s", exc.message)
             return None
-        again = fresh[0]
-        _origins[again].retried = True
+        again = next((t for t in fresh if str(t.instance) == str(target.instance)), None)
+        if again is None:
+            log.debug("instance %s of %s is gone from the API's links", target.instance,
+                      target.container)
+            return None
+        if again in _origins:
+            _origins[again].retried = True
         return again
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pshctl.errors import ConfigError
+from pshctl.targets.instances import check_distinct, instance_keys, numbered
 from pshctl.targets.model import (
     Request,
     Target,
@@ -20,7 +21,6 @@ from pshctl.targets.model import (
     needs_app_url,
     target_from_url,
     targets_from_app_url,
-    with_instance,
 )
 
 if TYPE_CHECKING:
@@ -35,10 +35,7 @@ def resolve_explicit(request: Request) -> list[Target] | None:
     entry = request.entry
     if entry is None or not entry.explicit:
         return None
-    targets = explicit_targets(request.context, entry, list(request.workers), request.with_app)
-    if request.instance is not None:
-        targets = [with_instance(t, request.instance) for t in targets]
-    return targets
+    return explicit_targets(request.context, entry, list(request.workers), request.with_app)
 
 
 def resolve_platform(request: Request) -> list[Target] | None:
@@ -55,10 +52,11 @@ def resolve_platform(request: Request) -> list[Target] | None:
 def explicit_targets(
     context: Context, entry: EnvironmentEntry, workers: list[str], with_app: bool
 ) -> list[Target]:
-    """The targets of an explicit (self-hosted or sandbox) environment entry."""
+    """The targets of an explicit (self-hosted or sandbox) environment entry: one per
+    instance of each container."""
     targets = []
     if with_app:
-        targets.append(_explicit(context.app.name, None, entry.keys, entry, context))
+        targets += _instances(context.app.name, None, entry.keys, entry, context)
     for worker in workers:
         keys = entry.for_worker(worker)
         if keys is None:
@@ -69,8 +67,17 @@ def explicit_targets(
                 hint=f"add it under environments.{entry.name}.workers "
                 f"(configured workers: {configured})",
             )
-        targets.append(_explicit(worker, worker, keys, entry, context))
+        targets += _instances(worker, worker, keys, entry, context)
     return targets
+
+
+def _instances(name: str, worker: str | None, keys: dict[str, Any], entry: EnvironmentEntry,
+               context: Context) -> list[Target]:
+    made = numbered([_explicit(name, worker, own, entry, context)
+                     for own in instance_keys(keys)], name)
+    where = f"environment '{entry.name}'" + (f", worker '{worker}'" if worker else "")
+    check_distinct(made, where + (f" ({entry.origin})" if entry.origin else ""))
+    return made
 
 
 def _explicit(

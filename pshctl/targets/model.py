@@ -33,7 +33,10 @@ class Target:
     log_dir: str = "/var/log"
     supervisor: str = "auto"  # auto (detected per container), runit or systemd
     log_source: str = "auto"  # the app log from: auto, file (log_dir) or journal (systemd)
-    instance: int | str | None = None  # one instance of a horizontally scaled container
+    # One instance of a horizontally scaled container: its number (0 when not scaled),
+    # and how many its container has; `name` is then `<worker>.<instance>`.
+    instance: int | str = 0
+    instances: int = 1
     environment: str | None = None  # the environment it was resolved for
     origin: str = "config"  # the source that resolved it: config, sandbox, api, cli
 
@@ -43,21 +46,20 @@ class Target:
         return f"{self.user}@{self.host}" if self.user else self.host
 
     @property
+    def container(self) -> str:
+        """The worker's name (the app's for the app container), without the instance."""
+        if self.worker is not None:
+            return self.worker
+        suffix = f".{self.instance}"
+        return self.name[: -len(suffix)] if self.instances > 1 and \
+            self.name.endswith(suffix) else self.name
+
+    @property
     def service(self) -> str:
         """The argument `sv` takes: a bare name, or the service directory's path."""
         if self.service_dir:
             return f"{self.service_dir.rstrip('/')}/{self.service_name}"
         return self.service_name
-
-
-def with_instance(target: Target, instance: int | str) -> Target:
-    """One instance of a container reached by a configured or CLI-given URL: its SSH user
-    gets the ``N.`` prefix (``1.ent-abc-main-xyz@...``), as on a Dedicated cluster."""
-    user = target.user
-    prefix = f"{instance}."
-    if user and not user.startswith(prefix):
-        user = prefix + user
-    return replace(target, user=user, instance=instance)
 
 
 def apply_keys(target: Target, keys: dict[str, Any]) -> Target:
@@ -109,37 +111,65 @@ class Request:
     workers: tuple[str, ...]  # the app's workers to reach, in the order asked
     with_app: bool  # the app (web) container too, first
     all_workers: bool = False  # every worker: one the platform does not run is left out
-    instance: int | str | None = None  # reach this instance of each container
 
     def keys_for(self, worker: str | None) -> dict[str, Any]:
-        """Configured keys of a container: the environment's, then the worker's."""
+        """Configured keys of a container: the environment's, then the worker's (the
+        environment's ``instances`` are the app container's: not inherited)."""
+        from pshctl.settings import INSTANCES
+
         keys = dict(self.entry.keys) if self.entry is not None else {}
         if worker is not None and self.entry is not None:
+            keys.pop(INSTANCES, None)
             keys.update(self.entry.workers.get(worker, {}))
         return keys
 
+    def overrides(self, worker: str) -> dict[str, Any]:
+        """What is configured for this very worker (its ``instances`` included)."""
+        return dict(self.entry.workers.get(worker, {})) if self.entry is not None else {}
+
     def own_url(self, worker: str) -> str | None:
-        """A ``ssh_url`` configured for this very worker."""
-        overrides = self.entry.workers.get(worker, {}) if self.entry is not None else {}
-        url = overrides.get("ssh_url")
-        return str(url) if url else None
+        """A ``ssh_url`` configured for this very worker (for each of its instances)."""
+        from pshctl.targets.instances import instance_keys
+
+        urls = [own.get("ssh_url") for own in instance_keys(self.overrides(worker))]
+        return str(urls[0]) if all(urls) else None
 
 
 def targets_from_app_url(request: Request, app_url: str, origin: str) -> list[Target]:
     """The app container at ``app_url``, each worker at its own configured ``ssh_url``
-    or at the app's with ``--<worker>`` appended (the Platform.sh rule)."""
+    or at the app's with ``--<worker>`` appended (the Platform.sh rule): one target per
+    instance a config file declares (``instances:``)."""
+    from pshctl.targets.instances import check_distinct, instance_keys, numbered
+
     env = request.context.environment
-    targets = []
+    app = request.context.app.name
+    keys = request.keys_for(None)
+    targets: list[Target] = []
     if request.with_app:
-        targets.append(target_from_url(request.context.app.name, None, app_url,
-                                       request.keys_for(None), env, origin))
+        made = [target_from_url(app, None, own.get("ssh_url") or app_url, own, env, origin)
+                for own in instance_keys(keys)]
+        targets += numbered(made, app)
+        check_distinct(targets, f"environment '{env}', the app container")
     for worker in request.workers:
-        own = request.own_url(worker)
-        url = own or worker_ssh_url(app_url, worker)
-        targets.append(target_from_url(worker, worker, url, request.keys_for(worker), env,
-                                       "config" if own else origin))
-    if request.instance is not None:
-        targets = [with_instance(t, request.instance) for t in targets]
+        targets += worker_targets(request, worker, app_url, origin)
+    return targets
+
+
+def worker_targets(request: Request, worker: str, app_url: str, origin: str) -> list[Target]:
+    """One worker's targets, one per configured instance: each at its own ``ssh_url``,
+    else at the app's URL with ``--<worker>`` appended."""
+    from pshctl.settings import INSTANCES
+    from pshctl.targets.instances import check_distinct, instance_keys, numbered
+
+    env = request.context.environment
+    inherited = {k: v for k, v in request.keys_for(None).items() if k != INSTANCES}
+    made = []
+    for own in instance_keys(request.overrides(worker)):
+        url = own.get("ssh_url")
+        made.append(target_from_url(worker, worker, url or worker_ssh_url(app_url, worker),
+                                    {**inherited, **own}, env, "config" if url else origin))
+    targets = numbered(made, worker)
+    check_distinct(targets, f"environment '{env}', worker '{worker}'")
     return targets
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pshctl.defaults import SANDBOX_ENVIRONMENT
 from pshctl.errors import ConfigError
@@ -34,12 +34,18 @@ def overlay(registered: EnvironmentEntry, configured: EnvironmentEntry) -> Envir
 
     Such an entry has no ``host`` (one with a host is an environment of its own): it
     only says how to drive the sandbox's containers, e.g. ``supervisor:`` per worker.
+    Its ``instances:`` told ``sandbox up`` how many to run; the registration lists them.
     """
     from dataclasses import replace
 
-    workers = {name: {**keys, **configured.workers.get(name, {})}
+    from pshctl.settings import INSTANCES
+
+    def on_top(keys: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        return {**keys, **{k: v for k, v in extra.items() if k != INSTANCES}}
+
+    workers = {name: on_top(keys, configured.workers.get(name, {}))
                for name, keys in registered.workers.items()}
-    return replace(registered, keys={**registered.keys, **configured.keys}, workers=workers)
+    return replace(registered, keys=on_top(registered.keys, configured.keys), workers=workers)
 
 
 def sandbox_registered(context: Context) -> bool:
