@@ -121,6 +121,7 @@ ENDPOINT_KEYS: dict[str, Callable[[Any], str | None]] = {
     "service_name": _problem(_text, "a service name (runit service, systemd user unit)"),
     "supervisor": _problem(_one_of("auto", "runit", "systemd"), "one of auto, runit, systemd"),
     "log_dir": _problem(_text, "a directory path"),
+    "log_source": _problem(_one_of("auto", "file", "journal"), "one of auto, file, journal"),
     "ssh_url": _url_problem,
     "machine_name": _machine_name_problem,
     "region": _region_problem,

@@ -13,6 +13,7 @@ import pytest
 from pshctl.errors import UsageError
 from pshctl.logs import (
     FOLLOW_SCRIPT,
+    FOLLOW_SH,
     TAIL_SCRIPT,
     FollowDecoder,
     LineAssembler,
@@ -179,14 +180,15 @@ class LocalFollow:
     """FOLLOW_SCRIPT as a local process, its output decoded by a FollowDecoder."""
 
     def __init__(self, path: Path, lines: int | None, resume: tuple[str, int] | None = None,
-                 decoder: FollowDecoder | None = None) -> None:
+                 decoder: FollowDecoder | None = None, script: str = FOLLOW_SCRIPT,
+                 env: dict[str, str] | None = None) -> None:
         rid, roff = (resume[0], str(resume[1])) if resume else ("", "")
         self.decoder = decoder or FollowDecoder("w", str(path), lines)
         self.events: list = []
         self.proc = subprocess.Popen(
-            ["sh", "-c", FOLLOW_SCRIPT, "sh", str(path), "all" if lines is None else str(lines),
+            ["sh", "-c", script, "sh", str(path), "all" if lines is None else str(lines),
              rid, roff],
-            stdout=subprocess.PIPE,
+            stdout=subprocess.PIPE, env=env,
         )
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -213,12 +215,14 @@ class LocalFollow:
         self.proc.stdout.close()
 
 
-@pytest.fixture
-def follower():
+@pytest.fixture(params=["python", "sh"])
+def follower(request: pytest.FixtureRequest):
+    """Each script test runs the Python follower (python3 is here) and the sh fallback."""
     started: list[LocalFollow] = []
+    script = FOLLOW_SCRIPT if request.param == "python" else FOLLOW_SH
 
     def start(*args, **kwargs) -> LocalFollow:
-        started.append(LocalFollow(*args, **kwargs))
+        started.append(LocalFollow(*args, script=script, **kwargs))
         return started[-1]
 
     yield start
@@ -296,14 +300,59 @@ def test_script_resumes_at_an_offset_or_starts_over(tmp_path: Path, follower) ->
     again = follower(log, 10, resume=point, decoder=first.decoder)
     again.wait_lines("three")
     assert again.lines == ["three"]  # nothing repeated
-    log.unlink()
-    log.write_text("other\n")
+    # Replaced while disconnected (a follower still running would follow the new file at
+    # once, as the inotify one does, and resume from there).
     point = again.decoder.resume_point
     again.stop()
     again.decoder.reset_link()
+    log.unlink()
+    log.write_text("other\n")
     other = follower(log, 10, resume=point, decoder=again.decoder)
     other.wait_lines("other")
     assert other.lines == ["other"]
+
+
+def test_follower_is_python_woken_by_inotify_where_python3_is(tmp_path: Path) -> None:
+    """No process per look: the follower is one python3, and it starts nothing."""
+    import shutil
+
+    if shutil.which("python3") is None:
+        pytest.skip("no python3 on PATH")
+    log = tmp_path / "app.log"
+    log.write_text("old\n")
+    f = LocalFollow(log, 1)
+    try:
+        f.wait_lines("old")
+        for i in range(20):
+            append(log, f"line {i}\n")
+        f.wait_lines("line 19")
+        assert "python" in Path(f"/proc/{f.proc.pid}/exe").resolve().name
+        children = Path(f"/proc/{f.proc.pid}/task/{f.proc.pid}/children").read_text()
+        assert children.split() == []
+    finally:
+        f.stop()
+
+
+def test_follower_without_python3_is_the_sh_loop(tmp_path: Path) -> None:
+    """The same script where the container has no python3: the polling loop answers."""
+    import shutil
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("sh", "stat", "tail", "head", "cat", "sleep", "wc"):
+        found = shutil.which(tool)
+        assert found is not None, tool
+        (tools / tool).symlink_to(found)
+    log = tmp_path / "app.log"
+    log.write_text("one\ntwo\n")
+    f = LocalFollow(log, 1, env={"PATH": str(tools)})
+    try:
+        f.wait_lines("two")
+        append(log, "three\n")
+        f.wait_lines("two", "three")
+        assert Path(f"/proc/{f.proc.pid}/exe").resolve().name != "python3"
+    finally:
+        f.stop()
 
 
 # --- the edges the mutation run found (make mutation) -----------------------------------

@@ -88,6 +88,14 @@ class FakeSession:
         self.commands.append(command)
         return self.channel
 
+    def run(self, command: str, *, timeout: float | None = None) -> object:
+        """The one short command a follow may run first: which log source ``auto`` is."""
+        from types import SimpleNamespace
+
+        assert "echo journal" in command, command
+        self.commands.append("source?")
+        return SimpleNamespace(exit_status=0, stdout="file\n", stderr="")
+
     def exit_status(self, channel: FakeChannel, deadline: float | None = None) -> int:
         from pshctl.errors import ConnectionFailed
 
@@ -123,8 +131,10 @@ def test_follow_reconnects_with_backoff_and_resumes_after_the_last_line() -> Non
     assert texts(events) == ["ab", "cde"]
     kinds = [e.kind for e in events if isinstance(e, LogNotice)]
     assert kinds == ["disconnected", "reconnecting", "reconnected"]
-    assert commands[0].endswith(" /log/app.log 5 '' ''")
-    assert commands[1].endswith(" /log/app.log 5 1:1 3")  # after "ab\n", before "cd"
+    # Which source `auto` means is asked once; reconnects keep the answer.
+    assert commands[0] == "source?" and "source?" not in commands[1:]
+    assert commands[1].endswith(" /log/app.log 5 '' ''")
+    assert commands[2].endswith(" /log/app.log 5 1:1 3")  # after "ab\n", before "cd"
 
     refused = [AuthenticationFailed("no key accepted")]
     with LogStream([target], LogRequest(follow=True),

@@ -136,6 +136,10 @@ def test_user_file_alone_expands_home(tmp_path: Path, isolation: Path) -> None:
             "environments:\n  s:\n    workers:\n      q: {prot: 1}\n",
             ".pshctl.yaml:4: environment 's': worker 'q': unknown key 'prot'",
         ),
+        (
+            "environments:\n  s:\n    workers:\n      q: {log_source: journald}\n",
+            ".pshctl.yaml:4: environment 's': worker 'q': log_source must be one of auto, file,",
+        ),
         ("environments:\n  s: {host: [\n", ".pshctl.yaml:3: invalid YAML"),
         ("- a\n", ".pshctl.yaml:1: must be a mapping"),
     ],
@@ -304,7 +308,7 @@ EXACT_ERRORS = [
     ('environments:\n  s:\n    workers:\n      q: {workers: {}}\n',
      ".pshctl.yaml:4: environment 's': worker 'q': unknown key 'workers'",
      'known keys: host, port, user, identity_file, known_hosts, service_dir, service_name, '
-     'supervisor, log_dir, ssh_url, machine_name, region, instances'),
+     'supervisor, log_dir, log_source, ssh_url, machine_name, region, instances'),
     ('environments:\n  s: {host: [\n',
      ".pshctl.yaml:3: invalid YAML: expected the node content, but found '<stream end>' (while "
      'parsing a flow node)',

@@ -69,6 +69,9 @@ def _app_file(root: Path, path: Path, choice: ProductChoice, loaded: Loaded) -> 
         data = load_file(path, display=file, includes=True)
         if isinstance(data, dict) and _is_wrapped(data):
             entries = list(_mapping_entries(data["applications"]))
+            for _, entry, line in entries:
+                if not isinstance(entry, dict):
+                    raise ConfigError("each app must be a mapping", file=file, line=line)
         else:
             if not isinstance(data, dict):
                 raise ConfigError("the app definition must be a mapping", file=file, line=1)

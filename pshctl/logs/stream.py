@@ -25,6 +25,7 @@ from pshctl.errors import (
     OperationTimeout,
     UsageError,
 )
+from pshctl.logs import journal
 from pshctl.logs.history import since_start, times_of
 from pshctl.logs.protocol import (
     BAD_PATTERN_STATUS,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from pshctl.ssh import Session, SshOptions
     from pshctl.targets import Target
 
-# FOLLOW_SCRIPT sends a heartbeat every 2 s while the log is idle (10 polls of 0.2 s).
+# FOLLOW_SCRIPT sends a heartbeat every 2 s while the log is idle.
 SILENCE_LIMIT = 12.0  # no byte (not even a heartbeat) for this long: the link is dead
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds before reconnect attempts 1, 2, ...
 _POLL = 0.25  # how often blocked threads look at the stop flag
@@ -97,6 +98,7 @@ class _Reader:
     emit: Emit
     stop: threading.Event
     channels: list[paramiko.Channel] = field(default_factory=list)
+    source: str | None = None  # file or journal, once known (see logs.journal)
 
     @property
     def name(self) -> str:
@@ -105,6 +107,34 @@ class _Reader:
     @property
     def path(self) -> str:
         return log_path(self.target, self.request.log_type)
+
+    @property
+    def unit(self) -> str:
+        return journal.unit_of(self.target.service)
+
+    def _source(self, session: Session) -> str:
+        """``file`` or ``journal``: the target's ``log_source``, ``auto`` decided on the
+        remote once (one short exec on the open connection) and kept for reconnects."""
+        if self.source is None:
+            wanted = self.target.log_source
+            if self.request.log_type != journal.JOURNAL_TYPE:
+                if wanted == "journal":
+                    raise UsageError(
+                        f"the journal has only the service's own output, not "
+                        f"{self.request.log_type} logs",
+                        hint=f"read {self.path} with log_source: auto or file")
+                wanted = "file"
+            if wanted == "auto":
+                found = session.run(journal.source_command(
+                    self.path, self.target.service, self.target.supervisor), timeout=30)
+                wanted = "journal" if found.stdout.strip() == "journal" else "file"
+            if wanted == "journal" and (self.request.grep or self.request.since is not None):
+                # Not built yet: the filters work on log files (their remote scripts).
+                raise UsageError(
+                    f"{self.name}'s log is the journal here: --grep and --since read log "
+                    "files only", hint="filter the output instead (pshctl logs ... | grep)")
+            self.source = wanted
+        return self.source
 
     def _put(self, event: LogEvent) -> None:
         if not self.emit(event):
@@ -167,7 +197,10 @@ class _Reader:
                 if block is not None:
                     self._put(LogLines(self.name, block))
 
-            command = tail_command(self.path, self.request.lines, self.request.grep)
+            if self._source(session) == "journal":
+                command = journal.tail_command(self.target.service, self.request.lines)
+            else:
+                command = tail_command(self.path, self.request.lines, self.request.grep)
             ending, status, errors = self._run(session, command, on_data)
             if ending == "stopped":
                 return
@@ -176,10 +209,18 @@ class _Reader:
                 self._put(LogLines(self.name, rest))
             self._tail_status(status, errors)
 
+    def _what(self) -> str:
+        return f"the journal of {self.unit}" if self.source == "journal" else self.path
+
     def _tail_status(self, status: int | None, errors: str) -> None:
         if status == 0:
             return
-        if status == MISSING_STATUS:
+        if self.source == "journal" and status == journal.NOT_INSTALLED:
+            missing = OperationFailed(f"cannot read {self._what()}: journalctl is not "
+                                      "installed on the remote",
+                                      hint="set log_source: file for this target")
+            self._fail("failed", missing.message, missing)
+        elif status == MISSING_STATUS:
             missing = LogMissing(f"no log file {self.path}")
             self._fail("missing", missing.message, missing)
         elif status == BAD_PATTERN_STATUS:
@@ -187,11 +228,11 @@ class _Reader:
                              hint="--grep takes an extended regular expression (grep -E)")
             self._fail("failed", bad.message, bad)
         elif status is None:
-            lost = ConnectionFailed(f"lost the connection while reading {self.path}")
+            lost = ConnectionFailed(f"lost the connection while reading {self._what()}")
             self._fail("failed", lost.message, lost)
         else:
             failed = OperationFailed(
-                f"cannot read {self.path}: {errors or f'tail exited with status {status}'}")
+                f"cannot read {self._what()}: {errors or f'tail exited with status {status}'}")
             self._fail("failed", failed.message, failed)
 
     # --since
@@ -248,6 +289,7 @@ class _Reader:
 
     def _follow(self) -> None:
         decoder = FollowDecoder(self.name, self.path, self.request.lines)
+        entries = journal.JournalDecoder(self.name, self.unit)
         failures = 0
         lost = False
         prelude = self.request.since is not None  # the history since then comes first
@@ -260,7 +302,7 @@ class _Reader:
                 self._fail("failed", exc.message, exc)
                 return
             except ConnectionFailed as exc:
-                if not decoder.started:
+                if not (decoder.started or entries.seen):
                     self._fail("failed", exc.message, exc)
                     return
                 failures += 1
@@ -269,12 +311,15 @@ class _Reader:
                 continue
             with session:
                 try:
-                    if prelude:
-                        prelude = False
-                        window = self._since(session, follow=True)
-                        if window is not None:
-                            decoder.resume_from(window.file_id, window.end)
-                    how, detail = self._follow_once(session, decoder, lost)
+                    if self._source(session) == "journal":
+                        how, detail = self._follow_journal(session, entries, lost)
+                    else:
+                        if prelude:
+                            prelude = False
+                            window = self._since(session, follow=True)
+                            if window is not None:
+                                decoder.resume_from(window.file_id, window.end)
+                        how, detail = self._follow_once(session, decoder, lost)
                 except ConnectionFailed as exc:
                     how, detail = "lost", exc.message
             if how == "stopped":
@@ -284,6 +329,7 @@ class _Reader:
                 return
             lost, failures = True, 1
             decoder.reset_link()
+            entries.reset_link()
             self._put(LogNotice(self.name, "disconnected",
                                 f"connection lost ({detail}); reconnecting"))
 
@@ -309,6 +355,51 @@ class _Reader:
             return "ended", f"grep refused the pattern {self.request.grep!r}: {errors}"
         if ending == "closed" and status is not None:  # the follow loop itself ended
             return "ended", f"following {self.path} stopped (status {status}) {errors}".strip()
+        return ending, "closed"
+
+    def _follow_journal(self, session: Session, entries: journal.JournalDecoder,
+                        lost: bool) -> tuple[str, str]:
+        """As :meth:`_follow_once`, for the journal (see :mod:`pshctl.logs.journal`)."""
+        said = not lost
+
+        def on_data(data: list[bytes]) -> None:
+            nonlocal said
+            if not said:
+                said = True
+                self._put(LogNotice(self.name, "reconnected", "reconnected; resuming"))
+            for event in entries.feed_all(data):
+                self._put(event)
+
+        errors = bytearray()
+
+        def on_stderr(data: list[bytes]) -> None:
+            entries.mark_seen()  # the heartbeat: the follow runs
+            text = b"".join(data).replace(b"H\n", b"")
+            if text:
+                errors.extend(text)
+                del errors[:-STDERR_KEEP]
+
+        command = journal.follow_command(self.target.service, self.request.lines,
+                                         entries.cursor, fresh=entries.fresh)
+        channel = session.open_exec(command)
+        self.channels.append(channel)
+        channel.shutdown_write()
+        ending = pump(channel, on_data, on_stderr, stop=self.stop, silence=SILENCE_LIMIT)
+        if self.stop.is_set():
+            return "stopped", "closed"
+        if ending == "silent":
+            return "lost", f"nothing received for {SILENCE_LIMIT:g}s"
+        status: int | None = None
+        if ending == "closed":
+            try:
+                status = session.exit_status(channel, time.monotonic() + STATUS_WAIT)
+            except (ConnectionFailed, OperationTimeout):
+                status = None
+        if status is not None and status != -1:
+            why = decode(bytes(errors)).strip()
+            if status == journal.NOT_INSTALLED:
+                why = "journalctl is not installed on the remote"
+            return "ended", f"following {self._what()} stopped (status {status}) {why}".strip()
         return ending, "closed"
 
     def _sleep(self, seconds: float) -> None:

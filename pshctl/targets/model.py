@@ -14,7 +14,7 @@ from pshctl.ssh.names import shown
 
 # Config keys a source copies onto a target as they are.
 TARGET_KEYS = ("user", "port", "identity_file", "known_hosts", "service_dir", "service_name",
-               "log_dir", "supervisor")
+               "log_dir", "supervisor", "log_source")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Target:
     service_name: str = "app"  # the runit service, or the systemd user unit (app.service)
     log_dir: str = "/var/log"
     supervisor: str = "auto"  # auto (detected per container), runit or systemd
+    log_source: str = "auto"  # the app log from: auto, file (log_dir) or journal (systemd)
     # One instance of a horizontally scaled container: its number (0 when not scaled),
     # and how many its container has; `name` is then `<worker>.<instance>`.
     instance: int | str = 0
