@@ -333,9 +333,10 @@ class _Reader:
             self._put(LogNotice(self.name, "disconnected",
                                 f"connection lost ({detail}); reconnecting"))
 
-    def _follow_once(self, session: Session, decoder: FollowDecoder,
-                     lost: bool) -> tuple[str, str]:
-        """One connection's worth of following: how it ended, and why."""
+    def _resuming(self, feed: Callable[[list[bytes]], Iterator[LogEvent] | list[LogEvent]],
+                  lost: bool) -> Callable[[list[bytes]], None]:
+        """What a follow does with each chunk: its events go out, after a "reconnected"
+        notice on the first chunk of a connection that replaced a lost one."""
         said = not lost
 
         def on_data(data: list[bytes]) -> None:
@@ -343,9 +344,15 @@ class _Reader:
             if not said:
                 said = True
                 self._put(LogNotice(self.name, "reconnected", "reconnected; resuming"))
-            for event in decoder.feed_all(data):
+            for event in feed(data):
                 self._put(event)
 
+        return on_data
+
+    def _follow_once(self, session: Session, decoder: FollowDecoder,
+                     lost: bool) -> tuple[str, str]:
+        """One connection's worth of following: how it ended, and why."""
+        on_data = self._resuming(decoder.feed_all, lost)
         command = follow_command(self.path, decoder.lines, decoder.resume_point,
                                  self.request.grep)
         ending, status, errors = self._run(session, command, on_data, SILENCE_LIMIT)
@@ -360,16 +367,7 @@ class _Reader:
     def _follow_journal(self, session: Session, entries: journal.JournalDecoder,
                         lost: bool) -> tuple[str, str]:
         """As :meth:`_follow_once`, for the journal (see :mod:`pshctl.logs.journal`)."""
-        said = not lost
-
-        def on_data(data: list[bytes]) -> None:
-            nonlocal said
-            if not said:
-                said = True
-                self._put(LogNotice(self.name, "reconnected", "reconnected; resuming"))
-            for event in entries.feed_all(data):
-                self._put(event)
-
+        on_data = self._resuming(entries.feed_all, lost)
         errors = bytearray()
 
         def on_stderr(data: list[bytes]) -> None:
