@@ -31,7 +31,10 @@ tck=$(getconf CLK_TCK 2>/dev/null) || tck=100
 page=$(getconf PAGESIZE 2>/dev/null) || page=4096
 [ -r /proc/uptime ] || { echo 'no /proc/uptime' >&2; exit 69; }
 printf 'T %s %s\n' "${tck:-100}" "${page:-4096}"
-look() { printf 'U '; cat /proc/uptime; cat /proc/[0-9]*/stat 2>/dev/null; printf '=\n'; }
+look() {
+  printf 'U '; cat /proc/uptime; cat /proc/[0-9]*/stat 2>/dev/null
+  printf 'V '; cat /proc/uptime; printf '=\n'
+}
 look
 sleep "$1" 2>/dev/null || sleep 1
 look
@@ -126,6 +129,13 @@ def parse_sample(text: str) -> ProcSample:
             units = (_positive(words, 1), _positive(words, 2))
         elif line.startswith("U "):
             uptime, processes = _uptime(line), {}
+        elif line.startswith("V ") and uptime is not None:
+            # The clock read again once every stat line is read: a look's time is the
+            # middle of the two, so the time spent reading /proc is not counted on one
+            # side only (a busy process then showed above 100 %).
+            after = _uptime(line)
+            if after is not None:
+                uptime = (uptime + after) / 2
         elif line == "=" and uptime is not None:
             snapshots.append(Snapshot(uptime, processes))
             uptime = None

@@ -150,3 +150,13 @@ def test_memory_is_shown_in_binary_units(count: int, text: str) -> None:
 def test_a_worker_running_nothing_shows_dashes() -> None:
     assert usage_cells(None) == ["-", "-", "-"]
     assert usage_cells(TreeUsage(1, 4, None, 2048, 1.0)) == ["4", "-", "2.0K"]
+
+
+def test_a_looks_time_is_the_middle_of_its_two_clock_reads() -> None:
+    from pshctl.top import parse_sample
+
+    text = "\n".join(["T 100 4096", "U 10.00 3.0", stat_line(10, 1, utime=1), "V 10.10 3.0",
+                      "=", "U 11.00 3.1", stat_line(10, 1, utime=101), "V 11.30 3.1",
+                      "="]) + "\n"
+    sample = parse_sample(text)
+    assert (sample.before.uptime, sample.after.uptime) == (10.05, 11.15)
