@@ -15,7 +15,6 @@ This module is imported by the CLI at start-up: it imports nothing heavy at modu
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,6 +178,8 @@ def _local_id(root: Path, name: str) -> str | None:
 
 def git_branch(root: Path) -> str | None:
     """The checked-out branch, or None (not a repository, detached HEAD, no git)."""
+    import subprocess  # here: a Tab press that never asks git does not pay for it
+
     try:
         done = subprocess.run(
             ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],

@@ -7,7 +7,6 @@ its traceback.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from enum import IntEnum
 
@@ -73,6 +72,8 @@ class NameNotFound(ConfigError):
         self.name = name
         self.valid = sorted(valid)
         message = f"unknown {kind} '{name}'"
+        import difflib  # only when a name is wrong
+
         close = difflib.get_close_matches(name, self.valid, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean '{close[0]}'?"

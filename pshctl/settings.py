@@ -9,7 +9,6 @@ to an environment the project file defines.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import stat
@@ -196,9 +195,9 @@ class Settings:
 
 
 def user_config_path() -> Path:
-    from platformdirs import user_config_path as config_dir
+    from pshctl.dirs import config_dir
 
-    return config_dir("pshctl") / USER_FILE
+    return config_dir() / USER_FILE
 
 
 def load_settings(project_root: Path | None = None) -> Settings:
@@ -549,6 +548,8 @@ def _refuse_unknown(section: Mapping[str, Any], allowed: Any, file: str, where: 
     for key in section:
         if key in allowed:
             continue
+        import difflib  # only when a name is wrong
+
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
         raise ConfigError(f"{where}unknown key {names.shown(key)}", file=file,

@@ -44,9 +44,9 @@ class Unsupported(Exception):
 
 
 def cache_path(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or "~", ".cache")
-    return Path(os.path.expanduser(base)) / "pshctl" / "completion-tree.json"
+    from pshctl.dirs import cache_dir
+
+    return cache_dir(environ) / "completion-tree.json"
 
 
 def fingerprint(extra: Mapping[str, str]) -> list[Any]:

@@ -24,9 +24,9 @@ CACHE_VERSION = 1
 
 
 def cache_dir() -> Path:
-    from platformdirs import user_cache_path
+    from pshctl.dirs import cache_dir as user_cache_dir
 
-    return user_cache_path("pshctl") / "platform"
+    return user_cache_dir() / "platform"
 
 
 @dataclass(frozen=True)

@@ -116,9 +116,9 @@ def session_certificates() -> list[SshCertificate]:
 
 
 def own_dir() -> Path:
-    from platformdirs import user_state_path
+    from pshctl.dirs import state_dir
 
-    return user_state_path("pshctl") / "platform" / "ssh"
+    return state_dir() / "platform" / "ssh"
 
 
 def own_certificate(directory: Path | None = None) -> SshCertificate | None:

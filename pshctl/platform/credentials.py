@@ -204,9 +204,9 @@ def jwt_expiry(token: str) -> float | None:
 
 
 def tokens_dir() -> Path:
-    from platformdirs import user_state_path
+    from pshctl.dirs import state_dir
 
-    return user_state_path("pshctl") / "platform" / "tokens"
+    return state_dir() / "platform" / "tokens"
 
 
 class Authenticator:

@@ -38,9 +38,9 @@ def state_root() -> Path:
         if mode is not None and not stat.S_ISDIR(mode):
             raise state_dir_error(root, "not a directory")
         return root
-    from platformdirs import user_state_path
+    from pshctl.dirs import state_dir
 
-    return user_state_path("pshctl") / "sandboxes"
+    return state_dir() / "sandboxes"
 
 
 def state_dir_error(path: Path, reason: str) -> ConfigError:

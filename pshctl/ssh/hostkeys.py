@@ -67,9 +67,9 @@ def pshctl_known_hosts() -> Path:
     override = os.environ.get(KNOWN_HOSTS_ENV)
     if override:
         return Path(override)
-    from platformdirs import user_data_path
+    from pshctl.dirs import data_dir
 
-    return user_data_path("pshctl") / "known_hosts"
+    return data_dir() / "known_hosts"
 
 
 def known_hosts_files(extra: str | None = None) -> list[Path]:
