@@ -58,7 +58,7 @@ class _Finder:
         sys.meta_path.remove(self)  # once is enough
         spec = importlib.machinery.PathFinder.find_spec(name, path)  # type: ignore[arg-type]
         if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
+            spec.loader = _Loader(spec.loader)  # type: ignore[assignment]  # the protocol, not the ABC
         return spec
 
 
