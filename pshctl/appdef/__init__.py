@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pshctl.appdef.layout import (
     APP_FILE,
@@ -26,8 +27,14 @@ from pshctl.appdef.layout import (
     choose_product,
     find_project_root,
 )
-from pshctl.appdef.model import KEYS, AppDefinition, ContainerConfig, Rules
 from pshctl.errors import ConfigError, NameNotFound, UsageError
+
+if TYPE_CHECKING:
+    from pshctl.appdef.model import KEYS, AppDefinition, ContainerConfig, Rules
+
+# The model's names, imported when first asked for: a Tab press that needs only the
+# layout's constants does not build the model's classes.
+_FROM_MODEL = ("KEYS", "AppDefinition", "ContainerConfig", "Rules")
 
 __all__ = [
     "APPLICATIONS_FILE",
@@ -204,3 +211,11 @@ def _configured_product(root: Path) -> str | None:
     from pshctl.settings import load_settings
 
     return load_settings(root).product
+
+
+def __getattr__(name: str) -> object:
+    if name in _FROM_MODEL:
+        from pshctl.appdef import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

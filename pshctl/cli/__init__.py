@@ -30,7 +30,17 @@ def main(argv: list[str] | None = None) -> None:
         if status is not None:
             sys.exit(status)
         _refresh_completion_tree()
-    sys.exit(run(argv))
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # as the root's --version option prints it, without typer
+        from pshctl import __version__
+        from pshctl.cli.output import write_text
+
+        write_text(f"pshctl {__version__}\n")
+        sys.exit(0)
+    from pshctl.cli import helpcache
+
+    status = helpcache.main(args, lambda: run(list(args)))
+    sys.exit(run(args) if status is None else status)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -16,7 +16,8 @@ import re
 import sys
 import threading
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Union
@@ -137,6 +138,45 @@ def write_text(text: str) -> None:
     """Text to stdout as it is (a completion script, ``--pipe``'s destination)."""
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def stdout_kind() -> tuple[bool, str | None]:
+    """Whether stdout is a terminal, and its encoding: what a kept screen depends on."""
+    try:
+        tty = bool(sys.stdout.isatty())
+    except (AttributeError, ValueError):
+        tty = False
+    return tty, getattr(sys.stdout, "encoding", None)
+
+
+@contextmanager
+def recording() -> Iterator[list[str]]:
+    """Everything written to stdout meanwhile, as it is written: a help screen's copy
+    (:mod:`pshctl.cli.helpcache`). The stream is the same one, so rich sees the same
+    terminal, size and encoding."""
+    real = sys.stdout
+    written: list[str] = []
+    sys.stdout = _Copying(real, written)
+    try:
+        yield written
+    finally:
+        sys.stdout = real
+
+
+class _Copying:
+    """stdout, keeping a copy of the text written to it."""
+
+    def __init__(self, stream: Any, written: list[str]) -> None:
+        self._stream = stream
+        self._written = written
+
+    def write(self, text: str) -> int:
+        count = int(self._stream.write(text))  # bytes fail here, as click's probe expects
+        self._written.append(text)
+        return count
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def write_bytes(data: bytes, *, stderr: bool = False) -> None:
