@@ -231,10 +231,9 @@ def test_follow_survives_rotation_and_truncation(testbed: TestBed, follow) -> No
     assert_clean_interrupt(f)
 
 
-def test_follow_reconnects_when_the_session_is_killed(testbed: TestBed, follow) -> None:
-    testbed.add_service("queue", counter("queue", pause=0.01))
-    root = testbed.project(["queue"])
-    f = follow(root, "queue", "-n", "3")
+def assert_survives_killed_sessions(testbed: TestBed, f) -> None:  # type: ignore[no-untyped-def]
+    """Kill the follow's sshd session twice: each time it says so, reconnects, and goes on
+    with the next line of the counter "queue", none lost or repeated."""
     f.wait(lambda: len(f.out) > 30, "first lines")
     for round_ in (1, 2):
         assert testbed.kill_sessions(), "no sshd session to kill"
@@ -244,6 +243,13 @@ def test_follow_reconnects_when_the_session_is_killed(testbed: TestBed, follow) 
     assert_clean_interrupt(f)
     assert sum("connection lost" in e for e in f.err) == 2, f.err
     assert_consecutive(numbers(f.out, "queue"))
+
+
+def test_follow_reconnects_when_the_session_is_killed(testbed: TestBed, follow) -> None:
+    testbed.add_service("queue", counter("queue", pause=0.01))
+    root = testbed.project(["queue"])
+    f = follow(root, "queue", "-n", "3")
+    assert_survives_killed_sessions(testbed, f)
 
 
 def test_follow_waits_for_a_missing_log(testbed: TestBed, follow) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,9 @@ import pytest
 from pshctl.errors import UsageError
 from pshctl.logs import (
     BAD_PATTERN_STATUS,
-    FOLLOW_SCRIPT,
     TAIL_SCRIPT,
     WINDOW_SCRIPT,
     FollowDecoder,
-    LogLines,
     LogRequest,
     follow_command,
     parse_window,
@@ -28,15 +25,12 @@ from pshctl.logs import (
 from pshctl.logs.history import merged, since_start, times_of
 from pshctl.logs.protocol import MISSING_STATUS
 from tests.helpers import wait_until
+from tests.localfollow import LocalFollow, append, followers, texts
 
 
 def sh(script: str, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["sh", "-c", script, "sh", *args], capture_output=True, timeout=30,
                           check=False)
-
-
-def texts(events: list) -> list[str]:  # type: ignore[type-arg]
-    return [line for e in events if isinstance(e, LogLines) for line in e.lines]
 
 
 # --- tail with a pattern -----------------------------------------------------------------
@@ -124,62 +118,16 @@ def test_an_answer_that_is_no_window_is_none() -> None:
 # --- following with a pattern (G frames) --------------------------------------------------
 
 
-class GrepFollow:
-    """FOLLOW_SCRIPT with a pattern, as a local process, decoded by a FollowDecoder."""
-
-    def __init__(self, path: Path, lines: int | None, pattern: str,
-                 decoder: FollowDecoder | None = None) -> None:
-        self.decoder = decoder or FollowDecoder("w", str(path), lines)
-        resume = self.decoder.resume_point
-        rid, roff = (resume[0], str(resume[1])) if resume else ("", "")
-        self.events: list = []  # type: ignore[type-arg]
-        self.proc = subprocess.Popen(
-            ["sh", "-c", FOLLOW_SCRIPT, "sh", str(path), "all" if lines is None else str(lines),
-             rid, roff, pattern], stdout=subprocess.PIPE)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while data := os.read(self.proc.stdout.fileno(), 65536):
-            self.events += self.decoder.feed(data)
-
-    @property
-    def lines(self) -> list[str]:
-        return texts(self.events)
-
-    def wait_lines(self, *expected: str) -> None:
-        wait_until(lambda: self.lines[-len(expected):] == list(expected),
-                   f"lines {expected}; events: {self.events}", timeout=15, every=0.02)
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-
-
 @pytest.fixture
-def grep_follower() -> Iterator:  # type: ignore[type-arg]
-    started: list[GrepFollow] = []
-
-    def start(*args, **kwargs) -> GrepFollow:  # type: ignore[no-untyped-def]
-        started.append(GrepFollow(*args, **kwargs))
-        return started[-1]
-
-    yield start
-    for follower in started:
-        follower.stop()
-
-
-def append(path: Path, text: str) -> None:
-    with path.open("a") as handle:
-        handle.write(text)
+def grep_follower() -> Iterator[Callable[..., LocalFollow]]:
+    """FOLLOW_SCRIPT as a local process; tests give the pattern (its fifth argument)."""
+    yield from followers()
 
 
 def test_follow_sends_only_matching_whole_lines(tmp_path: Path, grep_follower) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "app.log"
     log.write_text("".join(f"{'hit' if i % 2 else 'miss'} {i}\n" for i in range(20)))
-    f = grep_follower(log, 2, "^hit")
+    f = grep_follower(log, 2, pattern="^hit")
     f.wait_lines("hit 17", "hit 19")
     append(log, "miss new\nhit new 1\nhit new 2 ha")  # the last one is not finished yet
     f.wait_lines("hit new 1")
@@ -191,13 +139,14 @@ def test_follow_sends_only_matching_whole_lines(tmp_path: Path, grep_follower) -
 def test_a_follow_with_a_pattern_resumes_where_it_was(tmp_path: Path, grep_follower) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "app.log"
     log.write_text("hit 1\nmiss\nhit 2\n")
-    first = grep_follower(log, 10, "hit")
+    first = grep_follower(log, 10, pattern="hit")
     first.wait_lines("hit 1", "hit 2")
     assert first.decoder.resume_point == (first.decoder.file_id, log.stat().st_size)
     first.stop()
     append(log, "miss\nhit 3\n")
     first.decoder.reset_link()
-    again = grep_follower(log, 10, "hit", decoder=first.decoder)
+    again = grep_follower(log, 10, pattern="hit", decoder=first.decoder,
+                          resume=first.decoder.resume_point)
     again.wait_lines("hit 3")
     assert again.lines == ["hit 3"]  # nothing repeated, nothing lost
 
@@ -205,7 +154,7 @@ def test_a_follow_with_a_pattern_resumes_where_it_was(tmp_path: Path, grep_follo
 def test_no_backlog_asked_with_a_pattern(tmp_path: Path, grep_follower) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "app.log"
     log.write_text("hit old\n")
-    f = grep_follower(log, 0, "hit")
+    f = grep_follower(log, 0, pattern="hit")
     wait_until(lambda: f.decoder.started, "the first frame")
     append(log, "hit new\n")
     f.wait_lines("hit new")

@@ -10,11 +10,9 @@ import pytest
 
 from tests.helpers import CliRunner, wait_until
 from tests.test_logs import (
-    assert_clean_interrupt,
-    assert_consecutive,
+    assert_survives_killed_sessions,
     counter,
     follow,  # noqa: F401 - the fixture
-    numbers,
     write_lines,
 )
 from tests.testbed import TestBed
@@ -88,12 +86,4 @@ def test_follow_resumes_after_the_last_entry_when_the_session_is_killed(
     testbed.add_service("queue", counter("queue", pause=0.01), log="journal")
     root = testbed.project(["queue"])
     f = follow(root, "queue", "-n", lines)
-    f.wait(lambda: len(f.out) > 30, "first lines")
-    for round_ in (1, 2):
-        assert testbed.kill_sessions(), "no sshd session to kill"
-        f.wait(lambda r=round_: sum("reconnected" in e for e in f.err) >= r, "a reconnect")
-        seen = len(f.out)
-        f.wait(lambda s=seen: len(f.out) > s + 30, "lines after the reconnect")
-    assert_clean_interrupt(f)
-    assert sum("connection lost" in e for e in f.err) == 2, f.err
-    assert_consecutive(numbers(f.out, "queue"))
+    assert_survives_killed_sessions(testbed, f)

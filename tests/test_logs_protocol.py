@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +15,13 @@ from pshctl.logs import (
     TAIL_SCRIPT,
     FollowDecoder,
     LineAssembler,
-    LogLines,
     LogNotice,
     LogRequest,
     last_lines,
     log_path,
 )
 from pshctl.targets import Target
-from tests.helpers import wait_until
-
-
-def texts(events: list) -> list[str]:
-    return [line for e in events if isinstance(e, LogLines) for line in e.lines]
-
+from tests.localfollow import LocalFollow, append, followers, texts
 
 # --- LineAssembler / last_lines ------------------------------------------------------
 
@@ -176,63 +168,10 @@ def test_decoder_rejects_garbage() -> None:
 # --- the follow script, run locally --------------------------------------------------------
 
 
-class LocalFollow:
-    """FOLLOW_SCRIPT as a local process, its output decoded by a FollowDecoder."""
-
-    def __init__(self, path: Path, lines: int | None, resume: tuple[str, int] | None = None,
-                 decoder: FollowDecoder | None = None, script: str = FOLLOW_SCRIPT,
-                 env: dict[str, str] | None = None) -> None:
-        rid, roff = (resume[0], str(resume[1])) if resume else ("", "")
-        self.decoder = decoder or FollowDecoder("w", str(path), lines)
-        self.events: list = []
-        self.proc = subprocess.Popen(
-            ["sh", "-c", script, "sh", str(path), "all" if lines is None else str(lines),
-             rid, roff],
-            stdout=subprocess.PIPE, env=env,
-        )
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while data := os.read(self.proc.stdout.fileno(), 65536):
-            self.events += self.decoder.feed(data)
-
-    @property
-    def lines(self) -> list[str]:
-        return texts(self.events)
-
-    def wait(self, check: Callable[[], bool], timeout: float = 10) -> None:
-        wait_until(check, f"the follower; events: {self.events}", timeout=timeout, every=0.02)
-
-    def wait_lines(self, *expected: str) -> None:
-        self.wait(lambda: self.lines[-len(expected) :] == list(expected))
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-
-
 @pytest.fixture(params=["python", "sh"])
-def follower(request: pytest.FixtureRequest):
+def follower(request: pytest.FixtureRequest) -> Iterator[Callable[..., LocalFollow]]:
     """Each script test runs the Python follower (python3 is here) and the sh fallback."""
-    started: list[LocalFollow] = []
-    script = FOLLOW_SCRIPT if request.param == "python" else FOLLOW_SH
-
-    def start(*args, **kwargs) -> LocalFollow:
-        started.append(LocalFollow(*args, script=script, **kwargs))
-        return started[-1]
-
-    yield start
-    for f in started:
-        f.stop()
-
-
-def append(path: Path, text: str) -> None:
-    with path.open("a") as f:
-        f.write(text)
+    yield from followers(script=FOLLOW_SCRIPT if request.param == "python" else FOLLOW_SH)
 
 
 def test_script_backlog_then_new_lines(tmp_path: Path, follower) -> None:
