@@ -8,6 +8,7 @@ import shlex
 
 from pshctl.logs.journal import (
     FOLLOW_SCRIPT,
+    TAIL_SCRIPT,
     JournalDecoder,
     follow_command,
     message_bytes,
@@ -28,17 +29,26 @@ def lines(events: list) -> list[bytes]:
 def test_commands_quote_the_unit_and_pass_arguments() -> None:
     argv = shlex.split(follow_command("it's", 5, None))
     assert argv[:3] == ["sh", "-c", FOLLOW_SCRIPT]
-    assert argv[3:] == ["sh", "it's.service", "5", "", ""]
+    assert argv[3:] == ["sh", "it's.service", "5", "", "", "", ""]
     assert shlex.split(follow_command("/srv/x/app", None, "s=1;i=2"))[4:] == [
-        "app.service", "all", "s=1;i=2", ""]
-    assert shlex.split(follow_command("app", 0, None, fresh=True))[-1] == "1"
+        "app.service", "all", "s=1;i=2", "", "", ""]
+    assert shlex.split(follow_command("app", 0, None, fresh=True))[-3] == "1"
     # A cursor wins over "fresh": resuming after it is exact.
-    assert shlex.split(follow_command("app", 0, "s=1", fresh=True))[-1] == ""
-    assert shlex.split(tail_command("app", None))[-2:] == ["app.service", "all"]
+    assert shlex.split(follow_command("app", 0, "s=1", fresh=True))[-3] == ""
+    assert shlex.split(tail_command("app", None))[3:] == ["sh", "app.service", "all", "", ""]
     source = shlex.split(source_command("/var/log/app.log", "app", "runit"))
     assert source[-3:] == ["/var/log/app.log", "app.service", "no"]
     assert shlex.split(source_command("/l", "app", "auto"))[-1] == "ask"
     assert shlex.split(source_command("/l", "app", "systemd"))[-1] == "yes"
+
+
+def test_filters_are_arguments_the_time_in_whole_seconds_rounded_down() -> None:
+    pattern = "it's $(rm -rf /) `x` \\d+"
+    argv = shlex.split(tail_command("app", 20, since=1764583200.9, grep=pattern))
+    assert argv[:3] == ["sh", "-c", TAIL_SCRIPT]
+    assert argv[3:] == ["sh", "app.service", "20", "1764583200", pattern]
+    argv = shlex.split(follow_command("app", None, "s=1", since=5.0, grep="a|b"))
+    assert argv[3:] == ["sh", "app.service", "all", "s=1", "", "5", "a|b"]
 
 
 def test_messages_as_bytes() -> None:

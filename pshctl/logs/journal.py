@@ -24,11 +24,18 @@ from its start (all that comes is new), on a reconnect too.
 ``journalctl -f`` says nothing while the unit is quiet, so a background loop writes a
 heartbeat (``H``) to stderr every 2 s: a silent connection is a dead one, as for files;
 the loop also ends ``journalctl`` once the connection is gone.
+
+``--grep`` and ``--since`` are journalctl's own filters (:data:`FILTERS`): ``--grep``
+(PCRE2, case-sensitive) on each entry's message, ``--since=@SECONDS`` on the time the
+journal recorded it. journalctl's ``-n`` counts from ``--since`` on and, with a pattern,
+lists the newest entry first, so the last N of a filtered read come from ``tail``, and a
+follow with a count leaves the time to :class:`JournalDecoder`, which drops older entries.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from dataclasses import dataclass, field
 from typing import Literal
@@ -54,19 +61,39 @@ fi
 echo journal
 """
 
-# A plain read. Arguments: UNIT LINES|all.
+# The filters, the same in every script: SINCE (whole seconds since the epoch, "" for
+# none) and PATTERN ("" for none), matched by journalctl itself on each entry's message.
+# A pattern journalctl refuses (or cannot match: built without PCRE2) ends the script
+# with BAD_PATTERN_STATUS before anything is read, its message on stderr.
+FILTERS = r"""
+F() { journalctl --user-unit="$u" --quiet --no-pager ${s:+"--since=@$s"} \
+  ${p:+"--grep=$p"} ${p:+--case-sensitive=yes} "$@"; }
+if [ -n "$p" ]; then
+  e=$(F -n 0 -o cat 2>&1 >/dev/null) || case $e in
+    *attern*) printf '%s\n' "$e" >&2; exit 65;; esac
+fi
+"""
+
+# A plain read. Arguments: UNIT LINES|all SINCE PATTERN.
 TAIL_SCRIPT = (
-    'u=$1\ncommand -v journalctl >/dev/null 2>&1 || exit 127\n'
-    f'if [ "$2" = all ]; then exec {JOURNALCTL} -o cat; fi\n'
-    f'exec {JOURNALCTL} -o cat -n "$2"\n'
+    'u=$1 n=$2 s=$3 p=$4\ncommand -v journalctl >/dev/null 2>&1 || exit 127\n'
+    + FILTERS +
+    # With SINCE journalctl's -n counts from that time on, with PATTERN it lists the newest
+    # first: the last lines, in order, come from tail.
+    'if [ "$n" = all ]; then F -o cat; elif [ -n "$s$p" ]; then F -o cat | tail -n "$n"\n'
+    'else F -o cat -n "$n"; fi\n'
 )
 
 # The follow. Arguments: UNIT LINES|all CURSOR ("" on a fresh start) FRESH (1: no entry
-# seen before, read everything; only with an empty CURSOR on a reconnect).
+# seen before, read everything; only with an empty CURSOR on a reconnect) SINCE PATTERN.
 FOLLOW_SCRIPT = r"""
-u=$1 n=$2 c=$3 fresh=$4
+u=$1 n=$2 c=$3 fresh=$4 s=$5 p=$6
 command -v journalctl >/dev/null 2>&1 || exit 127
-J() { journalctl --user-unit="$u" --quiet --no-pager -o json --output-fields=MESSAGE --all "$@"; }
+""" + FILTERS + r"""
+# -n N counts back from the end, and with SINCE journalctl would count from that time on:
+# SINCE is then left to this side's decoder, which drops the entries older than it.
+[ "$n" = all ] || s=
+J() { F -o json --output-fields=MESSAGE --all "$@"; }
 if [ -n "$c" ]; then set -- --after-cursor="$c"
 elif [ "$fresh" = 1 ]; then set -- -n all
 elif [ "$n" = 0 ]; then
@@ -77,6 +104,17 @@ elif [ "$n" = 0 ]; then
     set -- --after-cursor="$c"
   else
     set -- -n all  # nothing yet: all that comes is new
+  fi
+elif [ -n "$p" ] && [ "$n" != all ]; then
+  # With PATTERN journalctl's -n lists the newest first: the last N in order come from
+  # tail, and the follow goes on after the last of them.
+  last=$(J | tail -n "$n") || exit $?
+  c=$(printf '%s\n' "$last" | sed -n '$s/.*"__CURSOR":"\([^"]*\)".*/\1/p')
+  if [ -n "$c" ]; then
+    printf '%s\n' "$last" || exit 0
+    set -- --after-cursor="$c"
+  else
+    set -- -n all  # nothing matches yet: all that comes is new
   fi
 else set -- -n "$n"
 fi
@@ -103,16 +141,26 @@ def source_command(path: str, service: str, supervisor: str) -> str:
     return shlex.join(["sh", "-c", SOURCE_SCRIPT, "sh", path, unit_of(service), systemd])
 
 
-def tail_command(service: str, lines: int | None) -> str:
+def _filters(since: float | None, grep: str | None) -> list[str]:
+    """SINCE and PATTERN as the scripts take them. The journal counts whole seconds, so
+    ``since`` is rounded down: an entry of the same second is kept, none is lost."""
+    return ["" if since is None else str(math.floor(since)), grep or ""]
+
+
+def tail_command(service: str, lines: int | None, *, since: float | None = None,
+                 grep: str | None = None) -> str:
     count = "all" if lines is None else str(lines)
-    return shlex.join(["sh", "-c", TAIL_SCRIPT, "sh", unit_of(service), count])
+    return shlex.join(["sh", "-c", TAIL_SCRIPT, "sh", unit_of(service), count,
+                       *_filters(since, grep)])
 
 
 def follow_command(service: str, lines: int | None, cursor: str | None = None, *,
-                   fresh: bool = False) -> str:
+                   fresh: bool = False, since: float | None = None,
+                   grep: str | None = None) -> str:
     count = "all" if lines is None else str(lines)
     return shlex.join(["sh", "-c", FOLLOW_SCRIPT, "sh", unit_of(service), count,
-                       cursor or "", "1" if fresh and not cursor else ""])
+                       cursor or "", "1" if fresh and not cursor else "",
+                       *_filters(since, grep)])
 
 
 def message_bytes(entry: dict[str, object]) -> bytes | None:
@@ -136,6 +184,7 @@ class JournalDecoder:
 
     worker: str
     unit: str
+    since: float | None = None  # entries of an earlier second are not shown
     cursor: str | None = None
     seen: bool = False  # a connection got as far as the journal: resuming makes sense
     _lines: LineAssembler = field(default_factory=LineAssembler)
@@ -169,10 +218,19 @@ class JournalDecoder:
             cursor = entry.get("__CURSOR")
             if isinstance(cursor, str):
                 self.cursor = cursor
-            message = None if marker else message_bytes(entry)
+            message = None if marker or self._before_since(entry) else message_bytes(entry)
             if message is not None:
                 out.append(message)
         return [LogLines(self.worker, b"\n".join(out))] if out else []
+
+    def _before_since(self, entry: dict[str, object]) -> bool:
+        if self.since is None:
+            return False
+        stamp = entry.get("__REALTIME_TIMESTAMP")  # microseconds, always in -o json
+        try:
+            return int(str(stamp)) < math.floor(self.since) * 1_000_000
+        except ValueError:
+            return False
 
     def mark_seen(self) -> None:
         """The follow script ran (its heartbeat came): an empty journal is known empty."""

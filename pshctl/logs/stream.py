@@ -128,11 +128,6 @@ class _Reader:
                 found = session.run(journal.source_command(
                     self.path, self.target.service, self.target.supervisor), timeout=30)
                 wanted = "journal" if found.stdout.strip() == "journal" else "file"
-            if wanted == "journal" and (self.request.grep or self.request.since is not None):
-                # Not built yet: the filters work on log files (their remote scripts).
-                raise UsageError(
-                    f"{self.name}'s log is the journal here: --grep and --since read log "
-                    "files only", hint="filter the output instead (pshctl logs ... | grep)")
             self.source = wanted
         return self.source
 
@@ -187,7 +182,8 @@ class _Reader:
             self._fail("failed", exc.message, exc)
             return
         with session:
-            if self.request.since is not None:
+            journal_read = self._source(session) == "journal"  # it filters by time itself
+            if self.request.since is not None and not journal_read:
                 self._since(session)
                 return
             lines = LineAssembler()
@@ -197,8 +193,10 @@ class _Reader:
                 if block is not None:
                     self._put(LogLines(self.name, block))
 
-            if self._source(session) == "journal":
-                command = journal.tail_command(self.target.service, self.request.lines)
+            if journal_read:
+                command = journal.tail_command(self.target.service, self.request.lines,
+                                               since=self.request.since,
+                                               grep=self.request.grep)
             else:
                 command = tail_command(self.path, self.request.lines, self.request.grep)
             ending, status, errors = self._run(session, command, on_data)
@@ -224,8 +222,7 @@ class _Reader:
             missing = LogMissing(f"no log file {self.path}")
             self._fail("missing", missing.message, missing)
         elif status == BAD_PATTERN_STATUS:
-            bad = UsageError(f"grep refused the pattern {self.request.grep!r}: {errors}",
-                             hint="--grep takes an extended regular expression (grep -E)")
+            bad = self._bad_pattern(errors)
             self._fail("failed", bad.message, bad)
         elif status is None:
             lost = ConnectionFailed(f"lost the connection while reading {self._what()}")
@@ -234,6 +231,14 @@ class _Reader:
             failed = OperationFailed(
                 f"cannot read {self._what()}: {errors or f'tail exited with status {status}'}")
             self._fail("failed", failed.message, failed)
+
+    def _bad_pattern(self, errors: str) -> UsageError:
+        if self.source == "journal":
+            return UsageError(f"journalctl refused the pattern {self.request.grep!r}: "
+                              f"{errors}", hint="on the journal --grep is journalctl's own "
+                              "(a PCRE2 regular expression, matched case-sensitively)")
+        return UsageError(f"grep refused the pattern {self.request.grep!r}: {errors}",
+                          hint="--grep takes an extended regular expression (grep -E)")
 
     # --since
 
@@ -289,7 +294,7 @@ class _Reader:
 
     def _follow(self) -> None:
         decoder = FollowDecoder(self.name, self.path, self.request.lines)
-        entries = journal.JournalDecoder(self.name, self.unit)
+        entries = journal.JournalDecoder(self.name, self.unit, self.request.since)
         failures = 0
         lost = False
         prelude = self.request.since is not None  # the history since then comes first
@@ -378,7 +383,8 @@ class _Reader:
                 del errors[:-STDERR_KEEP]
 
         command = journal.follow_command(self.target.service, self.request.lines,
-                                         entries.cursor, fresh=entries.fresh)
+                                         entries.cursor, fresh=entries.fresh,
+                                         since=self.request.since, grep=self.request.grep)
         channel = session.open_exec(command)
         self.channels.append(channel)
         channel.shutdown_write()
@@ -397,6 +403,8 @@ class _Reader:
             why = decode(bytes(errors)).strip()
             if status == journal.NOT_INSTALLED:
                 why = "journalctl is not installed on the remote"
+            elif status == BAD_PATTERN_STATUS:
+                return "ended", self._bad_pattern(why).message
             return "ended", f"following {self._what()} stopped (status {status}) {why}".strip()
         return ending, "closed"
 
