@@ -8,6 +8,7 @@ Tab presses without importing this module (see :mod:`pshctl.cli.tabtree`).
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Optional
 
 import typer
@@ -19,7 +20,7 @@ from pshctl.cli.options import AppOpt, EnvironmentOpt, GlobalState, ProjectOpt
 from pshctl.context import Selection
 from pshctl.errors import ExitCode, PshctlError
 
-app = typer.Typer(
+_app = typer.Typer(  # its commands come from register(); ``app`` is the whole of it
     name="pshctl",
     help="Manage the background workers of Platform.sh-style apps over SSH.",
     no_args_is_help=True,
@@ -37,7 +38,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
     ctx: typer.Context,
     project: ProjectOpt = None,
@@ -68,20 +69,75 @@ def _root(
     )
 
 
-def _register_commands() -> None:
-    from pshctl.cli import auth, completion, cp, lifecycle, logs, sandbox, ssh, top, workers
+# The command modules, in the order their commands are listed, and which one registers
+# each command. A command line that names a command needs only its module: importing and
+# building every command costs more than some commands take to run. The help, an unknown
+# command or no command at all get every module. tests/test_cli_registry.py checks both
+# tables against the modules and the root's options.
+MODULES = ("workers", "lifecycle", "top", "logs", "ssh", "cp", "sandbox", "auth",
+           "completion")
+COMMANDS = {
+    "workers": "workers", "status": "lifecycle", "restart": "lifecycle", "stop": "lifecycle",
+    "start": "lifecycle", "wait": "lifecycle", "top": "top", "logs": "logs", "ssh": "ssh",
+    "cp": "cp", "sandbox": "sandbox", "auth": "auth", "completion": "completion",
+}
+ROOT_VALUE_OPTIONS = ("-p", "--project", "-e", "--environment", "-A", "--app")
+_registered: list[str] = []
 
-    for module in (workers, lifecycle, top, logs, ssh, cp, sandbox, auth, completion):
-        module.register(app)
+
+def register(modules: tuple[str, ...] = MODULES) -> typer.Typer:
+    """The app with (at least) the commands of ``modules``, kept in :data:`MODULES` order."""
+    import importlib
+
+    wanted = [name for name in MODULES if name in modules or name in _registered]
+    if wanted[: len(_registered)] != _registered:  # one goes before those there: redo
+        _app.registered_commands.clear()
+        _app.registered_groups.clear()
+        _registered.clear()
+    for name in wanted:
+        if name not in _registered:
+            importlib.import_module(f"pshctl.cli.{name}").register(_app)
+            _registered.append(name)
+    return _app
 
 
-_register_commands()
+def command_of(argv: list[str]) -> str | None:
+    """The command ``argv`` names after the root's options, or None (help, none, unknown)."""
+    words = iter(argv)
+    for word in words:
+        if word in ROOT_VALUE_OPTIONS:
+            next(words, None)
+        elif word.startswith("--") or word == "-":
+            if word == "--" or word in ("--help", "--version"):
+                return None
+        elif word.startswith("-"):
+            if word[1] in "peA":
+                if len(word) == 2:
+                    next(words, None)
+            elif "h" in word or set(word[1:]) - {"v"}:
+                return None
+        else:
+            return word if word in COMMANDS else None
+    return None
+
+
+def modules_for(argv: list[str]) -> tuple[str, ...]:
+    command = command_of(argv)
+    return MODULES if command is None else (COMMANDS[command],)
+
+
+def __getattr__(name: str) -> object:
+    if name == "app":  # whoever asks for the app gets every command
+        return register()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    register(modules_for(args))
     with as_keyboard_interrupt():
         try:
-            result = app(args=argv, prog_name="pshctl", standalone_mode=False)
+            result = _app(args=args, prog_name="pshctl", standalone_mode=False)
         except PshctlError as exc:
             output.error(exc.message, exc.hint)
             return int(exc.exit_code)
@@ -105,7 +161,7 @@ def _help(exc: typer.TyperException) -> int:
     and ``git help`` do: asking what there is is not an error."""
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path.split()[1:] if ctx is not None else []
-    app(args=[*path, "--help"], prog_name="pshctl", standalone_mode=False)
+    _app(args=[*path, "--help"], prog_name="pshctl", standalone_mode=False)
     return int(ExitCode.OK)
 
 
