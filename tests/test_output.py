@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import re
 import threading
 from contextlib import redirect_stderr, redirect_stdout
@@ -109,6 +110,26 @@ def test_lines_from_many_threads_are_never_cut() -> None:
     assert all(re.fullmatch(r"w\d \| x{2000}", text) for text in written)
 
 
+def test_a_pipe_is_told_apart_without_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped (and no variable that makes rich call it a terminal), no console is built."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pshctl.cli import output; "
+            "output.error('broke', 'fix it'); output.info('note'); output.context('ctx'); "
+            "output.warn('careful'); output.print_table(['a', 'b'], [['1', '2']]); "
+            "print(output.is_terminal(), output.is_terminal(stderr=True), 'rich' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k not in output._TERMINAL_VARS}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True)
+    assert done.stdout.splitlines() == ["A  B", "1  2", "False False False"]
+    assert done.stderr.splitlines() == ["error: broke", "hint: fix it", "note", "ctx",
+                                        "warning: careful"]
+    forced = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**env, "FORCE_COLOR": "1", "NO_COLOR": "1"}, check=True)
+    assert forced.stdout.splitlines()[-1] == "True True True"
+
+
 def test_lines_colour_prefixes_on_a_terminal_and_never_read_markup(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -118,6 +139,7 @@ def test_lines_colour_prefixes_on_a_terminal_and_never_read_markup(
     terminal = Console(file=screen, force_terminal=True, color_system="standard", no_color=False,
                        markup=False, highlight=False, emoji=False, soft_wrap=True)
     monkeypatch.setattr(output, "console", lambda stderr=False: terminal)
+    monkeypatch.setattr(output, "is_terminal", lambda stderr=False: True)
     printer = Lines(["queue", "mail"])
     assert printer.styled
     printer.write("mail", b"[bold red]not markup[/] :x:\nsecond")

@@ -81,7 +81,7 @@ class _Bar:
     """rich's progress bar on stderr, shown once a big file starts moving on a terminal."""
 
     def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled and output.console(stderr=True).is_terminal
+        self.enabled = enabled and output.is_terminal(stderr=True)
         self.progress: Any = None
         self.task: Any = None
 

@@ -107,9 +107,13 @@ def emit(report: Report, *, as_json: bool = False) -> int:
         else:
             if report.columns:
                 print_table(report.columns, report.rows, title=report.title)
-            out = console()
-            for line in report.lines:
-                out.print(visible(line) if out.is_terminal else line)
+            if report.lines and is_terminal():
+                out = console()
+                for line in report.lines:
+                    out.print(visible(line))
+            elif report.lines:
+                sys.stdout.write("".join(line + "\n" for line in report.lines))
+                sys.stdout.flush()
     except OSError:  # the reader went away (EPIPE), or the terminal did (EIO after SIGHUP)
         drop_stdout()
     for note in report.notes:
@@ -232,11 +236,10 @@ def cell_text(cell: Cell) -> str:
 def print_table(
     columns: Sequence[str], rows: Sequence[Sequence[Cell]], *, title: str | None = None
 ) -> None:
-    out = console()
-    if not out.is_terminal:
+    if not is_terminal():
         _print_plain_table(columns, rows)
         return
-    out.print(rich_table(columns, rows, title=title))
+    console().print(rich_table(columns, rows, title=title))
 
 
 def rich_table(
@@ -283,52 +286,53 @@ def _print_plain_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -
     sys.stdout.flush()
 
 
-def _err() -> tuple[Console, bool]:
-    err = console(stderr=True)
-    return err, err.is_terminal
+def _err_line(text: str) -> None:
+    """A line on stderr as it is (stderr is not a terminal)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def info(message: str) -> None:
     """A diagnostic line on stderr."""
-    err, terminal = _err()
-    err.print(visible(message) if terminal else message)
+    if not is_terminal(stderr=True):
+        _err_line(message)
+        return
+    console(stderr=True).print(visible(message))
 
 
 def context(line: str) -> None:
     """The line naming what a command acts on: first on stderr, dim on a terminal."""
-    err, terminal = _err()
-    if terminal:
-        from rich.text import Text
+    if not is_terminal(stderr=True):
+        _err_line(line)
+        return
+    from rich.text import Text
 
-        err.print(Text(visible(line), style="dim"))
-    else:
-        err.print(line)
+    console(stderr=True).print(Text(visible(line), style="dim"))
 
 
 def warn(message: str) -> None:
-    err, terminal = _err()
-    if terminal:
-        from rich.text import Text
+    if not is_terminal(stderr=True):
+        _err_line(f"warning: {message}")
+        return
+    from rich.text import Text
 
-        err.print(Text.assemble(("warning: ", "yellow bold"), visible(message)))
-    else:
-        err.print(f"warning: {message}")
+    console(stderr=True).print(Text.assemble(("warning: ", "yellow bold"), visible(message)))
 
 
 def error(message: str, hint: str | None = None) -> None:
-    err, terminal = _err()
-    if terminal:
-        from rich.text import Text
+    if not is_terminal(stderr=True):
+        _err_line(f"error: {message}")
+        if hint:
+            _err_line(f"hint: {hint}")
+        return
+    from rich.text import Text
 
-        # Only the label is styled: `Text(label, style=...) + Text(message)` would carry the
-        # label's style over the whole line.
-        err.print(Text.assemble(("error: ", "red bold"), visible(message)))
-        if hint:
-            err.print(Text.assemble(("hint: ", "cyan"), visible(hint)))
-    else:
-        err.print(f"error: {message}")
-        if hint:
-            err.print(f"hint: {hint}")
+    err = console(stderr=True)
+    # Only the label is styled: `Text(label, style=...) + Text(message)` would carry the
+    # label's style over the whole line.
+    err.print(Text.assemble(("error: ", "red bold"), visible(message)))
+    if hint:
+        err.print(Text.assemble(("hint: ", "cyan"), visible(hint)))
 
 
 # --- live views -------------------------------------------------------------------------
@@ -372,8 +376,24 @@ class LiveTable:
             self._live.console.print(visible(message))
 
 
+# What makes rich treat a stream that is not a terminal as one.
+_TERMINAL_VARS = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS",
+                  "JUPYTER_LINES")
+
+
 def is_terminal(*, stderr: bool = False) -> bool:
-    return console(stderr=stderr).is_terminal
+    """Whether the stream is shown on a terminal, as rich decides it; a plain pipe or file
+    is told apart without importing rich (it costs ~30 ms, for nothing, on a pipe)."""
+    import os
+
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = bool(stream.isatty())
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty and not any(os.environ.get(name) is not None for name in _TERMINAL_VARS):
+        return False
+    return bool(console(stderr=stderr).is_terminal)
 
 
 # --- lines from several workers ------------------------------------------------------------
@@ -418,11 +438,11 @@ class Lines:
         width = max((len(n) for n in names), default=0)
         self.prefixes = {n: f"{n.ljust(width)} | " for n in names}
         self.raw_prefixes = {n: p.encode() for n, p in self.prefixes.items()}
-        out = console(stderr=stderr)
-        self.styled = (
-            self.prefixed and out.is_terminal and out.color_system is not None and not out.no_color
-        )
-        self.escaped = out.is_terminal and not raw
+        terminal = is_terminal(stderr=stderr)
+        out = console(stderr=stderr) if terminal else None
+        self.styled = (self.prefixed and out is not None and out.color_system is not None
+                       and not out.no_color)
+        self.escaped = terminal and not raw
         self._lock = threading.Lock()
 
     def write(self, worker: str, data: bytes, received: float | None = None) -> None:
@@ -502,7 +522,7 @@ class Steps:
     on one, no ``--json``), otherwise nothing. Call it with each step's text."""
 
     def __init__(self, *, as_json: bool = False) -> None:
-        self.enabled = not as_json and is_terminal() and console(stderr=True).is_terminal
+        self.enabled = not as_json and is_terminal() and is_terminal(stderr=True)
         self._status: Any = None
 
     def __enter__(self) -> Steps:
