@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup system-deps lint typecheck completions docs bench mutation clean
 
+# scripts/pip-editable installs the checkout editable (and says why in its mode).
 # pip's own output (build back-end warnings, notices) goes to a log, shown only on failure,
 # so that it does not open `make demo`.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "installing pshctl and its Python dependencies into $(VENV) (log: $(VENV)/pip.log)"
-	@{ $(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test,fabric]'; } \
+	@{ $(PY) -m pip install -q --upgrade pip && ./scripts/pip-editable $(PY) test,fabric; } \
 		> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
 
@@ -40,14 +41,14 @@ docs: $(STAMP)
 
 # Mutation testing of the pure core (tools/mutation.py, docs/testing.md); not run by CI.
 mutation: $(STAMP)
-	@$(PY) -m pip install -q -e '.[mutation]' > $(VENV)/pip-mutation.log 2>&1 \
+	@./scripts/pip-editable $(PY) mutation > $(VENV)/pip-mutation.log 2>&1 \
 		|| { cat $(VENV)/pip-mutation.log; exit 1; }
 	$(PY) -m tools.mutation $(MODULES)
 
 # Ratios against baselines measured in the same run (bench/README.md); BENCH_ARGS=--quick
 # for a shorter run. parallel-ssh, one baseline, is optional: its row is skipped without it.
 bench: setup
-	@$(PY) -c 'import pssh' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]' \
+	@$(PY) -c 'import pssh' 2>/dev/null || ./scripts/pip-editable $(PY) bench \
 		|| echo "parallel-ssh is not installable here: its row is skipped"
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
