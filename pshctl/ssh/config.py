@@ -84,12 +84,12 @@ def lookup(alias: str) -> dict[str, Any]:
 
     ``alias`` must have passed :func:`check_target`: ``Match exec`` puts it in a shell.
     """
-    import paramiko
-    import paramiko.config
-
     path = ssh_config_path()
     if not path.is_file():
         return {}
+    import paramiko
+    import paramiko.config
+
     paramiko.config.invoke = _MatchExec  # type: ignore[attr-defined]
     try:
         config = paramiko.SSHConfig.from_path(str(path))

@@ -327,10 +327,14 @@ def _hop_target(spec: str) -> Target:
 
 
 def _socket(endpoint: Endpoint, options: SshOptions, parent: Session | None) -> Any:
-    """A connected socket-like object: direct, through a jump host, or a ProxyCommand."""
-    import paramiko
+    """A connected socket-like object: direct, through a jump host, or a ProxyCommand.
 
+    A direct connection is opened before paramiko is imported (:func:`_open`): sshd
+    forks, starts its child and sends its banner while this side imports.
+    """
     where = f"{endpoint.hostname}:{endpoint.port}"
+    if parent is not None or endpoint.proxy_command:
+        import paramiko
     if parent is not None:
         try:
             return parent.transport.open_channel(
@@ -373,9 +377,6 @@ def _socket(endpoint: Endpoint, options: SshOptions, parent: Session | None) -> 
 def _open(
     target: Target, endpoint: Endpoint, options: SshOptions, parent: Session | None
 ) -> Session:
-    import paramiko
-
-    known = _known_hosts(known_hosts_files(endpoint.extra_known_hosts))
     # A slot from the TCP connection until sshd counts it as authenticated. Through a jump
     # host, only once the forwarded channel is open, which gives the jump host's slot
     # back: a thread never holds two, so threads never wait on each other's.
@@ -390,9 +391,14 @@ def _open(
             slot.release()
             raise
     try:
+        import paramiko  # while sshd gets to its banner
+
+        known = _known_hosts(known_hosts_files(endpoint.extra_known_hosts))
         transport = paramiko.Transport(sock)
     except BaseException:
         slot.release()
+        with contextlib.suppress(OSError):
+            sock.close()
         raise
     _prefer_gcm(transport)
     try:
