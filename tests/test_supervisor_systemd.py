@@ -3,7 +3,7 @@ decisions (real user managers: tests/test_lifecycle_integration.py, parametrised
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,12 +16,15 @@ from pshctl.supervisor import (
     UNSUPERVISED,
     UP,
     ServiceProblem,
+    StopProgress,
 )
 from pshctl.supervisor.systemd import (
     EXIT_MARK,
     JOB_MARK,
+    NOT_INSTALLED,
     TIMED_OUT,
     Systemd,
+    _wait_for,
     job_script,
     kill_argv,
     parse_status,
@@ -260,3 +263,208 @@ def test_plan() -> None:
     ]
     assert steps[0].command == job_script("stop", "app", 1, queue=True)  # sent as written
     assert "after 15s" in (steps[2].when or "")
+
+
+def test_plans_read_whole() -> None:
+    status = status_script(["app"])
+    stop = [(s.script, s.when) for s in Systemd().plan("stop", "app", grace=15, wait=5)]
+    assert stop == [
+        (job_script("stop", "app", 1, queue=True),
+         "queues the stop job, waits up to 1s for it, reads the state"),
+        (job_script("stop", "app", 1, queue=False),
+         "again, about once a second, until it is down or 15s passed"),
+        (None, "if still running after 15s"),
+        (job_script("stop", "app", 1, queue=False), "until it is down, after the kill"),
+    ]
+    assert Systemd().plan("stop", "app", grace=2.5, wait=5)[2].argv == tuple(kill_argv("app"))
+    start = [(s.script, s.when) for s in Systemd().plan("start", "app", grace=15, wait=0.5)]
+    assert start == [
+        (job_script("start", "app", 0.5, queue=True),
+         "queues the start job, waits for it, reads the state"),
+        (status, "polled until it runs, up to 0.5s"),
+    ]
+    assert Systemd().plan("start", "app", grace=1, wait=5)[0].script == job_script(
+        "start", "app", 1, queue=True)  # one wait lasts a second at most
+    assert Systemd().probe(["app", "b"]) == status_script(["app", "b"])
+    assert [(s.script, s.when) for s in Systemd().plan("status", "app", grace=1, wait=1)] == [
+        (status, None)]
+    with pytest.raises(ValueError, match=r"^unknown action 'restart'$"):
+        Systemd().plan("restart", "app", grace=1, wait=1)
+
+
+@pytest.mark.parametrize(("elapsed", "left", "seconds"), [
+    (0.0, 15.0, 1.0),   # up to the next whole second
+    (0.3, 15.0, 0.7),
+    (0.8, 15.0, 1.2),   # less than a quarter second to it: on to the one after
+    (0.75, 15.0, 0.25),  # a quarter exactly is kept
+    (2.4, 0.5, 0.5),    # never past what is left
+    (2.4, 0.01, 0.05),  # nor shorter than an exec is worth
+    (2.4, -1.0, 0.05),
+])
+def test_a_wait_lasts_to_the_next_whole_second(elapsed: float, left: float,
+                                               seconds: float) -> None:
+    assert _wait_for(elapsed, left) == pytest.approx(seconds)
+
+
+@dataclass
+class OneAnswer:
+    """A runner that answers every command with ``text`` and records what it ran."""
+
+    text: str
+    exit_status: int = 0
+    ran: list[tuple[str, float | None]] = field(default_factory=list)
+
+    def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+        self.ran.append((str(argv), timeout))
+        return Result(self.exit_status, self.text)
+
+
+def test_a_job_waits_once_and_reads_the_state() -> None:
+    runner = OneAnswer(f"{JOB_MARK} wait 0\n" + answer(show(MainPID=7)))
+    code, failure, state = Systemd().job(runner, "start", "app", 0.5, queue=True)
+    assert (code, failure, state.pid, state.state) == (0, None, 7, "run")
+    assert runner.ran == [(job_script("start", "app", 0.5, queue=True), 30.5)]
+    timed_out = OneAnswer(f"{JOB_MARK} wait {TIMED_OUT}\n" + answer(show(MainPID=7)))
+    code, failure, _ = Systemd().job(timed_out, "stop", "app", 1)
+    assert (code, failure) == (TIMED_OUT, None)  # the job goes on: nothing failed yet
+    assert timed_out.ran[0][0] == job_script("stop", "app", 1, queue=False)
+
+
+def test_a_job_that_failed_says_what_systemctl_said() -> None:
+    runner = OneAnswer("Job for app.service canceled.\n"
+                       f"{JOB_MARK} wait 1\n" + answer(show(MainPID=7)))
+    code, failure, state = Systemd().job(runner, "stop", "app", 1)
+    assert (code, str(failure), state.pid) == (
+        1, "systemctl failed: Job for app.service canceled.", 7)
+
+
+@pytest.mark.parametrize(("text", "exit_status", "message"), [
+    ("", 255, "systemctl said: (nothing) (exit 255)"),
+    ("sh: garbled\n", 2, "systemctl said: sh: garbled (exit 2)"),
+    (f"{JOB_MARK} wait\n", 0, f"systemctl said: {JOB_MARK} wait (exit 0)"),
+    (f"{JOB_MARK} wait x\n", 0, f"systemctl said: {JOB_MARK} wait x (exit 0)"),
+    (f"{JOB_MARK} done 0\n", 0, f"systemctl said: {JOB_MARK} done 0 (exit 0)"),
+    (f"sh: 1: timeout: not found\n{JOB_MARK} wait 127\n", 0,
+     "`timeout` (coreutils) is not installed on the remote"),
+    (f"{JOB_MARK} queue 0\n", 0, "systemctl stop refused: exit 0"),
+    (f"Failed to stop app.service: Access denied\n{JOB_MARK} queue 4\n", 0,
+     "systemctl failed: Failed to stop app.service: Access denied"),
+])
+def test_a_job_whose_answer_is_not_a_wait_raises(text: str, exit_status: int,
+                                                 message: str) -> None:
+    with pytest.raises(OperationFailed) as raised:
+        Systemd().job(OneAnswer(text, exit_status), "stop", "app", 1, queue=True)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (f"sh: 1: systemctl: not found\n{JOB_MARK} queue 127\n", NOT_INSTALLED),
+    (f"{JOB_MARK} wait 127\n", NOT_INSTALLED),  # timeout found; systemctl not
+    (f"Unit app.service not loaded.\n{JOB_MARK} wait 5\n", "no systemd user unit app.service"),
+    (f"{JOB_MARK} wait 0\n" + answer(show(LoadState="not-found")),
+     "no systemd user unit app.service"),
+])
+def test_a_job_on_a_unit_systemd_does_not_have_raises_its_state(text: str,
+                                                                message: str) -> None:
+    with pytest.raises(ServiceProblem) as raised:
+        Systemd().job(OneAnswer(text), "stop", "app", 1, queue=True)
+    assert (raised.value.state.problem, raised.value.state.message) == ("missing", message)
+
+
+@dataclass
+class Clocked:
+    """A :class:`FakeSystemctl` on a fake clock: a wait that timed out took its whole
+    ``timeout N``, anything else no time; ``waits`` and ``slept`` say how long each was."""
+
+    fake: FakeSystemctl
+    now: float = 0.0
+    waits: list[float] = field(default_factory=list)
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += seconds
+
+    def run(self, argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+        result = self.fake.run(argv, timeout=timeout)
+        if isinstance(argv, str) and JOB_MARK in argv:
+            seconds = float(argv.split("timeout ", 1)[1].split(" ", 1)[0])
+            self.waits.append(seconds)
+            if f"{JOB_MARK} wait {TIMED_OUT}" in result.stdout:
+                self.now += seconds
+        return result
+
+
+@pytest.fixture
+def clocked(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Clocked]:
+    def make(shows: list[str], **fake: object) -> Clocked:
+        clock = Clocked(FakeSystemctl(shows, **fake))  # type: ignore[arg-type]
+        monkeypatch.setattr("pshctl.supervisor.driver.time", clock)
+        monkeypatch.setattr("pshctl.supervisor.systemd.time", clock)
+        return clock
+    return make
+
+
+STOPPING = show(ActiveState="deactivating", SubState="stop-sigterm", MainPID=9)
+KILLED = show(ActiveState="failed", SubState="failed", ExecMainCode=2, ExecMainStatus=9)
+
+
+def test_stop_waits_a_second_at_a_time_then_kills_at_the_grace(clocked) -> None:
+    clock = clocked([STOPPING], after_kill=KILLED)
+    ticks: list[StopProgress] = []
+    report = Systemd().stop(clock, "app", 2.5, progress=ticks.append)
+    assert (report.outcome, report.seconds, report.state.last_exit) == (
+        "killed", 2.5, "signal KILL")
+    assert clock.waits == [1.0, 1.0, 0.5, 0.5]
+    assert clock.fake.calls == ["queue stop", "wait stop", "wait stop", "kill", "wait stop"]
+    assert [(t.elapsed, t.killed) for t in ticks] == [
+        (0.0, False), (1.0, False), (2.0, False), (2.5, True)]
+    assert {(t.service, t.grace) for t in ticks} == {("app", 2.5)}
+
+
+def test_stop_gives_up_5s_after_the_kill(clocked) -> None:
+    clock = clocked([STOPPING], after_kill=STOPPING)
+    with pytest.raises(OperationFailed) as raised:
+        Systemd().stop(clock, "app", 2.5)
+    assert str(raised.value) == "still run (pid 9), want down, got TERM 5s after SIGKILL"
+    assert (clock.now, clock.fake.calls.count("kill")) == (7.5, 1)
+    assert clock.waits[3:] == [0.5, 1.0, 1.0, 1.0, 1.0, 0.5]
+
+
+def test_stop_of_a_unit_systemd_brings_back_gives_up_after_the_grace(clocked) -> None:
+    looping = show(ActiveState="activating", SubState="auto-restart")
+    clock = clocked([looping])
+    with pytest.raises(OperationFailed) as raised:
+        Systemd().stop(clock, "app", 1.5)
+    assert str(raised.value) == "did not stop: down, want up"  # no process to kill
+    assert clock.waits == [1.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.05]  # to 3s past the grace
+    assert (clock.now, clock.fake.calls.count("kill")) == (pytest.approx(4.55), 0)
+
+
+def test_a_stop_job_that_failed_raises(clocked) -> None:
+    clock = clocked([STOPPING], verbs={})
+    clock.fake.run = lambda argv, timeout=None: Result(  # type: ignore[method-assign]
+        0, f"Job canceled.\n{JOB_MARK} wait 1\n" + answer(STOPPING))
+    with pytest.raises(OperationFailed, match=r"^systemctl failed: Job canceled\.$"):
+        Systemd().stop(clock, "app", 15)
+
+
+def test_start_waits_on_its_job_up_to_the_wait(clocked) -> None:
+    clock = clocked([show(ActiveState="activating", SubState="start")])
+    state = Systemd().start(clock, "app", 2.5)
+    assert state.state == "start" and clock.now == 2.5
+    assert clock.waits == [1.0, 1.0, 0.5]
+    assert clock.fake.calls == ["queue start", "wait start", "wait start"]
+
+
+def test_start_reads_a_restarting_unit_less_and_less_often(clocked) -> None:
+    looping = show(ActiveState="activating", SubState="auto-restart")
+    clock = clocked([looping])
+    state = Systemd().start(clock, "app", 1.3)
+    assert state.want == "up" and clock.now == pytest.approx(1.3)
+    assert clock.slept == [0.1, 0.2, 0.4, 0.5, 0.1]
+    assert clock.fake.calls == ["queue start"] + ["show"] * 5
+
