@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from pshctl.supervisor import ServiceProblem, ServiceState, Step
 from pshctl.supervisor.auto import MARK, Auto, choose, probe_script, split_answers
 from pshctl.supervisor.driver import COMMAND_TIMEOUT
 from pshctl.supervisor.runit import Runit
-from pshctl.supervisor.systemd import EXIT_MARK, Systemd
+from pshctl.supervisor.systemd import EXIT_MARK, NO_MANAGER, Systemd, parse_status, status_script
 from tests.test_supervisor_runit import Result
 from tests.test_supervisor_systemd import show
 
@@ -54,6 +55,7 @@ def test_the_probe_is_one_command_and_runs_in_a_shell() -> None:
     assert script.count(MARK) == 4
     # A shell where `sv` answers and `systemctl` is not installed.
     here = (script.replace("systemctl --user", "no_such_systemctl --user")
+            .replace("command -v systemctl", "command -v no_such_systemctl")
             .replace("sv status", "echo 'run: /s/app: (pid 1) 5s';:"))
     done = subprocess.run(["sh", "-c", here], capture_output=True, text=True, check=False)
     answers = split_answers(done.stdout)
@@ -74,7 +76,9 @@ def test_each_service_gets_its_own_driver_and_later_calls_skip_the_probe() -> No
     assert (new.supervisor, new.pid) == ("systemd", 4)
     assert len(remote.calls) == 1  # one round trip for both answers
     auto.status(remote, ["/s/old", "/s/new"])
-    assert [c.split()[0] for c in remote.calls[1:]] == ["sv", "systemctl"]  # no probe again
+    later = remote.calls[1:]  # each driver asked on its own: no probe again
+    assert len(later) == 2 and not any(MARK in call for call in later), later
+    assert later[0].startswith("sv status") and "systemctl --user show" in later[1], later
 
 
 def test_a_running_service_wins_over_a_stopped_one_then_systemd() -> None:
@@ -254,3 +258,37 @@ def test_a_shell_without_either_command_and_no_fences() -> None:
     assert state.problem == "missing"
     assert "systemd: `systemctl` is not installed" in (state.message or "")
     assert "runit: runit's `sv` is not installed" in (state.message or "")
+
+
+def test_no_systemctl_is_started_where_no_user_manager_could_answer(tmp_path: Path) -> None:
+    """Without a session bus address and with neither of the manager's sockets, the probe
+    answers as systemctl would, without starting it; with a socket, systemctl is asked."""
+    import socket
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake = bin_dir / "systemctl"
+    fake.write_text(f"#!/bin/sh\necho called >> {calls}\necho 'Id=app.service'\n")
+    fake.chmod(0o755)
+    script = status_script(["app"])
+    runtime = tmp_path / "run"
+    (runtime / "systemd").mkdir(parents=True)
+    base = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+    def probe(env: dict[str, str]) -> list[ServiceState]:
+        done = subprocess.run(["sh", "-c", script], capture_output=True, text=True,
+                              env={**base, **env}, check=False)
+        return parse_status(done.stdout, ["app"])
+
+    for env in ({}, {"XDG_RUNTIME_DIR": str(runtime)}):
+        (state,) = probe(env)
+        assert (state.problem, state.message) == (
+            "missing", f"no answer from systemd's user manager: {NO_MANAGER}"), env
+    assert not calls.exists()
+    with socket.socket(socket.AF_UNIX) as bus:
+        bus.bind(str(runtime / "bus"))
+        probe({"XDG_RUNTIME_DIR": str(runtime)})
+    assert calls.read_text() == "called\n"
+    probe({"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nowhere"})
+    assert calls.read_text() == "called\ncalled\n"

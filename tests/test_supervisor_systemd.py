@@ -64,7 +64,7 @@ def test_commands_are_exact() -> None:
     assert start_argv("app") == ["systemctl", "--user", "start", "--no-block", "--",
                                  "app.service"]
     script = status_script(["app", "it's"])
-    assert script.startswith("systemctl --user show --property=Id,LoadState,")
+    assert "else systemctl --user show --property=Id,LoadState," in script
     assert "-- app.service 'it'\"'\"'s.service' 2>&1;" in script  # quoted, never raw
     assert script.endswith("cat /proc/uptime 2>/dev/null")
 

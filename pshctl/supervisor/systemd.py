@@ -75,8 +75,16 @@ PROPERTIES = (
 )
 EXIT_MARK = "systemctl-exit"
 # `show` then the clock, as one shell command line (the units are quoted in).
+# Where systemctl --user finds no manager to ask (no session bus address, and neither the
+# manager's private socket nor the user bus in $XDG_RUNTIME_DIR), it fails as systemctl
+# would without being started: a runit container's status costs no systemctl process.
+NO_MANAGER = "Failed to connect to bus: no user manager here"
 STATUS_SCRIPT = (
-    'systemctl --user show --property={properties} -- {units} 2>&1; '
+    'if [ -z "$DBUS_SESSION_BUS_ADDRESS" ] && command -v systemctl >/dev/null 2>&1 && '
+    '! {{ [ -n "$XDG_RUNTIME_DIR" ] && {{ [ -S "$XDG_RUNTIME_DIR/systemd/private" ] || '
+    '[ -S "$XDG_RUNTIME_DIR/bus" ]; }}; }}; '
+    f'then echo "{NO_MANAGER}"; false; '
+    'else systemctl --user show --property={properties} -- {units} 2>&1; fi; '
     f'echo "{EXIT_MARK} $?"; cat /proc/uptime 2>/dev/null'
 )
 COMMAND_NOT_FOUND = 127
