@@ -251,3 +251,29 @@ def test_no_heavy_imports_for_the_ssh_and_auth_commands() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_paramiko_imports_without_importlib_metadata_and_keeps_its_version() -> None:
+    code = (
+        "import sys, pshctl.ssh, paramiko; "
+        "seen = 'importlib.metadata' in sys.modules; "
+        "from importlib import metadata; "
+        "print(seen, paramiko.__version__ == metadata.version('paramiko'), "
+        "paramiko.metadata.version('typer') == metadata.version('typer'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "True"]
+
+
+def test_the_version_is_read_from_the_one_dist_info_folder(tmp_path: Path) -> None:
+    from pshctl.ssh._noinvoke import dist_version
+
+    origin = tmp_path / "paramiko" / "__init__.py"
+    origin.parent.mkdir()
+    assert dist_version(str(origin)) is None  # no folder: importlib.metadata answers
+    (tmp_path / "paramiko-5.1.0.dist-info").mkdir()
+    (tmp_path / "paramiko_expect-1.0.dist-info").mkdir()
+    assert dist_version(str(origin)) == "5.1.0"
+    (tmp_path / "paramiko-4.0.0.dist-info").mkdir()
+    assert dist_version(str(origin)) is None  # two: ambiguous
+    assert dist_version(None) is None
