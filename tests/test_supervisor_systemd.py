@@ -297,6 +297,7 @@ def test_plans_read_whole() -> None:
     (0.3, 15.0, 0.7),
     (0.8, 15.0, 1.2),   # less than a quarter second to it: on to the one after
     (0.75, 15.0, 0.25),  # a quarter exactly is kept
+    (0.79, 15.0, 1.21),  # 0.21 to it: under a quarter (not a fifth), so on to the one after
     (2.4, 0.5, 0.5),    # never past what is left
     (2.4, 0.01, 0.05),  # nor shorter than an exec is worth
     (2.4, -1.0, 0.05),
