@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 
 UTC = timezone.utc
 SCAN = 160  # a line's time is near its start: look no further (long lines stay cheap)
@@ -87,15 +88,26 @@ def _zone(text: str | None, default: tzinfo) -> tzinfo:
 
 def _seconds(match: re.Match[str], default_zone: tzinfo) -> float | None:
     parts = match.groupdict()
-    month = int(parts["m"]) if parts.get("m") else _MONTHS.get(parts["mon"].lower(), 0)
-    try:
-        moment = datetime(int(parts["y"]), month, int(parts["d"]), int(parts["H"]),
-                          int(parts["M"]), int(parts["S"]),
-                          tzinfo=_zone(parts.get("zone"), default_zone))
-    except ValueError:  # 2026-13-45: digits, not a time
+    base = _whole_seconds(parts["y"], parts.get("m") or parts["mon"], parts["d"], parts["H"],
+                          parts["M"], parts["S"], parts.get("zone"), default_zone)
+    if base is None:
         return None
     fraction = parts.get("frac")
-    return moment.timestamp() + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+    return base + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+
+
+@lru_cache(maxsize=4096)
+def _whole_seconds(year: str, month: str, day: str, hour: str, minute: str, second: str,
+                   zone: str | None, default_zone: tzinfo) -> float | None:
+    """The time to the second, kept for the next lines of the same second: a log of many
+    lines a second (a history read, a merge of several workers) builds each one once."""
+    number = int(month) if month.isdigit() else _MONTHS.get(month.lower(), 0)
+    try:
+        moment = datetime(int(year), number, int(day), int(hour), int(minute), int(second),
+                          tzinfo=_zone(zone, default_zone))
+    except ValueError:  # 2026-13-45: digits, not a time
+        return None
+    return moment.timestamp()
 
 
 def _syslog(match: re.Match[str], default_zone: tzinfo, now: datetime | None) -> float | None:
