@@ -32,10 +32,9 @@ def main(argv: list[str] | None = None) -> None:
         _refresh_completion_tree()
     args = sys.argv[1:] if argv is None else argv
     if args == ["--version"]:  # as the root's --version option prints it, without typer
-        from pshctl import __version__
-        from pshctl.cli.output import write_text
+        from pshctl.cli.output import version
 
-        write_text(f"pshctl {__version__}\n")
+        version()
         leave(0)
     from pshctl.cli import helpcache
 

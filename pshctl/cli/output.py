@@ -138,6 +138,13 @@ def drop_stdout() -> None:
         os.close(devnull)
 
 
+def version() -> None:
+    """``pshctl --version``'s line (the root option's, and the one answered without typer)."""
+    from pshctl import __version__
+
+    write_text(f"pshctl {__version__}\n")
+
+
 def write_text(text: str) -> None:
     """Text to stdout as it is (a completion script, ``--pipe``'s destination)."""
     sys.stdout.write(text)

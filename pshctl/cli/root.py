@@ -13,7 +13,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from pshctl import __version__
 from pshctl.cli import output
 from pshctl.cli.interrupts import as_keyboard_interrupt
 from pshctl.cli.options import AppOpt, EnvironmentOpt, GlobalState, ProjectOpt
@@ -34,7 +33,7 @@ _app = typer.Typer(  # its commands come from register(); ``app`` is the whole o
 
 def _version(value: bool) -> None:
     if value:
-        output.write_text(f"pshctl {__version__}\n")
+        output.version()
         raise typer.Exit()
 
 
