@@ -61,6 +61,21 @@ def test_pending_survivors_are_replaced_per_module(tmp_path: Path) -> None:
     assert path.read_text().startswith("# Mutation survivors not yet reviewed")
 
 
+def test_pending_notes_survive_and_only_the_selected_mutants_are_replaced(
+        tmp_path: Path) -> None:
+    path = tmp_path / "pending.txt"
+    path.write_text("pshctl.a.x_f__mutmut_1  # a real flaw\npshctl.a.x_g__mutmut_2\n"
+                    "pshctl.a.x_g__mutmut_3  # to check\n")
+    # A run of a's g mutants only: f's entry is not touched; g_3 still survives.
+    mutation.write_pending({"pshctl.a.x_g__mutmut_3"}, ["pshctl/a.py"], path,
+                           only=("pshctl.a.x_g__*",))
+    assert path.read_text().splitlines()[2:] == [
+        "pshctl.a.x_f__mutmut_1  # a real flaw", "pshctl.a.x_g__mutmut_3  # to check"]
+    assert mutation.selected("pshctl.a.x_g__mutmut_3", ("pshctl.a.x_g__*",))
+    assert not mutation.selected("pshctl.a.x_f__mutmut_1", ("pshctl.a.x_g__*",))
+    assert mutation.selected("anything", ())
+
+
 def test_a_pending_survivor_does_not_fail_the_run_a_new_one_does(
         monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[str] = []

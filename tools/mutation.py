@@ -2,6 +2,7 @@
 
     make mutation                                  # every module below
     python -m tools.mutation pshctl/outcome.py     # one module (or a few)
+    python -m tools.mutation pshctl/settings.py --only 'pshctl.settings.x_parse_text__*'
 
 Each module is mutated by mutmut (one small change at a time: ``<`` for ``<=``, ``None``
 for a value, a dropped argument, ...) and its unit tests are run against each mutant.
@@ -17,6 +18,7 @@ repository under ``build/mutation``, so the checkout is never touched.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import re
 import shutil
 import subprocess
@@ -87,20 +89,41 @@ def equivalents(doc: Path = EQUIVALENTS_DOC) -> dict[str, str]:
 
 def pending(path: Path = PENDING) -> set[str]:
     """The survivors not yet reviewed, from ``path`` (``#`` comments allowed)."""
+    return set(_pending_notes(path))
+
+
+def _pending_notes(path: Path) -> dict[str, str]:
+    """Pending survivor -> its note (the ``# ...`` after its name, or ``""``)."""
     if not path.exists():
-        return set()
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text("utf-8").splitlines())
-    return {line for line in lines if line}
+        return {}
+    notes = {}
+    for line in path.read_text("utf-8").splitlines():
+        name, _, note = line.partition("#")
+        if name.strip():
+            notes[name.strip()] = note.strip()
+    return notes
 
 
-def write_pending(names: set[str], modules: list[str], path: Path = PENDING) -> None:
-    """Replace the pending survivors of ``modules`` with ``names``, keeping the others'."""
+def selected(name: str, only: tuple[str, ...]) -> bool:
+    """Whether mutant ``name`` is among the ``--only`` patterns (all of them when none)."""
+    return not only or any(fnmatch.fnmatchcase(name, pattern) for pattern in only)
+
+
+def write_pending(names: set[str], modules: list[str], path: Path = PENDING,
+                  only: tuple[str, ...] = ()) -> None:
+    """Replace the pending survivors of ``modules`` (and ``only``) with ``names``.
+
+    The others' are kept, and a survivor still pending keeps its note.
+    """
     dotted = tuple(m.removesuffix(".py").replace("/", ".") + "." for m in modules)
-    kept = {n for n in pending(path) if not n.startswith(dotted)}
+    notes = _pending_notes(path)
+    run = {n for n in notes if n.startswith(dotted) and selected(n, only)}
+    kept = (set(notes) - run) | names
     header = ("# Mutation survivors not yet reviewed (python -m tools.mutation --update-pending)."
               "\n# Each one is to be killed by a test or listed as equivalent in docs/testing.md."
               "\n")
-    path.write_text(header + "".join(f"{n}\n" for n in sorted(kept | names)), "utf-8")
+    lines = (f"{n}  # {notes[n]}" if notes.get(n) else n for n in sorted(kept))
+    path.write_text(header + "".join(f"{line}\n" for line in lines), "utf-8")
 
 
 def parse_results(text: str) -> list[Mutant]:
@@ -173,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", metavar="MODULE",
                         help=f"modules to mutate (default: all of them): {', '.join(MODULES)}")
+    parser.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                        help="run only the mutants whose names match PATTERN (fnmatch, e.g. "
+                             "'pshctl.settings.x_parse_text__mutmut_*'); repeatable")
     parser.add_argument("--update-pending", action="store_true",
                         help=f"record this run's unexplained survivors in {PENDING.name}")
     args = parser.parse_args(argv)
@@ -180,16 +206,18 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"not in tools/mutation.py's MODULES: {', '.join(unknown)}")
     modules = args.modules or list(MODULES)
+    only = tuple(args.only)
     prepare(modules)
-    run = mutmut("run")
+    run = mutmut("run", *only)
     if run.returncode != 0:
         print(run.stdout[-3000:] + run.stderr[-3000:], file=sys.stderr)
         return 2
-    mutants = parse_results(mutmut("results", "--all", "true").stdout)
+    mutants = [m for m in parse_results(mutmut("results", "--all", "true").stdout)
+               if selected(m.name, only)]
     explained = equivalents()
     if args.update_pending:
         _, unexplained = score(mutants, set(explained))
-        write_pending({m.name for m in unexplained}, modules)
+        write_pending({m.name for m in unexplained}, modules, only=only)
     return report(mutants, explained, pending())
 
 
