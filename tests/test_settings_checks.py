@@ -49,3 +49,118 @@ def test_api_and_auth_urls_are_read(tmp_path: Path) -> None:
 ])
 def test_a_bad_url_is_refused_with_why(tmp_path: Path, text: str, message: str) -> None:
     assert str(refusal(write(tmp_path, text))) == message
+
+
+# --- instances ----------------------------------------------------------------------------
+
+WANTED = ("instances must be a number of instances (1-64) or a list of per-instance entries "
+          "(host, port, ...)")
+
+
+def environment(root: Path, name: str = "s") -> settings.EnvironmentEntry:
+    entry = load_settings(root).environment(name)
+    assert entry is not None
+    return entry
+
+
+@pytest.mark.parametrize("count", [1, 64])
+def test_a_count_of_instances_from_1_to_64(tmp_path: Path, count: int) -> None:
+    write(tmp_path, f"""
+        environments:
+          s:
+            host: h
+            workers:
+              queue: {{instances: {count}}}
+        """)
+    assert environment(tmp_path).workers["queue"]["instances"] == count
+
+
+@pytest.mark.parametrize(("value", "shown"), [("0", "0"), ("65", "65"), ("[]", "[]"),
+                                              ("yes", "True"), ("'3'", "'3'")])
+def test_a_count_out_of_range_is_refused_at_its_line(tmp_path: Path, value: str,
+                                                     shown: str) -> None:
+    write(tmp_path, f"""
+        environments:
+          s:
+            host: h
+            instances: {value}
+        """)
+    assert str(refusal(tmp_path)) == (
+        f".pshctl.yaml:4: environment 's': {WANTED}, not {shown}")
+
+
+def listing(root: Path, count: int) -> Path:
+    entries = ", ".join(f"{{port: {2200 + n}}}" for n in range(count))
+    return write(root, f"""
+        environments:
+          s:
+            host: h
+            instances: [{entries}]
+        """)
+
+
+def test_a_list_of_up_to_64_instances_is_read(tmp_path: Path) -> None:
+    listed = environment(listing(tmp_path, 64)).keys["instances"]
+    assert isinstance(listed, list)
+    assert [i["port"] for i in listed] == list(range(2200, 2264))
+
+
+def test_a_list_of_65_instances_is_refused(tmp_path: Path) -> None:
+    message = str(refusal(listing(tmp_path, 65)))
+    assert message.startswith(f".pshctl.yaml:4: environment 's': {WANTED}, not [{{'port': 2200}}")
+
+
+def test_an_empty_instance_entry_takes_the_containers_keys(tmp_path: Path) -> None:
+    write(tmp_path, """
+        environments:
+          s:
+            host: h
+            workers:
+              queue:
+                instances:
+                  -
+                  - {port: 2223}
+        """)
+    assert environment(tmp_path).workers["queue"]["instances"] == [{}, {"port": 2223}]
+
+
+def test_an_instance_that_is_not_a_mapping_is_refused_at_the_list(tmp_path: Path) -> None:
+    write(tmp_path, """
+        environments:
+          s:
+            host: h
+            workers:
+              queue:
+                port: 2222
+                instances: [{port: 2223}, h2]
+        """)
+    assert str(refusal(tmp_path)) == (
+        ".pshctl.yaml:7: environment 's': worker 'queue': instance 1: must be a mapping of "
+        "keys such as host and port")
+
+
+def test_an_instances_key_file_is_taken_from_the_config_files_directory(tmp_path: Path) -> None:
+    write(tmp_path, """
+        environments:
+          s:
+            host: h
+            instances:
+              - {identity_file: keys/zero}
+              - {identity_file: /etc/keys/one}
+        """)
+    listed = environment(tmp_path).keys["instances"]
+    assert listed == [{"identity_file": str(tmp_path / "keys" / "zero")},
+                      {"identity_file": "/etc/keys/one"}]
+
+
+def test_an_instance_has_no_workers(tmp_path: Path) -> None:
+    write(tmp_path, """
+        environments:
+          s:
+            host: h
+            instances:
+              - port: 2223
+                workers: {queue: {}}
+        """)
+    error = refusal(tmp_path)
+    assert str(error) == ".pshctl.yaml:6: environment 's': instance 0: unknown key 'workers'"
