@@ -164,3 +164,32 @@ def test_an_instance_has_no_workers(tmp_path: Path) -> None:
         """)
     error = refusal(tmp_path)
     assert str(error) == ".pshctl.yaml:6: environment 's': instance 0: unknown key 'workers'"
+
+
+# --- workers ------------------------------------------------------------------------------
+
+
+def test_a_workers_key_file_is_taken_from_the_config_files_directory(tmp_path: Path) -> None:
+    write(tmp_path, """
+        environments:
+          s:
+            host: h
+            identity_file: ~/.ssh/id_app
+            workers:
+              queue: {identity_file: keys/queue, known_hosts: ../known_hosts}
+        """)
+    entry = environment(tmp_path)
+    assert entry.for_worker("queue") == {
+        "host": "h", "identity_file": str(tmp_path / "keys" / "queue"),
+        "known_hosts": str(tmp_path / ".." / "known_hosts")}
+
+
+@pytest.mark.parametrize(("workers", "message"), [
+    ("workers: [queue]", ".pshctl.yaml:4: environment 's': 'workers' must be a mapping"),
+    ("workers:\n      queue: {}\n      mail: 25",
+     ".pshctl.yaml:6: environment 's': worker 'mail': must be a mapping"),
+])
+def test_workers_that_are_not_mappings_are_refused_at_their_line(
+        tmp_path: Path, workers: str, message: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(f"environments:\n  s:\n    host: h\n    {workers}\n")
+    assert str(refusal(tmp_path)) == message
