@@ -193,3 +193,21 @@ def test_workers_that_are_not_mappings_are_refused_at_their_line(
         tmp_path: Path, workers: str, message: str) -> None:
     (tmp_path / ".pshctl.yaml").write_text(f"environments:\n  s:\n    host: h\n    {workers}\n")
     assert str(refusal(tmp_path)) == message
+
+
+# --- unknown keys -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "message", "hint"), [
+    ("project: abc\nregion: eu-3.platform.sh\nregoin: eu-5.platform.sh\n",
+     ".pshctl.yaml:3: unknown key 'regoin'", "did you mean 'region'?"),
+    ("environments:\n  s:\n    host: h\n    port: 22\n    users: root\n",
+     ".pshctl.yaml:5: environment 's': unknown key 'users'", "did you mean 'user'?"),
+    ("ssh:\n  connect_timeout: 3\n  keepalive: 5\n  keepalive_cont: 2\n",
+     ".pshctl.yaml:4: ssh: unknown key 'keepalive_cont'", "did you mean 'keepalive_count'?"),
+])
+def test_an_unknown_key_after_known_ones_is_refused_at_its_line(
+        tmp_path: Path, text: str, message: str, hint: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(text)
+    error = refusal(tmp_path)
+    assert (str(error), error.hint) == (message, hint)
