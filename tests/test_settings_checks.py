@@ -211,3 +211,32 @@ def test_an_unknown_key_after_known_ones_is_refused_at_its_line(
     (tmp_path / ".pshctl.yaml").write_text(text)
     error = refusal(tmp_path)
     assert (str(error), error.hint) == (message, hint)
+
+
+# --- ssh: ---------------------------------------------------------------------------------
+
+
+def test_ssh_numbers_up_to_their_largest_are_read(tmp_path: Path) -> None:
+    write(tmp_path, """
+        ssh:
+          connect_timeout: 3600
+          banner_timeout: 0.5
+          keepalive: 3600
+          keepalive_count: 100
+        """)
+    assert load_settings(tmp_path).ssh == settings.SshTimeouts(
+        connect_timeout=3600, banner_timeout=0.5, keepalive=3600, keepalive_count=100)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("auth_timeout: soon", "ssh.auth_timeout must be a number of seconds, not 'soon'"),
+    ("keepalive_count: [3]", "ssh.keepalive_count must be a whole number, not [3]"),
+    ("keepalive: 3601", "ssh.keepalive must be from 0 to 3600, not 3601"),
+    ("keepalive_count: 101", "ssh.keepalive_count must be from 1 to 100, not 101"),
+    ("connect_timeout: 3600.5",
+     "ssh.connect_timeout must be more than 0 and at most 3600, not 3600.5"),
+])
+def test_a_bad_ssh_number_is_refused_at_its_line(tmp_path: Path, line: str,
+                                                 message: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(f"ssh:\n  banner_timeout: 2\n  {line}\n")
+    assert str(refusal(tmp_path)) == f".pshctl.yaml:3: {message}"
