@@ -1,7 +1,8 @@
 """Load YAML files and remember where every mapping and key was written.
 
 Error messages must point at a line (``.platform.app.yaml:14: ...``), so mappings are
-loaded as :class:`LineDict`, a ``dict`` that also knows its own line and each key's line.
+loaded as :class:`LineDict`, a ``dict`` that also knows its own line and each key's line,
+and lists as :class:`LineList`, a ``list`` that knows its own line.
 PyYAML is imported inside functions only: this module is reachable from the CLI and
 ``--help`` must not pay for the parser. libyaml's parser (``CSafeLoader``) is used when
 PyYAML was built with it: the same nodes and marks, several times faster on large
@@ -46,6 +47,12 @@ class LineDict(dict):
         return self.key_lines.get(key, self.line)
 
 
+class LineList(list):
+    """A list from a YAML file, with the 1-based line it starts on."""
+
+    line: int | None = None
+
+
 def line_of(value: Any, key: Any = None) -> int | None:
     """Where ``value`` (or its ``key``) was written, when it came from a YAML file."""
     if isinstance(value, LineDict):
@@ -84,7 +91,8 @@ def _loader_class(includes: bool, fast: bool) -> type:
     base = yaml.CSafeLoader if fast else yaml.SafeLoader
 
     class LineLoader(base):  # type: ignore[misc, valid-type]
-        """SafeLoader whose mappings are LineDicts; duplicate keys are errors."""
+        """SafeLoader whose mappings are LineDicts and lists LineLists; duplicate keys
+        are errors."""
 
         display_name = "<string>"
 
@@ -104,6 +112,12 @@ def _loader_class(includes: bool, fast: bool) -> type:
             key = loader.construct_object(key_node, deep=True)
             result[key] = loader.construct_object(value_node, deep=True)
             result.key_lines[key] = key_node.start_mark.line + 1
+
+    def construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> Any:
+        result = LineList()
+        result.line = node.start_mark.line + 1
+        yield result  # first, as for mappings
+        result.extend(loader.construct_sequence(node))  # as PyYAML builds its lists
 
     def _refuse_duplicates(node: yaml.MappingNode) -> None:
         seen: set[str] = set()
@@ -139,6 +153,8 @@ def _loader_class(includes: bool, fast: bool) -> type:
         return Include(spec, node.start_mark.line + 1, loader.display_name, node.tag)
 
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+                               construct_sequence)
     if includes:
         LineLoader.add_constructor(INCLUDE_TAG, construct_include)
         LineLoader.add_constructor(ARCHIVE_TAG, construct_include)

@@ -427,6 +427,9 @@ def nested(depth: int, inner: str = "") -> str:
     (f"  a: &a {nested(5, '0')}\n  y: {nested(57, '*a')}\n", None),
     (f"  a: &a {nested(5, '0')}\n  y: {nested(58, '*a')}\n",
      ".platform.app.yaml:4: nested more than 64 levels deep"),
+    # A mapping too: where the alias is used, not where its anchor is.
+    ("  a: &a {k: {k: {k: {k: {k: 0}}}}}\n" f"  y: {nested(58, '*a')}\n",
+     ".platform.app.yaml:4: nested more than 64 levels deep"),
     # Each mapping at its own line: the first too deep is the one at line 63.
     ("".join("  " * i + f"k{i}:\n" for i in range(1, 63)) + "  " * 63 + "k: 1\n", None),
     ("".join("  " * i + f"k{i}:\n" for i in range(1, 64)) + "  " * 64 + "k: 1\n",
@@ -438,6 +441,19 @@ def test_nesting_up_to_the_bound(tmp_path: Path, text: str, problem: str | None)
         assert load_app(tmp_path).name == "app"
     else:
         assert config_error(tmp_path) == problem
+
+
+def test_a_list_too_deep_in_an_included_file_is_reported_at_its_own_line(
+        tmp_path: Path) -> None:
+    # Lists carry their line as mappings do: the included file's, not the tag's.
+    write(tmp_path, {".platform.app.yaml": "name: app\naccess:\n  x: !include deep.yaml\n",
+                     "deep.yaml": f"# too deep\n{nested(70)}\n"})
+    assert config_error(tmp_path) == "deep.yaml:2: nested more than 64 levels deep"
+    # One list a line, each in the one above, the first at level 3 (app, access, x): the
+    # 63rd, on line 64, is the first too deep.
+    write(tmp_path, {"deep.yaml": "# too deep\n" + "".join(
+        "  " * i + "-\n" for i in range(70)) + "  " * 70 + "- 0\n"})
+    assert config_error(tmp_path) == "deep.yaml:64: nested more than 64 levels deep"
 
 
 @pytest.mark.parametrize(("extra", "fits"), [(793, True), (794, False)])

@@ -191,3 +191,15 @@ def test_match_exec_never_reads_our_stdin(
     monkeypatch.setattr("sys.stdin", io.StringIO("data meant for the remote command\n"))
     assert lookup("box")["user"] == "from-match"
     assert seen.read_text() == ""
+
+
+def test_a_value_read_from_yaml_is_shown_bounded_even_an_alias_bomb() -> None:
+    from pshctl.yamlutil import loads
+
+    # 2**40 leaves once expanded: a plain repr would never end.
+    bomb = "a0: &a0 {x: 1}\n" + "".join(f"a{i}: &a{i} {{p: *a{i - 1}, q: *a{i - 1}}}\n"
+                                        for i in range(1, 41))
+    assert names.shown(loads(bomb, file="f")["a40"]) == (
+        "{'p': {'p': {...}, 'q': {...}}, 'q': {'p': {...}, 'q': {...}}}")
+    assert names.shown(loads("[[[[1, 2, 3, 4, 5, 6]]], [1, 2, 3, 4, 5, 6]]", file="f")) == (
+        "[[[...]], [1, 2, 3, 4, ...]]")

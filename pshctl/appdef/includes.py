@@ -38,6 +38,7 @@ from pshctl.yamlutil import (
     MAX_DEPTH,
     Include,
     LineDict,
+    LineList,
     line_of,
     loads,
     os_error_text,
@@ -123,11 +124,11 @@ def _resolve(value: Any, scope: _Scope, depth: int, line: int) -> Any:
     if not isinstance(value, (dict, list)):
         return value
     reads, key = scope.reads, id(value)
-    line = line_of(value) or line
     if key in reads.sizes:  # met before (an alias): its size and height are known
         if depth - 1 + reads.heights[key] > MAX_DEPTH:
-            raise _too_deep(scope, line)
+            raise _too_deep(scope, line)  # where the alias is used, not where it points
         return value
+    line = _own_line(value) or line
     if depth > MAX_DEPTH:
         raise _too_deep(scope, line)
     if isinstance(value, dict):
@@ -149,6 +150,11 @@ def _resolve(value: Any, scope: _Scope, depth: int, line: int) -> Any:
                           file=_file_of(scope), line=line)
     reads.sizes[key], reads.heights[key] = size, height
     return value
+
+
+def _own_line(value: dict[Any, Any] | list[Any]) -> int | None:
+    """Where a mapping or a list read from a YAML file starts; None for one made in code."""
+    return value.line if isinstance(value, (LineDict, LineList)) else None
 
 
 def _too_deep(scope: _Scope, line: int) -> ConfigError:
@@ -254,15 +260,16 @@ def _cycle(scope: _Scope, real: Path) -> str:
 
 
 def _relocate(value: Any, line: int, seen: set[int]) -> None:
-    """Give every mapping under ``value`` (and each of its keys) the line ``line``."""
+    """Give every mapping and list under ``value`` (and each key) the line ``line``."""
     stack = [value]
     while stack:
         item = stack.pop()
         if not isinstance(item, (dict, list)) or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, LineDict):
+        if isinstance(item, (LineDict, LineList)):
             item.line = line
+        if isinstance(item, LineDict):
             item.key_lines = dict.fromkeys(item.key_lines, line)
         stack.extend(item.values() if isinstance(item, dict) else item)
 

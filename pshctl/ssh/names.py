@@ -32,7 +32,20 @@ USER_FORBIDDEN = frozenset("'`\";&<>|(){}")
 _PORT_TEXT = re.compile(r"[0-9]{1,5}")
 
 
-_REPR = reprlib.Repr()
+class _BoundedRepr(reprlib.Repr):
+    """reprlib picks its method by the type's name, so a subclass of dict or list (the YAML
+    loader's ``LineDict`` and ``LineList``) would get the plain, unbounded ``repr``: these
+    are shown as the dict or list they are."""
+
+    def repr1(self, x: Any, level: int) -> str:
+        if isinstance(x, dict) and type(x) is not dict:
+            return self.repr_dict(x, level)
+        if isinstance(x, list) and type(x) is not list:
+            return self.repr_list(x, level)
+        return super().repr1(x, level)
+
+
+_REPR = _BoundedRepr()
 _REPR.maxstring = _REPR.maxother = 60
 _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 2, 4, 4
 
