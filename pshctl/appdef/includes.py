@@ -39,7 +39,6 @@ from pshctl.yamlutil import (
     Include,
     LineDict,
     LineList,
-    line_of,
     loads,
     os_error_text,
     read_bounded,
@@ -135,7 +134,7 @@ def _resolve(value: Any, scope: _Scope, depth: int, line: int) -> Any:
         for name, item in value.items():
             if isinstance(name, Include):
                 raise _fail(name, "cannot be used as a key")
-            value[name] = _resolve(item, scope, depth + 1, line_of(value, name) or line)
+            value[name] = _resolve(item, scope, depth + 1, line)
         children: Any = value.values()
     else:
         for index, item in enumerate(value):
