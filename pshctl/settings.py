@@ -280,10 +280,8 @@ def parse_text(text: str, *, file: str) -> Any:
             return as_json
         return _graft(as_json, lines)
     try:
-        return yamlutil.loads(text, file=file)
-    except RecursionError:
-        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
-    except TypeError:  # a sequence or mapping used as a key
+        return yamlutil.loads(text, file=file)  # too deep: its own error, with the line
+    except TypeError:  # PyYAML trips on a tag such as `!!map` on a list
         raise ConfigError("invalid YAML: a key must be a plain value", file=file) from None
 
 

@@ -524,3 +524,40 @@ def test_odd_files_are_named_in_the_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
     assert str(info.value) == ".pshctl.yaml: cannot read: Too many levels of symbolic links"
+
+
+# --- JSON or YAML ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("[" * 5000 + "]" * 5000, ".pshctl.yaml: invalid JSON: nested too deeply", None),
+        ("\n" + "{\"a\": " * 5000 + "1" + "}" * 5000,
+         ".pshctl.yaml: invalid JSON: nested too deeply", None),
+        ("environments: " + "[" * 5000 + "]" * 5000 + "\n",
+         ".pshctl.yaml:1: nested more than 64 levels deep", 1),
+        ("project: abc\nregion: !!map [[1, 2]]\n",
+         ".pshctl.yaml: invalid YAML: a key must be a plain value", None),
+    ],
+)
+def test_unreadable_documents_name_the_file(tmp_path: Path, text: str, message: str,
+                                            line: int | None) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert (str(info.value), info.value.file, info.value.line) == (message, ".pshctl.yaml", line)
+
+
+def test_json_after_blank_lines_is_still_json(tmp_path: Path) -> None:
+    (tmp_path / ".pshctl.yaml").write_text('\n  {"ssh": {"connect_timeout": 1e1}}\n')
+    assert load_settings(tmp_path).ssh.connect_timeout == 10.0
+
+
+def test_json_indented_with_tabs_keeps_its_lines(tmp_path: Path) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(
+        '\t{\n\t"environments": {\n\t\t"t": {"host": "h",\n\t\t\t"port": 0}}}\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == (".pshctl.yaml:4: environment 't': port must be a port "
+                               "number (1-65535), not 0")
