@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from pshctl import settings
+from pshctl.context import Selection, resolve_context
 from pshctl.errors import ConfigError
 from pshctl.settings import load_settings
+from pshctl.targets import resolve_targets
 
 
 def write(root: Path, text: str) -> Path:
@@ -239,3 +241,23 @@ def test_a_bad_ssh_number_is_refused_at_its_line(tmp_path: Path, line: str,
                                                  message: str) -> None:
     (tmp_path / ".pshctl.yaml").write_text(f"ssh:\n  banner_timeout: 2\n  {line}\n")
     assert str(refusal(tmp_path)) == f".pshctl.yaml:3: {message}"
+
+
+# --- self-hosted or Platform.sh -----------------------------------------------------------
+
+
+def test_hosts_named_only_by_instances_make_a_self_hosted_environment(tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\nworkers:\n  queue: {commands: {start: run-queue}}\n")
+    write(tmp_path, """
+        environments:
+          own:
+            user: deploy
+            workers:
+              queue:
+                instances: [{host: 10.0.0.6}, {host: 10.0.0.7}]
+        """)
+    context = resolve_context(Selection(environment="own"), cwd=tmp_path)
+    queue = resolve_targets(context, ["queue"])
+    assert [(t.name, t.user, t.host) for t in queue] == [
+        ("queue.0", "deploy", "10.0.0.6"), ("queue.1", "deploy", "10.0.0.7")]
