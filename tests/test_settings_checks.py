@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -241,6 +242,28 @@ def test_a_bad_ssh_number_is_refused_at_its_line(tmp_path: Path, line: str,
                                                  message: str) -> None:
     (tmp_path / ".pshctl.yaml").write_text(f"ssh:\n  banner_timeout: 2\n  {line}\n")
     assert str(refusal(tmp_path)) == f".pshctl.yaml:3: {message}"
+
+
+# --- environments ------------------------------------------------------------------------
+
+
+def test_an_environment_with_nothing_under_it_is_an_empty_entry(tmp_path: Path) -> None:
+    write(tmp_path, """
+        project: abc
+        environments:
+          main:
+          staging: {host: h}
+        """)
+    assert load_settings(tmp_path).environment("main") == settings.EnvironmentEntry(
+        "main", origin=".pshctl.yaml:3")
+
+
+def test_an_environment_whose_line_is_unknown_is_from_its_file(tmp_path: Path) -> None:
+    # json.dumps writes a character beyond U+FFFF as two escapes, which YAML reads as two
+    # characters: the JSON's names differ from YAML's, so the environments have no line.
+    (tmp_path / ".pshctl.yaml").write_text(json.dumps(
+        {"environments": {"rocket-\U0001F680": {"host": "h"}}}, indent=1))
+    assert environment(tmp_path, "rocket-\U0001F680").origin == ".pshctl.yaml"
 
 
 # --- self-hosted or Platform.sh -----------------------------------------------------------
