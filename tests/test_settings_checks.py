@@ -26,6 +26,29 @@ def refusal(root: Path) -> ConfigError:
     return caught.value
 
 
+# --- the checks the keys are built from ----------------------------------------------------
+# ENDPOINT_KEYS is built from these when the module is imported; called here, a change
+# to them is seen.
+
+
+def test_a_choice_of_words_says_what_it_must_be_and_shows_the_value() -> None:
+    supervisor = settings._problem(settings._one_of("auto", "runit", "systemd"),
+                                   "one of auto, runit, systemd")
+    assert [supervisor(word) for word in ("auto", "runit", "systemd")] == [None, None, None]
+    assert supervisor("cron") == "must be one of auto, runit, systemd, not 'cron'"
+    assert supervisor(["runit"]) == "must be one of auto, runit, systemd, not ['runit']"
+    assert supervisor(None) == "must be one of auto, runit, systemd, not None"
+
+
+def test_a_default_environment_cannot_look_like_an_option(tmp_path: Path) -> None:
+    write(tmp_path, "default_environment: '-main'\n")
+    assert str(refusal(tmp_path)) == (
+        ".pshctl.yaml:1: 'default_environment' must be an environment name (a git branch's, "
+        "one word), not '-main'")
+    write(tmp_path, "default_environment: main-2\n")
+    assert load_settings(tmp_path).default_environment == "main-2"
+
+
 # --- api_url, auth_url ------------------------------------------------------------------
 
 
