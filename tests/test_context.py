@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -256,3 +257,72 @@ def test_a_vanished_working_directory_is_a_clear_error(tmp_path: Path,
     assert str(caught.value) == ("cannot use the current directory: No such file or "
                                  "directory")
     assert caught.value.hint == "cd to the project's repository and try again"
+
+
+def test_the_context_keeps_the_settings_read_and_the_refresh_asked_for(project: Path) -> None:
+    (project / ".pshctl.yaml").write_text("region: eu-5\n")
+    context = resolve_context(Selection(environment="e", refresh=True), cwd=project)
+    assert context.settings.region == "eu-5"
+    assert context.refresh is True
+    assert resolve_context(Selection(environment="e"), cwd=project).refresh is False
+
+
+def test_outside_any_project_names_the_directory_searched_from(tmp_path: Path) -> None:
+    from pshctl.context import project_root
+
+    with pytest.raises(ConfigError) as caught:
+        project_root(tmp_path)
+    assert str(caught.value).endswith(f" in {tmp_path.resolve()} or any directory above it")
+
+
+def test_in_a_project_of_several_apps_the_app_is_the_directorys(tmp_path: Path) -> None:
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform" / "applications.yaml").write_text(
+        "- {name: one, source: {root: one}}\n- {name: two, source: {root: two}}\n")
+    (tmp_path / "two" / "src").mkdir(parents=True)
+    root, app = resolve_app(Selection(), cwd=tmp_path / "two" / "src")
+    assert (root, app.name) == (tmp_path.resolve(), "two")
+
+
+def test_the_product_given_decides_which_definitions_are_read(tmp_path: Path) -> None:
+    (tmp_path / ".upsun").mkdir()
+    (tmp_path / ".upsun" / "config.yaml").write_text("applications:\n  u: {}\n")
+    (tmp_path / ".platform.app.yaml").write_text("name: p\n")
+    assert resolve_app(Selection(), cwd=tmp_path)[1].name == "u"  # Upsun by default
+    assert resolve_app(Selection(), cwd=tmp_path, product="platformsh")[1].name == "p"
+
+
+def test_the_linked_project_of_the_apps_own_product_comes_first(project: Path) -> None:
+    for product_dir, project_id in ((".upsun", "u-id"), (".platform", "p-id")):
+        (project / product_dir / "local").mkdir(parents=True)
+        (project / product_dir / "local" / "project.yaml").write_text(f"id: {project_id}\n")
+    context = resolve_context(Selection(environment="e"), cwd=project)
+    assert (context.app.product, context.project) == ("platformsh", "p-id")
+
+
+def fake_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    git = bin_dir / "git"
+    git.write_text(f"#!/bin/sh\n{script}\n")
+    git.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_failing_git_gives_no_branch_whatever_it_printed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_git(tmp_path, monkeypatch, "echo main; exit 128")
+    assert git_branch(tmp_path) is None
+
+
+def test_a_git_that_hangs_gives_no_branch_after_the_timeout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import pshctl.context
+
+    monkeypatch.setattr(pshctl.context, "GIT_TIMEOUT", 0.2)
+    fake_git(tmp_path, monkeypatch, "sleep 3; echo main")
+    started = time.monotonic()
+    assert git_branch(tmp_path) is None
+    assert time.monotonic() - started < 2

@@ -18,8 +18,17 @@ from pshctl.errors import (
     OperationTimeout,
     UsageError,
 )
-from pshctl.outcome import Outcome, Results, describe, exit_code
+from pshctl.outcome import Outcome, Results, describe, exit_code, labelled
 from pshctl.parallel import run_parallel
+
+
+@dataclass(frozen=True)
+class Target:
+    """What outcomes are labelled from: a container's name, its worker, its instance."""
+
+    name: str
+    container: str
+    instance: int | str
 
 
 def ok(name: str = "a") -> Outcome[int]:
@@ -131,6 +140,20 @@ def test_raise_on_failure_names_every_failed_worker() -> None:
     with pytest.raises(OperationFailed, match=r"failed on 2 of 3 worker\(s\): b: one; "
                                               r"c: two \(h\)$"):
         results.raise_on_failure()
+
+
+def test_a_scaled_worker_by_its_own_name_says_which_instances_to_ask_for() -> None:
+    results = Results(labelled([ok("queue.0"), ok("queue.1"), ok("mail")],
+                               [Target("queue.0", "queue", 0), Target("queue.1", "queue", 1)]))
+    with pytest.raises(KeyError) as scaled:
+        results["queue"]
+    assert scaled.value.args == ("queue has 2 instances (queue.0, queue.1): use .of('queue')",)
+
+
+def test_labelled_leaves_an_outcome_without_a_target_as_it_was() -> None:
+    (queue, mail) = labelled([ok("queue.1"), ok("mail")], [Target("queue.1", "queue", 1)])
+    assert (queue.worker, queue.instance) == ("queue", 1)
+    assert mail == ok("mail") and mail.container == "mail"
 
 
 # --- run_parallel -------------------------------------------------------------------------

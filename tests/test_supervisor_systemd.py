@@ -358,6 +358,17 @@ def test_a_job_whose_answer_is_not_a_wait_raises(text: str, exit_status: int,
     assert str(raised.value) == message
 
 
+def test_a_job_that_only_the_shell_answered_says_so() -> None:
+    """What the remote shell wrote on stderr (the job script never ran) is in the error."""
+    runner = OneAnswer("", 2)
+    runner.run = lambda argv, timeout=None: Result(  # type: ignore[method-assign]
+        2, "", "sh: 1: Syntax error: end of file unexpected\n")
+    with pytest.raises(OperationFailed) as raised:
+        Systemd().job(runner, "stop", "app", 1, queue=True)
+    assert str(raised.value) == ("systemctl said: sh: 1: Syntax error: end of file "
+                                 "unexpected (exit 2)")
+
+
 @pytest.mark.parametrize(("text", "message"), [
     (f"sh: 1: systemctl: not found\n{JOB_MARK} queue 127\n", NOT_INSTALLED),
     (f"{JOB_MARK} wait 127\n", NOT_INSTALLED),  # timeout found; systemctl not
@@ -469,3 +480,43 @@ def test_start_reads_a_restarting_unit_less_and_less_often(clocked) -> None:
     assert clock.slept == [0.1, 0.2, 0.4, 0.5, 0.1]
     assert clock.fake.calls == ["queue start"] + ["show"] * 5
 
+
+
+@pytest.mark.parametrize("holding", [
+    # deactivating, its main process gone but others of the unit still there (ExecStop...)
+    show(ActiveState="deactivating", SubState="stop-sigterm", MainPID=0),
+    # still activating (ExecStartPre running) when the stop was asked for
+    show(ActiveState="activating", SubState="start", MainPID=0),
+])
+def test_a_unit_whose_processes_outlive_the_grace_is_killed(clocked, holding: str) -> None:
+    clock = clocked([holding], after_kill=KILLED)
+    report = Systemd().stop(clock, "app", 1.5)
+    assert (report.outcome, report.seconds) == ("killed", 1.5)
+    assert clock.fake.calls == ["queue stop", "wait stop", "kill", "wait stop"]
+
+
+def test_a_kill_the_unit_vanished_before_says_which_unit(clocked) -> None:
+    clock = clocked([STOPPING], verbs={"kill": Result(1, "", "Unit app.service not loaded.")})
+    with pytest.raises(ServiceProblem) as raised:
+        Systemd().stop(clock, "app", 1.5)
+    state = raised.value.state
+    assert (state.service, state.problem, state.message) == (
+        "app", "missing", "no systemd user unit app.service")
+
+
+def test_start_reads_on_while_a_stop_holds_the_unit(clocked) -> None:
+    """The start job was cancelled by a stop: the unit is going down, its process still
+    alive (running, but wanted down). pshctl reads on until it runs and is wanted up."""
+    clock = clocked([show(MainPID=80, ExecMainStartTimestampMonotonic=999_990_000)])
+    shows = clock.fake.run
+
+    def run(argv: Sequence[str] | str, *, timeout: float | None = None) -> Result:
+        if isinstance(argv, str) and JOB_MARK in argv:
+            clock.fake.calls.append("queue start")
+            return Result(0, f"Job canceled.\n{JOB_MARK} wait 1\n" + answer(STOPPING))
+        return shows(argv, timeout=timeout)
+
+    clock.fake.run = run  # type: ignore[method-assign]
+    state = Systemd().start(clock, "app", 5)
+    assert (state.pid, state.want) == (80, None)
+    assert clock.fake.calls == ["queue start", "show"]

@@ -304,6 +304,24 @@ def test_entries_made_in_code_have_no_origin_to_name(tmp_path: Path) -> None:
         "environment 'e': no host for worker 'q'", None)
 
 
+def test_instances_that_are_one_container_are_refused_naming_which(tmp_path: Path) -> None:
+    from pshctl.settings import EnvironmentEntry
+    from pshctl.targets.configured import explicit_targets
+
+    (_app(tmp_path) / ".pshctl.yaml").write_text(
+        "environments:\n  box:\n    host: h\n    workers:\n      queue: {instances: 2}\n")
+    with pytest.raises(ConfigError) as info:
+        targets(tmp_path, "box", "queue")
+    assert str(info.value) == ("environment 'box', worker 'queue' (.pshctl.yaml:2): 2 instances,"
+                               " but some reach the same container (h, port 22, service app)")
+    context = resolve_context(Selection(environment="e"), cwd=tmp_path)
+    made_in_code = EnvironmentEntry("e", keys={"host": "h", "instances": 2})
+    with pytest.raises(ConfigError) as info:
+        explicit_targets(context, made_in_code, [], with_app=True)
+    assert str(info.value) == ("environment 'e': 2 instances, but some reach the same container"
+                               " (h, port 22, service app)")
+
+
 def _app(root: Path) -> Path:
     (root / ".platform.app.yaml").write_text(APP)
     return root

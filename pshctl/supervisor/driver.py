@@ -53,7 +53,8 @@ def poll_delays(first: float = FIRST_POLL, cap: float = MAX_POLL) -> Iterator[fl
 
 
 class StopTicker:
-    """Reports a stop's progress when it begins, once per whole second, and on SIGKILL."""
+    """Reports a stop's progress when it begins (its first tick), once per whole second,
+    and on SIGKILL (a forced tick)."""
 
     def __init__(self, service: str, grace: float, sink: ProgressSink | None) -> None:
         self.service, self.grace, self.sink = service, grace, sink
@@ -135,7 +136,7 @@ class PollingDriver:
              progress: ProgressSink | None = None) -> StopReport:
         ticker = StopTicker(service, grace, progress)
         self.control(runner, self.stop_argv(service), service)
-        ticker.tick(force=True)
+        ticker.tick()
         killed_at: float | None = None
         for delay in poll_delays():
             state = self.read(runner, service)

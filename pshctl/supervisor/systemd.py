@@ -341,7 +341,7 @@ class Systemd(PollingDriver):
              progress: ProgressSink | None = None) -> StopReport:
         """The shared semantics (``driver.PollingDriver.stop``), waiting on the stop job."""
         ticker = StopTicker(service, grace, progress)
-        ticker.tick(force=True)
+        ticker.tick()
         killed_at: float | None = None
         until, queue = grace, True
         while True:
