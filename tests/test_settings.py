@@ -554,13 +554,20 @@ def test_json_after_blank_lines_is_still_json(tmp_path: Path) -> None:
     assert load_settings(tmp_path).ssh.connect_timeout == 10.0
 
 
-def test_json_indented_with_tabs_keeps_its_lines(tmp_path: Path) -> None:
-    (tmp_path / ".pshctl.yaml").write_text(
-        '\t{\n\t"environments": {\n\t\t"t": {"host": "h",\n\t\t\t"port": 0}}}\n')
+@pytest.mark.parametrize(("text", "message"), [
+    # indented with tabs
+    ('\t{\n\t"environments": {\n\t\t"t": {"host": "h",\n\t\t\t"port": 0}}}\n',
+     ".pshctl.yaml:4: environment 't': port must be a port number (1-65535), not 0"),
+    # an instance of a list
+    ('{"environments": {"s": {"instances": [\n{"host": "h"},\n{"host": "h", "port": 0}]}}}',
+     ".pshctl.yaml:3: environment 's': instance 1: port must be a port number (1-65535), "
+     "not 0"),
+])
+def test_json_keeps_its_lines(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(text)
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
-    assert str(info.value) == (".pshctl.yaml:4: environment 't': port must be a port "
-                               "number (1-65535), not 0")
+    assert str(info.value) == message
 
 
 def test_json_escapes_yaml_reads_otherwise_are_json_s(tmp_path: Path) -> None:
@@ -571,15 +578,6 @@ def test_json_escapes_yaml_reads_otherwise_are_json_s(tmp_path: Path) -> None:
     environments = load_settings(tmp_path).environments
     assert (environments["\U0001f680"].keys, environments["b"].keys) == ({"host": "h"},
                                                                           {"host": "h"})
-
-
-def test_json_instances_keep_their_lines(tmp_path: Path) -> None:
-    (tmp_path / ".pshctl.yaml").write_text(
-        '{"environments": {"s": {"instances": [\n{"host": "h"},\n{"host": "h", "port": 0}]}}}')
-    with pytest.raises(ConfigError) as info:
-        load_settings(tmp_path)
-    assert str(info.value) == (".pshctl.yaml:3: environment 's': instance 1: port must be a "
-                               "port number (1-65535), not 0")
 
 
 # --- reading a file ----------------------------------------------------------------------
