@@ -538,7 +538,7 @@ def test_odd_files_are_named_in_the_error(tmp_path: Path) -> None:
         ("environments: " + "[" * 5000 + "]" * 5000 + "\n",
          ".pshctl.yaml:1: nested more than 64 levels deep", 1),
         ("project: abc\nregion: !!map [[1, 2]]\n",
-         ".pshctl.yaml: invalid YAML: a key must be a plain value", None),
+         ".pshctl.yaml:2: invalid YAML: not a valid !!map: a list", 2),
     ],
 )
 def test_unreadable_documents_name_the_file(tmp_path: Path, text: str, message: str,
