@@ -158,7 +158,49 @@ def _loader_class(includes: bool, fast: bool) -> type:
     if includes:
         LineLoader.add_constructor(INCLUDE_TAG, construct_include)
         LineLoader.add_constructor(ARCHIVE_TAG, construct_include)
+    for tag, construct in list(LineLoader.yaml_constructors.items()):
+        if tag is not None and tag.startswith(STANDARD_TAGS):
+            LineLoader.add_constructor(tag, _refusing_bad_values(construct))
     return LineLoader
+
+
+STANDARD_TAGS = "tag:yaml.org,2002:"
+# What PyYAML's constructors raise on a value their explicit tag does not fit
+# (`!!timestamp x`, `!!bool x`, `!!int x`, `!!map [1]`) instead of a YAML error.
+_BAD_VALUE = (ValueError, TypeError, KeyError, AttributeError, IndexError)
+
+
+def _refusing_bad_values(construct: Any) -> Any:
+    """``construct`` turning a value its tag does not fit into a YAML error at its line."""
+    import types
+
+    def steps(made: Any, node: Any) -> Any:
+        try:
+            return (yield from made)
+        except _BAD_VALUE:
+            raise _not_a(node) from None
+
+    def checked(loader: Any, node: Any) -> Any:
+        try:
+            made = construct(loader, node)
+        except _BAD_VALUE:
+            raise _not_a(node) from None
+        # A mapping or a list is built in steps (so that anchors can refer to it).
+        return steps(made, node) if isinstance(made, types.GeneratorType) else made
+
+    return checked
+
+
+def _not_a(node: Any) -> Exception:
+    import yaml
+
+    tag = "!!" + node.tag.removeprefix(STANDARD_TAGS)
+    if isinstance(node, yaml.ScalarNode):
+        what = repr(node.value)
+    else:
+        what = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+    return yaml.constructor.ConstructorError(None, None, f"not a valid {tag}: {what}",
+                                             node.start_mark)
 
 
 def loads(text: str, *, file: str, includes: bool = False) -> Any:

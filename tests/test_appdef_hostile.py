@@ -180,6 +180,22 @@ def test_sequence_or_mapping_as_a_key(tmp_path: Path, parser: bool, key: str) ->
                                   "value, not a list or a mapping")
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ("!!timestamp soon", "not a valid !!timestamp: 'soon'"),
+    ("!!bool maybe", "not a valid !!bool: 'maybe'"),
+    ("!!int 0x", "not a valid !!int: '0x'"),
+    ("!!float fast", "not a valid !!float: 'fast'"),
+    ("!!map [[1, 2]]", "not a valid !!map: a list"),
+    ("!!map x", "not a valid !!map: 'x'"),
+    ("[1, !!timestamp 2026-13-45]", "not a valid !!timestamp: '2026-13-45'"),
+])
+def test_a_value_its_explicit_tag_does_not_fit(tmp_path: Path, parser: bool, value: str,
+                                               message: str) -> None:
+    """PyYAML's own constructors raise Python errors on these: they are YAML errors here."""
+    write(tmp_path, {".platform.app.yaml": APP_WITH.format(start="w") + f"    size: {value}\n"})
+    assert error_of(tmp_path) == f".platform.app.yaml:6: invalid YAML: {message}"
+
+
 def test_nul_in_an_include_path(tmp_path: Path) -> None:
     write(tmp_path, {".platform.app.yaml": APP_WITH.format(start='!include "a\\0b"')})
     assert error_of(tmp_path) == (".platform.app.yaml:5: !include: 'path' cannot contain a "

@@ -72,3 +72,14 @@ def test_since_a_time() -> None:
                                   "10m ago", "-5m", "2026-12-01Tjunk"])
 def test_what_since_does_not_take(text: str) -> None:
     assert since(text, now=T) is None
+
+
+def test_lines_of_one_second_differ_by_their_fraction_and_zone() -> None:
+    """Each second's time is built once and kept: the fraction, the zone written and the
+    default zone still count for every line."""
+    lines = ["2026-12-01T10:00:00.5Z a", "2026-12-01T10:00:00Z b",
+             "2026-12-01T10:00:00+01:00 c", "2026-12-01T10:00:00 d"]
+    assert [line_time(line) for line in lines] == [T + 0.5, T, T - 3600, T]
+    assert [line_time(line, PARIS) for line in lines] == [T + 0.5, T, T - 3600, T - 3600]
+    assert line_time("2026-13-01T10:00:00Z not a month") is None  # and again, from the kept
+    assert line_time("2026-13-01T10:00:00.1Z not a month") is None

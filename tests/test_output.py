@@ -164,4 +164,5 @@ def test_raw_bytes_pass_as_they_came() -> None:
     out = Binary()
     with redirect_stdout(out):
         output.write_bytes(b"\xff\x00bin")
-    assert out.buffer.getvalue() == b"\xff\x00bin"
+        output.write_bytes(b"a batch", b"\n")  # parts, one after the other
+    assert out.buffer.getvalue() == b"\xff\x00bina batch\n"

@@ -524,3 +524,159 @@ def test_odd_files_are_named_in_the_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
     assert str(info.value) == ".pshctl.yaml: cannot read: Too many levels of symbolic links"
+
+
+# --- JSON or YAML ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("[" * 5000 + "]" * 5000, ".pshctl.yaml: invalid JSON: nested too deeply", None),
+        ("\n" + "{\"a\": " * 5000 + "1" + "}" * 5000,
+         ".pshctl.yaml: invalid JSON: nested too deeply", None),
+        ("environments: " + "[" * 5000 + "]" * 5000 + "\n",
+         ".pshctl.yaml:1: nested more than 64 levels deep", 1),
+        ("project: abc\nregion: !!map [[1, 2]]\n",
+         ".pshctl.yaml:2: invalid YAML: not a valid !!map: a list", 2),
+    ],
+)
+def test_unreadable_documents_name_the_file(tmp_path: Path, text: str, message: str,
+                                            line: int | None) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert (str(info.value), info.value.file, info.value.line) == (message, ".pshctl.yaml", line)
+
+
+def test_json_after_blank_lines_is_still_json(tmp_path: Path) -> None:
+    (tmp_path / ".pshctl.yaml").write_text('\n  {"ssh": {"connect_timeout": 1e1}}\n')
+    assert load_settings(tmp_path).ssh.connect_timeout == 10.0
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # indented with tabs
+    ('\t{\n\t"environments": {\n\t\t"t": {"host": "h",\n\t\t\t"port": 0}}}\n',
+     ".pshctl.yaml:4: environment 't': port must be a port number (1-65535), not 0"),
+    # an instance of a list
+    ('{"environments": {"s": {"instances": [\n{"host": "h"},\n{"host": "h", "port": 0}]}}}',
+     ".pshctl.yaml:3: environment 's': instance 1: port must be a port number (1-65535), "
+     "not 0"),
+])
+def test_json_keeps_its_lines(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == message
+
+
+def test_json_escapes_yaml_reads_otherwise_are_json_s(tmp_path: Path) -> None:
+    """YAML reads `\\ud83d\\ude80` as two halves of a character, JSON as one: the names
+    are JSON's, the lines kept only where both agree."""
+    (tmp_path / ".pshctl.yaml").write_text(
+        '{"environments": {"\\ud83d\\ude80": {"host": "h"}, "b": {"host": "h"}}}')
+    environments = load_settings(tmp_path).environments
+    assert (environments["\U0001f680"].keys, environments["b"].keys) == ({"host": "h"},
+                                                                          {"host": "h"})
+
+
+# --- reading a file ----------------------------------------------------------------------
+
+
+def test_a_bad_byte_on_a_later_line_is_reported_there(tmp_path: Path) -> None:
+    (tmp_path / ".pshctl.yaml").write_bytes(b"\n\xff")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert str(info.value) == ".pshctl.yaml:2: not UTF-8 text (invalid start byte)"
+
+
+@pytest.fixture
+def swapped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The project file, which the check before opening it takes for a regular file:
+    what a file swapped for something else just after that check looks like."""
+    import stat
+
+    from pshctl import files
+
+    path = tmp_path / ".pshctl.yaml"
+    real = files.existing_mode
+    monkeypatch.setattr(files, "existing_mode",
+                        lambda p: stat.S_IFREG | 0o644 if Path(p) == path else real(p))
+    return path
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_swapped_in_is_read_without_waiting_for_a_writer(swapped: Path) -> None:
+    import os
+
+    os.mkfifo(swapped)
+    assert load_settings(swapped.parent).environments == {}  # nothing to read: empty
+
+
+@pytest.mark.parametrize(("kind", "reason"), [("directory", "Is a directory"),
+                                              ("gone", "No such file or directory")])
+def test_a_file_swapped_or_removed_after_its_check_is_named(swapped: Path, kind: str,
+                                                            reason: str) -> None:
+    if kind == "directory":
+        swapped.mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_settings(swapped.parent)
+    assert (str(info.value), info.value.file) == (f".pshctl.yaml: cannot read: {reason}",
+                                                  ".pshctl.yaml")
+
+
+def test_a_huge_file_is_refused_without_being_read_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    with (tmp_path / ".pshctl.yaml").open("wb") as handle:
+        handle.truncate(256 << 20)  # sparse: 256 MiB of nothing on disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match="larger than 1024 KiB"):
+            load_settings(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
+
+
+def test_a_registration_keeps_a_relative_key_path_as_written() -> None:
+    entry = entry_from_registration("sandbox", {"host": "h", "identity_file": "keys/id",
+                                                "known_hosts": "/abs/kh"}, file="/s/e.json")
+    assert (entry.keys["identity_file"], entry.keys["known_hosts"]) == ("keys/id", "/abs/kh")
+
+
+# --- the top-level keys ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("second_line", "message"),
+    [
+        ("region: 'eu-3;id'", "'region' 'eu-3;id' refused: a host name cannot contain ';'"),
+        ("project: '-x'", "'project' '-x' refused: it is part of the SSH user: a user name "
+         "cannot start with '-'"),
+        ("api_url: ftp://x", "'api_url' refused: the URL must be an https:// URL, not 'ftp://x'"),
+        ("auth_url: http://example.com", "'auth_url' refused: the URL 'http://example.com' is "
+         "plain http to another machine: the API token would travel unencrypted"),
+        ("product: fixed", "'product' must be one of upsun, platformsh, not 'fixed'"),
+        ("default_environment: 'a b'", "'default_environment' must be an environment name (a "
+         "git branch's, one word), not 'a b'"),
+        ("ssh: 3", "'ssh' must be a mapping"),
+        ("environments: [a]", "'environments' must be a mapping"),
+    ],
+)
+def test_a_refused_top_level_key_is_reported_at_its_line(tmp_path: Path, second_line: str,
+                                                         message: str) -> None:
+    first = "region: eu-3.platform.sh" if second_line.startswith("project") else "project: abc"
+    (tmp_path / ".pshctl.yaml").write_text(f"{first}\n{second_line}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert (str(info.value), info.value.line) == (f".pshctl.yaml:2: {message}", 2)
+
+
+def test_the_api_urls_are_read(tmp_path: Path) -> None:
+    (tmp_path / ".pshctl.yaml").write_text(
+        "api_url: https://api.example.test\nauth_url: http://127.0.0.1:8000\n")
+    settings = load_settings(tmp_path)
+    assert (settings.api_url, settings.auth_url) == ("https://api.example.test",
+                                                     "http://127.0.0.1:8000")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from pshctl import settings
+from pshctl.context import Selection, resolve_context
 from pshctl.errors import ConfigError
 from pshctl.settings import load_settings
+from pshctl.targets import resolve_targets
 
 
 def write(root: Path, text: str) -> Path:
@@ -21,6 +24,29 @@ def refusal(root: Path) -> ConfigError:
     with pytest.raises(ConfigError) as caught:
         load_settings(root)
     return caught.value
+
+
+# --- the checks the keys are built from ----------------------------------------------------
+# ENDPOINT_KEYS is built from these when the module is imported; called here, a change
+# to them is seen.
+
+
+def test_a_choice_of_words_says_what_it_must_be_and_shows_the_value() -> None:
+    supervisor = settings._problem(settings._one_of("auto", "runit", "systemd"),
+                                   "one of auto, runit, systemd")
+    assert [supervisor(word) for word in ("auto", "runit", "systemd")] == [None, None, None]
+    assert supervisor("cron") == "must be one of auto, runit, systemd, not 'cron'"
+    assert supervisor(["runit"]) == "must be one of auto, runit, systemd, not ['runit']"
+    assert supervisor(None) == "must be one of auto, runit, systemd, not None"
+
+
+def test_a_default_environment_cannot_look_like_an_option(tmp_path: Path) -> None:
+    write(tmp_path, "default_environment: '-main'\n")
+    assert str(refusal(tmp_path)) == (
+        ".pshctl.yaml:1: 'default_environment' must be an environment name (a git branch's, "
+        "one word), not '-main'")
+    write(tmp_path, "default_environment: main-2\n")
+    assert load_settings(tmp_path).default_environment == "main-2"
 
 
 # --- api_url, auth_url ------------------------------------------------------------------
@@ -239,3 +265,45 @@ def test_a_bad_ssh_number_is_refused_at_its_line(tmp_path: Path, line: str,
                                                  message: str) -> None:
     (tmp_path / ".pshctl.yaml").write_text(f"ssh:\n  banner_timeout: 2\n  {line}\n")
     assert str(refusal(tmp_path)) == f".pshctl.yaml:3: {message}"
+
+
+# --- environments ------------------------------------------------------------------------
+
+
+def test_an_environment_with_nothing_under_it_is_an_empty_entry(tmp_path: Path) -> None:
+    write(tmp_path, """
+        project: abc
+        environments:
+          main:
+          staging: {host: h}
+        """)
+    assert load_settings(tmp_path).environment("main") == settings.EnvironmentEntry(
+        "main", origin=".pshctl.yaml:3")
+
+
+def test_an_environment_whose_line_is_unknown_is_from_its_file(tmp_path: Path) -> None:
+    # json.dumps writes a character beyond U+FFFF as two escapes, which YAML reads as two
+    # characters: the JSON's names differ from YAML's, so the environments have no line.
+    (tmp_path / ".pshctl.yaml").write_text(json.dumps(
+        {"environments": {"rocket-\U0001F680": {"host": "h"}}}, indent=1))
+    assert environment(tmp_path, "rocket-\U0001F680").origin == ".pshctl.yaml"
+
+
+# --- self-hosted or Platform.sh -----------------------------------------------------------
+
+
+def test_hosts_named_only_by_instances_make_a_self_hosted_environment(tmp_path: Path) -> None:
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\nworkers:\n  queue: {commands: {start: run-queue}}\n")
+    write(tmp_path, """
+        environments:
+          own:
+            user: deploy
+            workers:
+              queue:
+                instances: [{host: 10.0.0.6}, {host: 10.0.0.7}]
+        """)
+    context = resolve_context(Selection(environment="own"), cwd=tmp_path)
+    queue = resolve_targets(context, ["queue"])
+    assert [(t.name, t.user, t.host) for t in queue] == [
+        ("queue.0", "deploy", "10.0.0.6"), ("queue.1", "deploy", "10.0.0.7")]

@@ -190,15 +190,19 @@ class _Copying:
         return getattr(self._stream, name)
 
 
-def write_bytes(data: bytes, *, stderr: bool = False) -> None:
-    """Bytes as they came from a remote command, with no decoding or re-encoding."""
+def write_bytes(*parts: bytes, stderr: bool = False) -> None:
+    """Bytes as they came from a remote command, with no decoding or re-encoding.
+
+    The parts are written one after the other, not joined: a batch of log lines can be
+    megabytes, and its final newline is not worth a copy of it."""
     stream = sys.stderr if stderr else sys.stdout
     binary = getattr(stream, "buffer", None)
     if binary is None:  # a text-only stream (in-process tests)
-        stream.write(data.decode("utf-8", "replace"))
+        stream.write(b"".join(parts).decode("utf-8", "replace"))
         stream.flush()
         return
-    binary.write(data)
+    for data in parts:
+        binary.write(data)
     binary.flush()
 
 
@@ -471,7 +475,7 @@ class Lines:
         if self.prefixed:
             prefix = self.raw_prefixes[worker]
             data = prefix + data.replace(b"\n", b"\n" + prefix)
-        write_bytes(data + b"\n", stderr=self.stderr)
+        write_bytes(data, b"\n", stderr=self.stderr)
 
     def _json(self, worker: str, data: bytes, received: float | None) -> None:
         stamp = utc_stamp(received) if received is not None else None

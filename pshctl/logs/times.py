@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
-from functools import lru_cache
 
 UTC = timezone.utc
 SCAN = 160  # a line's time is near its start: look no further (long lines stay cheap)
@@ -86,26 +85,39 @@ def _zone(text: str | None, default: tzinfo) -> tzinfo:
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
 
 
+# Each second's time, by the text that says it (up to its seconds), its zone and the
+# default zone: a log of many lines a second (a history read, a merge of several workers)
+# builds each one once, and most lines cost a look-up instead of a parse.
+_SECONDS: dict[tuple[str, str | None, tzinfo], float | None] = {}
+_SECONDS_KEPT = 4096
+
+
 def _seconds(match: re.Match[str], default_zone: tzinfo) -> float | None:
-    parts = match.groupdict()
-    base = _whole_seconds(parts["y"], parts.get("m") or parts["mon"], parts["d"], parts["H"],
-                          parts["M"], parts["S"], parts.get("zone"), default_zone)
+    zone = match["zone"] if "zone" in match.re.groupindex else None
+    key = (match.string[match.start():match.end("S")], zone, default_zone)
+    try:
+        base = _SECONDS[key]
+    except KeyError:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        parts = match.groupdict()
+        base = _SECONDS[key] = _whole_seconds(
+            parts["y"], parts.get("m") or parts["mon"], parts["d"], parts["H"], parts["M"],
+            parts["S"], zone, default_zone)
     if base is None:
         return None
-    fraction = parts.get("frac")
+    fraction = match["frac"]
     return base + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
 
-@lru_cache(maxsize=4096)
 def _whole_seconds(year: str, month: str, day: str, hour: str, minute: str, second: str,
                    zone: str | None, default_zone: tzinfo) -> float | None:
-    """The time to the second, kept for the next lines of the same second: a log of many
-    lines a second (a history read, a merge of several workers) builds each one once."""
+    """The time to the second; None for digits that are not a time (2026-13-45)."""
     number = int(month) if month.isdigit() else _MONTHS.get(month.lower(), 0)
     try:
         moment = datetime(int(year), number, int(day), int(hour), int(minute), int(second),
                           tzinfo=_zone(zone, default_zone))
-    except ValueError:  # 2026-13-45: digits, not a time
+    except ValueError:
         return None
     return moment.timestamp()
 

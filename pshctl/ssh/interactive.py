@@ -16,13 +16,14 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from pshctl.ssh.pump import READ_SIZE, Sink, Watcher, pump
+from pshctl.ssh.pump import Sink, Watcher, pump
 
 if TYPE_CHECKING:
     import paramiko
 
     from pshctl.ssh.session import Session
 
+INPUT_SIZE = 65536  # what one read of the local terminal or stdin takes at most
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
@@ -102,7 +103,7 @@ def _bridge(session: Session, channel: paramiko.Channel, stdin_fd: int, stdout_f
     """Copy between the terminal and the channel until the shell ends; its exit status."""
 
     def forward_input() -> bool:
-        data = os.read(stdin_fd, READ_SIZE)
+        data = os.read(stdin_fd, INPUT_SIZE)
         if data:
             channel.sendall(data)
             return True

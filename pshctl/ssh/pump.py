@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     import paramiko
 
-READ_SIZE = 65536  # channel.recv size; a larger channel window was measured slower
+# channel.recv size: more than a channel's window, so that one read takes all that has
+# arrived. paramiko's buffer hands over all it holds without moving anything; a smaller
+# read moved what was left each time (a third of `logs -n all`'s CPU with 64 KiB reads).
+READ_SIZE = 1 << 22
 BATCH_SIZE = 1024 * 1024  # what has already arrived is handed on in batches up to this
 TICK = 0.25  # longest wait between looks at the stop flag, the deadline, the silence
 
