@@ -11,9 +11,10 @@ while parsing):
 
 Paths are relative to the app's directory, in included files too, and must stay inside the
 project. Mappings and lists read from an included YAML file take the line of the ``!include``
-that brought them in (once its bounds are checked, at the file's own lines), so every line number in an app's data still refers to its definition file: a problem
-found later (a bad ``disk`` in an included worker) is reported at the tag. Problems met while
-including (a missing file, a YAML error in an included file) name the file that has them.
+that brought them in (once its bounds are checked, at the file's own lines), so every line
+number in an app's data still refers to its definition file: a problem found later (a bad
+``disk`` in an included worker) is reported at the tag. Problems met while including (a
+missing file, a YAML error in an included file) name the file that has them.
 
 A whole app pulled into ``.platform/applications.yaml`` or ``.upsun/*.yaml`` with
 ``!include`` is read by :func:`include_document` instead: relative to that file's directory,
