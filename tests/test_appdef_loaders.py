@@ -156,6 +156,9 @@ def test_empty_applications_file(tmp_path: Path) -> None:
     ("type: php:8.3\napplications: {a: {}}\n",
      ".platform.app.yaml:1: the app's 'name' is required"),
     ("type: php:8.3\nname: [a]\n", ".platform.app.yaml:2: app name ['a'] " + NAME_RULE),
+    # the wrapped form (`applications:` of named apps): each of them a mapping
+    ("applications:\n  web: {type: 'php:8.3'}\n  queue: 1\n",
+     ".platform.app.yaml:3: each app must be a mapping"),
 ])
 def test_app_file_that_is_not_an_app(tmp_path: Path, text: str, error: str) -> None:
     write(tmp_path, {".platform.app.yaml": text})

@@ -309,6 +309,19 @@ def test_requests_say_exactly_what_is_wrong() -> None:
     assert LogRequest(lines=0).lines == 0 and LogRequest(lines=None).lines is None
 
 
+@pytest.mark.parametrize("pattern", ["", "a\nb", "a\0b", "\n", "\0"])
+def test_a_pattern_is_one_line_of_text(pattern: str) -> None:
+    with pytest.raises(UsageError) as bad:
+        LogRequest(grep=pattern)
+    assert (bad.value.message, bad.value.hint) == (
+        "--grep takes one pattern on one line", "an extended regular expression, as grep -E takes")
+
+
+@pytest.mark.parametrize("pattern", [None, "x", "a|b", " ", "^$"])
+def test_a_pattern_on_one_line_is_taken_as_it_is(pattern: str | None) -> None:
+    assert LogRequest(grep=pattern).grep == pattern
+
+
 @pytest.mark.parametrize(("log_dir", "expected"), [
     ("/", "/app.log"), ("", "/app.log"), ("/srv/XX/", "/srv/XX/app.log"), ("/a//", "/a/app.log"),
 ])
@@ -419,3 +432,48 @@ def test_a_trimmed_backlog_keeps_its_unfinished_line_once() -> None:
     decoder = FollowDecoder("w", "p", lines=1)
     events = feed_in_pieces(decoder, b"B 1:1 0 5 0\nab\ncd" + b"D 2\ne\n", 3)
     assert texts(events) == ["cde"]
+
+
+# --- the history commands, run by the local shell ----------------------------------------
+
+LOG = b"".join(f"{i:02d} {'even' if i % 2 == 0 else 'odd'}\n".encode() for i in range(20))
+
+
+def _run(command: str) -> bytes:
+    return subprocess.run(command, shell=True, capture_output=True, check=True,
+                          timeout=30).stdout
+
+
+def test_a_window_holds_the_last_whole_lines_and_where_they_end(tmp_path: Path) -> None:
+    from pshctl.logs.protocol import parse_window, window_command
+
+    log = tmp_path / "app.log"
+    log.write_bytes(LOG + b"20 unfinis")  # the last line is still being written
+    window = parse_window(_run(window_command(str(log), 20)), 20)
+    assert window is not None and window.end == len(LOG) and not window.complete
+    assert window.lines == [b"18 even", b"19 odd"]  # the line cut at its start left out
+    matching = parse_window(_run(window_command(str(log), 16, "odd")), 16)
+    assert matching is not None and matching.end == len(LOG)
+    assert matching.lines == [b"17 odd", b"19 odd"]
+    whole = parse_window(_run(window_command(str(log), 10_000, "1[0-9] even")), 10_000)
+    assert whole is not None and whole.complete
+    assert whole.lines == [f"{i} even".encode() for i in range(10, 20, 2)]
+
+
+def test_a_tail_with_a_pattern_keeps_the_last_matching_lines(tmp_path: Path) -> None:
+    from pshctl.logs.protocol import tail_command
+
+    log = tmp_path / "app.log"
+    log.write_bytes(LOG)
+    assert _run(tail_command(str(log), 2, "even")) == b"16 even\n18 even\n"
+    assert _run(tail_command(str(log), None, "^0[0-3]")) == b"00 even\n01 odd\n02 even\n03 odd\n"
+    assert _run(tail_command(str(log), 1)) == b"19 odd\n"
+
+
+def test_a_garbled_window_head_is_read_as_text() -> None:
+    from pshctl.logs.protocol import parse_window
+
+    window = parse_window(b"\xff:1 12\nsome data\n", 100)
+    assert window is not None and (window.file_id, window.end) == ("\ufffd:1", 12)
+    assert parse_window(b"only a head", 10) is None
+    assert parse_window(b"1:2 x\n", 10) is None

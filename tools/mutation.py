@@ -39,7 +39,8 @@ THRESHOLD = 0.80
 MODULES: dict[str, tuple[str, ...]] = {
     "pshctl/outcome.py": ("tests/test_outcome.py", "tests/test_instances.py"),
     "pshctl/parallel.py": ("tests/test_outcome.py",),
-    "pshctl/logs/protocol.py": ("tests/test_logs_protocol.py",),
+    "pshctl/logs/protocol.py": ("tests/test_logs_protocol.py", "tests/test_logs_filters.py",
+                                "tests/test_properties_follow.py", "tests/test_logs_stream.py"),
     "pshctl/supervisor/runit.py": ("tests/test_supervisor_runit.py",),
     "pshctl/supervisor/systemd.py": ("tests/test_supervisor_systemd.py",
                                      "tests/test_supervisor_systemd_parse.py"),
