@@ -384,6 +384,7 @@ def test_headers_are_bounded_however_they_are_cut() -> None:
     (b"Z what\n", "'Z what'"), (b"\n", "''"), (b"\xffQ\n", "'\ufffdQ'"),
     (b"Z 1:1 0 0 1\n", "'Z 1:1 0 0 1'"), (b"Z 1:1 3\n", "'Z 1:1 3'"),
     (b"D 1 2\n", "'D 1 2'"), (b"B 1:1 0 0\n", "'B 1:1 0 0'"), (b"S 1:1\n", "'S 1:1'"),
+    (b"S 1:1 " + b"9" * 200 + b"\n", repr("S 1:1 " + "9" * 74)),  # its first 80 characters
 ])
 def test_decoder_names_the_bad_header(frame: bytes, shown: str) -> None:
     with pytest.raises(ValueError) as refused:
