@@ -7,7 +7,9 @@ remote shell would, and decodes its output with a :class:`FollowDecoder`;
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -40,7 +42,7 @@ class LocalFollow:
         self.proc = subprocess.Popen(
             ["sh", "-c", script, "sh", str(path), "all" if lines is None else str(lines),
              rid, roff, *([] if pattern is None else [pattern])],
-            stdout=subprocess.PIPE, env=env,
+            stdout=subprocess.PIPE, env=env, start_new_session=True,
         )
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -61,9 +63,14 @@ class LocalFollow:
         self.wait(lambda: self.lines[-len(expected) :] == list(expected), timeout=15)
 
     def stop(self) -> None:
-        self.proc.kill()
+        """Kill the script and what it started, then close its output once the reader is
+        done with it: a descriptor closed under a reading thread is soon another test's
+        pipe, whose output the thread would steal."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
-        assert self.proc.stdout is not None
+        self.thread.join(timeout=10)
+        assert self.proc.stdout is not None and not self.thread.is_alive()
         self.proc.stdout.close()
 
 

@@ -220,3 +220,21 @@ def test_histories_without_times_come_in_the_order_asked() -> None:
     histories = {"queue": [b"2026-12-01T10:00:01Z q"], "mail": [b"no time", b"none"]}
     rows = [(w, line) for w, line, _ in merged(histories, ["mail", "queue"])]
     assert rows == [("mail", b"no time"), ("mail", b"none"), ("queue", b"2026-12-01T10:00:01Z q")]
+
+
+def test_a_g_frame_of_another_file_cut_by_a_lost_connection_resumes_nowhere_yet() -> None:
+    """The file was replaced while filtering: until a frame of the new file is whole, its
+    place is not known, so a reconnect does not claim one."""
+    decoder = FollowDecoder("w", "/l", 10)
+    assert texts(decoder.feed(b"G 8:9 12 6\nhit 1\n")) == ["hit 1"]
+    assert texts(decoder.feed(b"G 7:7 40 12\nhit 2\nhi")) == []
+    decoder.reset_link()
+    assert decoder.resume_point is None
+    assert texts(decoder.feed(b"S 7:7 0\nG 7:7 40 12\nhit 2\nhit 3\n")) == ["hit 2", "hit 3"]
+    assert decoder.resume_point == ("7:7", 40)
+
+
+def test_g_frames_without_a_final_newline_keep_their_last_byte() -> None:
+    decoder = FollowDecoder("w", "/l", 10)
+    assert texts(decoder.feed(b"G 8:9 9 5\nhit 1G 8:9 12 0\n")) == ["hit 1"]
+    assert decoder.resume_point == ("8:9", 12)  # an empty frame still moves the place on
