@@ -467,6 +467,13 @@ def test_json_keeps_yaml_lines_only_where_the_shapes_agree(tmp_path: Path) -> No
          f"an environment name (a git branch's, one word), not '{'b' * 27}...{'b' * 28}'"),
         ("environments:\n  s: {machine_name: 'a@b'}\n", ".pshctl.yaml:2: environment 's': "
          "machine_name 'a@b' refused: it is part of the SSH user: '@' is not allowed"),
+        # JSON keeps its lines: indented with tabs
+        ('\t{\n\t"environments": {\n\t\t"t": {"host": "h",\n\t\t\t"port": 0}}}\n',
+         ".pshctl.yaml:4: environment 't': port must be a port number (1-65535), not 0"),
+        # JSON, an instance of a list
+        ('{"environments": {"s": {"instances": [\n{"host": "h"},\n{"host": "h", "port": 0}]}}}',
+         ".pshctl.yaml:3: environment 's': instance 1: port must be a port number (1-65535), "
+         "not 0"),
     ],
 )
 def test_more_refusals_word_for_word(tmp_path: Path, text: str, message: str) -> None:
@@ -552,22 +559,6 @@ def test_unreadable_documents_name_the_file(tmp_path: Path, text: str, message: 
 def test_json_after_blank_lines_is_still_json(tmp_path: Path) -> None:
     (tmp_path / ".pshctl.yaml").write_text('\n  {"ssh": {"connect_timeout": 1e1}}\n')
     assert load_settings(tmp_path).ssh.connect_timeout == 10.0
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    # indented with tabs
-    ('\t{\n\t"environments": {\n\t\t"t": {"host": "h",\n\t\t\t"port": 0}}}\n',
-     ".pshctl.yaml:4: environment 't': port must be a port number (1-65535), not 0"),
-    # an instance of a list
-    ('{"environments": {"s": {"instances": [\n{"host": "h"},\n{"host": "h", "port": 0}]}}}',
-     ".pshctl.yaml:3: environment 's': instance 1: port must be a port number (1-65535), "
-     "not 0"),
-])
-def test_json_keeps_its_lines(tmp_path: Path, text: str, message: str) -> None:
-    (tmp_path / ".pshctl.yaml").write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_settings(tmp_path)
-    assert str(info.value) == message
 
 
 def test_json_escapes_yaml_reads_otherwise_are_json_s(tmp_path: Path) -> None:
