@@ -54,13 +54,17 @@ EXITS = "exit 0\n"  # ends at once, every time it is started
 
 def slow_stop(seconds: float, *, ready: bool = False) -> str:
     """A worker that drains for ``seconds`` after SIGTERM, then exits 0 (``ready``: it
-    prints "ready" once its trap is set). Its child ignores TERM, so that the shell's trap
-    is what ends the wait on both supervisors: systemd signals every process of the unit
-    at once, and a child that died first would let the shell end before its trap ran."""
+    prints "ready" once both traps are set). Its child ignores TERM, so that the shell's
+    trap is what ends the wait on both supervisors: systemd signals every process of the
+    unit at once, and a child that died first would let the shell end before its trap ran.
+    So "ready" comes from the child, after its own trap: from the shell, it could come
+    before a loaded machine had run the child's first line (a worker that then "exited
+    0.0s" on a stop)."""
+    ready_line = "echo ready; " if ready else ""
     return (
         f"trap 'kill -KILL $child 2>/dev/null; sleep {seconds}; exit 0' TERM\n"
-        "(trap '' TERM; exec sleep 100000) &\n"
-        "child=$!\n" + ("echo ready\n" if ready else "") + "wait $child\n"
+        f"(trap '' TERM; {ready_line}exec sleep 100000) &\n"
+        "child=$!\nwait $child\n"
     )
 
 # A test bed unit: restarted like runsv restarts a service (after 1 s, for ever), and
